@@ -1,0 +1,160 @@
+"""The `rankscope` command line: parses options and dispatches; the work lives in the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rankscope.errors import InputError
+
+app = typer.Typer(help="Fine-tune LLM passage rerankers with PEFT and see where relevance is learned.",
+                  pretty_exceptions_enable=False, no_args_is_help=True, add_completion=False)
+console = Console()
+
+DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="a registered dataset name")]
+CandOpt = Annotated[str | None, typer.Option(help="candidate set name (bm25, splade-pp, ...) or a jsonl(.gz) file")]
+QueriesOpt = Annotated[str | None, typer.Option(help="queries file (.tsv or BEIR .jsonl)")]
+QrelsOpt = Annotated[str | None, typer.Option(help="qrels file (TREC or BEIR .tsv)")]
+CorpusOpt = Annotated[str | None, typer.Option(help="corpus file (BEIR .jsonl[.gz] or MS MARCO .tsv)")]
+
+
+@app.command()
+def datasets() -> None:
+    """List the registered datasets with their sizes and licenses."""
+    from rankscope.data.registry import DATASETS, describe
+
+    table = Table("name", "split", "queries", "documents", "judgements", "license")
+    for name in DATASETS:
+        d = describe(name)
+        table.add_row(name, str(d["split"]), str(d["n_queries"]), str(d["n_docs"]), str(d["n_judgements"]),
+                      str(d["license"]))
+    console.print(table)
+
+
+@app.command()
+def retrieve(
+    out: Annotated[Path, typer.Option(help="output folder: run.trec, candidates.jsonl.gz, metrics.json")],
+    dataset: DatasetOpt = None,
+    queries: QueriesOpt = None,
+    qrels: QrelsOpt = None,
+    corpus: CorpusOpt = None,
+    k: Annotated[int, typer.Option(help="hits per query")] = 100,
+    overwrite: bool = False,
+) -> None:
+    """BM25 first stage (bm25s) over a dataset's corpus: writes a TREC run and a candidates file."""
+    from rankscope.data.readers import write_candidates, write_trec_run
+    from rankscope.evaluate.metrics import evaluate
+    from rankscope.io import atomic_dir, write_json, write_yaml
+    from rankscope.pipeline import load_inputs
+
+    inputs = load_inputs(dataset, "bm25", queries=queries, qrels=qrels, corpus=corpus, depth=k)
+    if not inputs.collection.corpus:
+        raise InputError("BM25 needs a corpus: this dataset has none (give --corpus)", "--dataset")
+    run = {q: {h.doc_id: h.score for h in hits} for q, hits in inputs.candidates.hits.items()}
+    with atomic_dir(out, overwrite) as tmp:
+        write_trec_run(run, tmp / "run.trec", tag="bm25")
+        write_candidates(inputs.candidates, tmp / "candidates.jsonl.gz")
+        metrics = evaluate(run, inputs.collection.qrels) if inputs.collection.qrels else {}
+        write_json(tmp / "metrics.json", metrics)
+        write_yaml(tmp / "config.yaml", {"command": "retrieve", "dataset": dataset, "queries": queries,
+                                         "qrels": qrels, "corpus": corpus, "k": k})
+    _print_metrics(metrics)
+    console.print(f"wrote {out}/run.trec and {out}/candidates.jsonl.gz")
+
+
+@app.command()
+def rerank(
+    out: Annotated[Path, typer.Option(help="output folder: run.trec, metrics.json, config.yaml")],
+    model: Annotated[str, typer.Option(help="smollm2-135m, gemma3-270m, minilm-l6, a HF folder or .gguf")],
+    scorer: Annotated[str, typer.Option(help="yes-no, query-likelihood, pairwise, bi-encoder, cross-encoder")],
+    dataset: DatasetOpt = None,
+    candidates: CandOpt = "bm25",
+    queries: QueriesOpt = None,
+    qrels: QrelsOpt = None,
+    corpus: CorpusOpt = None,
+    depth: Annotated[int, typer.Option(help="candidates reranked per query")] = 100,
+    pairwise_top: Annotated[int, typer.Option(help="top-k compared pairwise (pairwise scorer)")] = 20,
+    max_queries: Annotated[int | None, typer.Option(help="rerank only the first N queries")] = None,
+    measures: Annotated[list[str] | None, typer.Option("--measure", help="ir-measures names")] = None,
+    device: str = "auto",
+    overwrite: bool = False,
+) -> None:
+    """Rerank candidates with a (zero-shot or fine-tuned) scorer and evaluate the run."""
+    from rankscope.data.readers import write_trec_run
+    from rankscope.io import atomic_dir, write_json, write_yaml
+    from rankscope.pipeline import load_inputs, run_rerank
+    from rankscope.scorers.registry import check_scorer
+
+    check_scorer(scorer)
+    config = {"command": "rerank", "model": model, "scorer": scorer, "dataset": dataset,
+              "candidates": candidates, "queries": queries, "qrels": qrels, "corpus": corpus,
+              "depth": depth, "pairwise_top": pairwise_top, "max_queries": max_queries,
+              "measures": measures, "device": device}
+    with atomic_dir(out, overwrite) as tmp:
+        inputs = load_inputs(dataset, candidates, queries=queries, qrels=qrels, corpus=corpus, depth=depth,
+                             max_queries=max_queries)
+        res = run_rerank(inputs, model, scorer, depth=depth, pairwise_top=pairwise_top, device=device,
+                         measures=measures)
+        write_trec_run(res.run, tmp / "run.trec", tag=f"rankscope-{scorer}")
+        write_json(tmp / "metrics.json", res.metrics)
+        write_yaml(tmp / "config.yaml", config)
+        write_json(tmp / "timing.json", {"seconds": res.seconds, "pairs": res.pairs,
+                                         "pairs_per_second": res.pairs / max(res.seconds, 1e-9)})
+    _print_metrics(res.metrics)
+    console.print(f"{res.pairs} pairs in {res.seconds:.1f}s ({res.pairs / max(res.seconds, 1e-9):.1f} pairs/s); "
+                  f"wrote {out}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    run: Annotated[Path, typer.Option(help="TREC run file")],
+    qrels: Annotated[Path, typer.Option(help="qrels file (TREC or BEIR .tsv)")],
+    measures: Annotated[list[str] | None, typer.Option("--measure", help="ir-measures names")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Evaluate a TREC run against qrels (default nDCG@10, RR@10 or RR(rel=2)@10, R@100)."""
+    from rankscope.data.readers import read_trec_run
+    from rankscope.data.registry import read_qrels_file
+    from rankscope.evaluate.metrics import evaluate
+
+    metrics = evaluate(read_trec_run(run), read_qrels_file(qrels), measures)
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2))
+    else:
+        _print_metrics(metrics)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("runs/demo"),
+    queries: Annotated[int, typer.Option(help="DL19 queries in the subset")] = 8,
+    depth: Annotated[int, typer.Option(help="BM25 candidates per query")] = 30,
+) -> None:
+    """Zero-shot rerank of a TREC DL 2019 subset with SmolLM2-135M, printed as a table."""
+    from rankscope.demo import run_demo
+
+    run_demo(out, n_queries=queries, depth=depth)
+
+
+def _print_metrics(metrics: dict[str, float]) -> None:
+    if not metrics:
+        return
+    table = Table("measure", "value")
+    for k, v in metrics.items():
+        table.add_row(k, f"{v:.4f}")
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point: bad input prints one line and exits with code 2."""
+    try:
+        app()
+    except InputError as e:
+        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""Readers for IR data formats and the registry of named datasets."""

@@ -1,0 +1,53 @@
+"""Plain typed containers for queries, documents, judgements and candidate lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Qrels = dict[str, dict[str, int]]
+"""query id -> document id -> graded relevance."""
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    text: str
+    title: str = ""
+
+    @property
+    def full_text(self) -> str:
+        return f"{self.title}. {self.text}" if self.title else self.text
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One candidate for a query: a document with its first-stage score and, when known, its text."""
+
+    doc_id: str
+    score: float
+    text: str | None = None
+
+
+@dataclass
+class Candidates:
+    """Per-query ranked candidate lists (best first), with the query text where the source holds it."""
+
+    hits: dict[str, list[Hit]] = field(default_factory=dict)
+    queries: dict[str, str] = field(default_factory=dict)
+
+    def truncate(self, depth: int) -> Candidates:
+        return Candidates({q: h[:depth] for q, h in self.hits.items()}, dict(self.queries))
+
+
+@dataclass
+class Collection:
+    """Everything a named dataset split holds; any part may be missing."""
+
+    name: str
+    queries: dict[str, str]
+    qrels: Qrels | None = None
+    corpus: dict[str, Document] | None = None
+    candidates: dict[str, str] = field(default_factory=dict)
+    """candidate set name (e.g. "bm25") -> path of a candidates jsonl(.gz) file."""
+    answers: dict[str, list[str]] | None = None
+    """query id -> answer strings, for answer-match relevance (NQ-open)."""

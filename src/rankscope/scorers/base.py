@@ -1,0 +1,87 @@
+"""The scorer interface and the batching shared by every scorer."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Pair:
+    query: str
+    doc: str
+
+
+class Scorer(ABC):
+    """Scores (query, document) pairs: higher means more relevant."""
+
+    name: str = "scorer"
+
+    @abstractmethod
+    def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
+        """One score per pair, in input order; `progress(n)` is called as pairs finish."""
+
+
+def length_batches(lengths: Sequence[int], max_tokens: int, max_batch: int) -> Iterator[list[int]]:
+    """Indices grouped into batches of similar length (longest first), each padded size <= max_tokens."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batch: list[int] = []
+    for i in order:
+        width = lengths[batch[0]] if batch else lengths[i]
+        if batch and ((len(batch) + 1) * width > max_tokens or len(batch) >= max_batch):
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
+def pad_right(seqs: list[list[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids and attention mask (right padding: see the NaN trap in RESOURCES.md)."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, s in enumerate(seqs):
+        ids[row, : len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[row, : len(s)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The transformers model under a PEFT wrapper (LoRA layers stay injected in it)."""
+    get_base = getattr(model, "get_base_model", None)
+    return get_base() if callable(get_base) else model
+
+
+def decoder_body(model: nn.Module) -> nn.Module:
+    """The transformer stack of a causal LM without its vocabulary head, so only needed logits are made."""
+    inner = unwrap(model)
+    return getattr(inner, inner.base_model_prefix)
+
+
+def last_token_hidden(body: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Final hidden state at each row's last real token (right padding)."""
+    hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state
+    last = mask.sum(dim=1) - 1
+    return hidden[torch.arange(ids.shape[0], device=ids.device), last]
+
+
+def head_logits(model: nn.Module, hidden: torch.Tensor, token_ids: list[int]) -> torch.Tensor:
+    """Logits of only `token_ids` from the LM head (with Gemma-style final soft-capping if configured)."""
+    head = unwrap(model).get_output_embeddings()
+    weight = head.weight[token_ids]
+    logits = hidden.to(weight.dtype) @ weight.T
+    if getattr(head, "bias", None) is not None:
+        logits = logits + head.bias[token_ids]
+    cap = getattr(unwrap(model).config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits.float()
+
+
+def model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device

@@ -1,0 +1,100 @@
+"""Encoder scorers: bi-encoder cosine (MiniLM baseline) and a cross-encoder with a linear head."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from rankscope.scorers.base import Pair, Scorer, length_batches, model_device
+
+
+class BiEncoderScorer(Scorer):
+    """Cosine similarity of mean-pooled embeddings of query and passage, each encoded once."""
+
+    name = "bi-encoder"
+
+    def __init__(
+        self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, max_length: int = 256, batch: int = 64
+    ) -> None:
+        self.model, self.tokenizer, self.max_length, self.batch = model, tokenizer, max_length, batch
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        out = []
+        device = model_device(self.model)
+        with torch.inference_mode():
+            for i in range(0, len(texts), self.batch):
+                enc = self.tokenizer(
+                    texts[i : i + self.batch],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(device)
+                hidden = self.model(**enc).last_hidden_state
+                m = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                out.append(F.normalize((hidden * m).sum(1) / m.sum(1), dim=-1).float())
+        return torch.cat(out)
+
+    def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
+        texts = list(dict.fromkeys([p.query for p in pairs] + [p.doc for p in pairs]))
+        index = {t: i for i, t in enumerate(texts)}
+        emb = self.embed(texts)
+        q = emb[[index[p.query] for p in pairs]]
+        d = emb[[index[p.doc] for p in pairs]]
+        if progress:
+            progress(len(pairs))
+        return (q * d).sum(-1).tolist()
+
+
+class CrossEncoderHead(nn.Module):
+    """A linear relevance head on an encoder's [CLS] state (trained by the training command)."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(hidden_size, 1)
+
+    def forward(self, cls_state: torch.Tensor) -> torch.Tensor:
+        return self.linear(cls_state).squeeze(-1)
+
+
+class CrossEncoderScorer(Scorer):
+    """Query and passage encoded together; score = linear head on [CLS]."""
+
+    name = "cross-encoder"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: PreTrainedTokenizerBase,
+        head: CrossEncoderHead | None = None,
+        max_length: int = 256,
+        max_tokens: int = 8192,
+    ) -> None:
+        self.model, self.tokenizer, self.max_length, self.max_tokens = model, tokenizer, max_length, max_tokens
+        hidden = model.config.hidden_size
+        self.head = head or CrossEncoderHead(hidden).to(model_device(model))
+
+    def logits(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.head(self.model(**enc).last_hidden_state[:, 0])
+
+    def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
+        enc = self.tokenizer(
+            [p.query for p in pairs], [p.doc for p in pairs], truncation="only_second", max_length=self.max_length
+        )
+        lengths = [len(x) for x in enc["input_ids"]]
+        out = [0.0] * len(pairs)
+        device = model_device(self.model)
+        with torch.inference_mode():
+            for batch in length_batches(lengths, self.max_tokens, 128):
+                feats = self.tokenizer.pad(
+                    {k: [enc[k][i] for i in batch] for k in enc}, return_tensors="pt"
+                ).to(device)
+                for i, v in zip(batch, self.logits(feats).tolist(), strict=True):
+                    out[i] = float(v)
+                if progress:
+                    progress(len(batch))
+        return out

@@ -1,0 +1,85 @@
+"""Prompt templates, tokenised once: literal pieces are encoded a single time and each pair is
+assembled from cached token ids, so no per-pair string formatting or re-tokenising of the template."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from transformers import PreTrainedTokenizerBase
+
+YES_NO = (
+    "Query: {query}\nPassage: {doc}\n"
+    "Is the passage relevant to the query? Answer with yes or no."
+)
+UPR_PROMPT = "Passage: {doc}\nPlease write a question based on this passage.\nQuestion:"
+UPR_TARGET = " {query}"
+PAIRWISE = (
+    "Query: {query}\nDocument A: {doc}\nDocument B: {doc_b}\n"
+    "Which document is more relevant to the query? Answer with A or B."
+)
+_SLOT = re.compile(r"\{(query|doc_b|doc)\}")
+
+
+@dataclass
+class TokenTemplate:
+    """A template split into literal token pieces and slots ("query", "doc", "doc_b")."""
+
+    pieces: list[list[int]]
+    slots: list[str]
+    tokenizer: PreTrainedTokenizerBase
+    max_tokens: dict[str, int]
+    _cache: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        tokenizer: PreTrainedTokenizerBase,
+        text: str,
+        *,
+        chat: bool,
+        max_query_tokens: int = 64,
+        max_doc_tokens: int = 192,
+        add_bos: bool = True,
+    ) -> TokenTemplate:
+        if chat and getattr(tokenizer, "chat_template", None):
+            text = tokenizer.apply_chat_template(
+                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+            )
+            add_bos = False  # the chat template carries its own start tokens
+        parts = _SLOT.split(text)
+        literals, slots = parts[0::2], parts[1::2]
+        pieces = [tokenizer.encode(p, add_special_tokens=False) if p else [] for p in literals]
+        bos = tokenizer.bos_token_id
+        if add_bos and bos is not None and (not pieces[0] or pieces[0][0] != bos):
+            pieces[0] = [bos, *pieces[0]]
+        limits = {"query": max_query_tokens, "doc": max_doc_tokens, "doc_b": max_doc_tokens}
+        return cls(pieces, slots, tokenizer, limits)
+
+    def encode_texts(self, texts: list[str]) -> None:
+        """Tokenise unseen slot texts in one batched call and cache them."""
+        new = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if new:
+            for t, ids in zip(new, self.tokenizer(new, add_special_tokens=False)["input_ids"], strict=True):
+                self._cache[t] = ids
+
+    def ids(self, **values: str) -> list[int]:
+        """Token ids of the template with its slots filled (each slot truncated to its budget)."""
+        out = list(self.pieces[0])
+        for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
+            text = values[slot]
+            if text not in self._cache:
+                self.encode_texts([text])
+            out += self._cache[text][: self.max_tokens[slot]]
+            out += piece
+        return out
+
+
+def answer_token_ids(tokenizer: PreTrainedTokenizerBase, words: list[str]) -> list[int]:
+    """First token id of each spelling of an answer word ("yes", "Yes", " yes"), de-duplicated."""
+    ids: list[int] = []
+    for w in words:
+        enc = tokenizer.encode(w, add_special_tokens=False)
+        if enc and enc[0] not in ids:
+            ids.append(enc[0])
+    return ids

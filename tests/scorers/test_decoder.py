@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from rankscope.scorers.base import Pair, length_batches
+from rankscope.scorers.decoder import PairwiseScorer, QueryLikelihoodScorer, YesNoScorer
+
+PAIRS = [
+    Pair("how long do fleas live", "the flea life cycle lasts up to a year"),
+    Pair("do goldfish grow", "goldfish grow to fit their tank"),
+    Pair("wifi vs bluetooth", "wifi and bluetooth are wireless standards with different ranges and speeds"),
+]
+
+
+def test_length_batches_cover_all_and_respect_budget() -> None:
+    lengths = [5, 50, 7, 30, 30, 2]
+    batches = list(length_batches(lengths, max_tokens=64, max_batch=3))
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    for b in batches:
+        assert len(b) <= 3 and len(b) * max(lengths[i] for i in b) <= max(64, lengths[b[0]])
+
+
+def test_yes_no_matches_full_logits(llama, tokenizer) -> None:
+    scorer = YesNoScorer(llama, tokenizer, max_batch=2)
+    got = scorer.score(PAIRS)
+    for pair, g in zip(PAIRS, got, strict=True):
+        ids = torch.tensor([scorer.template.ids(query=pair.query, doc=pair.doc)])
+        with torch.no_grad():
+            z = llama(ids).logits[0, -1]
+        want = torch.logsumexp(z[scorer.yes], 0) - torch.logsumexp(z[scorer.no], 0)
+        assert abs(g - want.item()) < 1e-4
+
+
+def test_yes_no_uses_chat_template(tokenizer, llama) -> None:
+    ids = YesNoScorer(llama, tokenizer).template.ids(query="q", doc="d")
+    text = tokenizer.decode(ids)
+    assert text.startswith("<|im_start|>user") and text.rstrip().endswith("assistant")
+
+
+def test_query_likelihood_matches_full_logits(llama, tokenizer) -> None:
+    scorer = QueryLikelihoodScorer(llama, tokenizer)
+    got = scorer.score(PAIRS)
+    seqs, spans = scorer.encode(PAIRS)
+    for seq, (s, e), g in zip(seqs, spans, got, strict=True):
+        with torch.no_grad():
+            logp = F.log_softmax(llama(torch.tensor([seq])).logits[0], -1)
+        want = torch.stack([logp[p - 1, seq[p]] for p in range(s, e)]).mean()
+        assert abs(g - want.item()) < 1e-4
+    # the query tokens are what is scored
+    assert tokenizer.decode(seqs[0][spans[0][0] : spans[0][1]]).strip() == PAIRS[0].query
+
+
+def test_batching_does_not_change_scores(llama, tokenizer) -> None:
+    one = YesNoScorer(llama, tokenizer, max_batch=1).score(PAIRS)
+    many = YesNoScorer(llama, tokenizer, max_batch=64).score(PAIRS)
+    assert max(abs(a - b) for a, b in zip(one, many, strict=True)) < 1e-4
+
+
+def test_pairwise_probabilities(llama, tokenizer) -> None:
+    scorer = PairwiseScorer(llama, tokenizer)
+    probs = scorer.prefer([("q", "a doc", "b doc"), ("q", "b doc", "a doc")])
+    assert all(0.0 < p < 1.0 for p in probs)

@@ -30,14 +30,16 @@ def make_tokenizer() -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     special = ["<unk>", "<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=special,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(TEXT * 5, trainer)
     from tokenizers import decoders
 
     tok.decoder = decoders.ByteLevel()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>",
-                                   bos_token="<s>", eos_token="</s>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", bos_token="<s>", eos_token="</s>"
+    )
     fast.chat_template = CHAT
     fast.padding_side = "right"
     return fast
@@ -50,9 +52,18 @@ def tokenizer() -> PreTrainedTokenizerFast:
 
 def tiny_llama(vocab_size: int, layers: int = 2) -> LlamaForCausalLM:
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      pad_token_id=1, bos_token_id=2, eos_token_id=3)
+    cfg = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=1,
+        bos_token_id=2,
+        eos_token_id=3,
+    )
     return LlamaForCausalLM(cfg).eval()
 
 
@@ -62,8 +73,9 @@ def llama(tokenizer: PreTrainedTokenizerFast) -> LlamaForCausalLM:
 
 
 @pytest.fixture(scope="session")
-def llama_dir(tmp_path_factory: pytest.TempPathFactory, llama: LlamaForCausalLM,
-              tokenizer: PreTrainedTokenizerFast) -> Path:
+def llama_dir(
+    tmp_path_factory: pytest.TempPathFactory, llama: LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast
+) -> Path:
     path = tmp_path_factory.mktemp("tiny-llama")
     llama.save_pretrained(path)
     tokenizer.save_pretrained(path)

@@ -13,12 +13,18 @@ from rich.table import Table
 
 from rankscope.errors import InputError
 
-app = typer.Typer(help="Fine-tune LLM passage rerankers with PEFT and see where relevance is learned.",
-                  pretty_exceptions_enable=False, no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Fine-tune LLM passage rerankers with PEFT and see where relevance is learned.",
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+)
 console = Console()
 
 DatasetOpt = Annotated[str | None, typer.Option("--dataset", "-d", help="a registered dataset name")]
-CandOpt = Annotated[str | None, typer.Option(help="candidate set name (bm25, splade-pp, ...) or a jsonl(.gz) file")]
+CandOpt = Annotated[
+    str | None, typer.Option(help="candidate set name (bm25, splade-pp, ...) or a jsonl(.gz) file")
+]
 QueriesOpt = Annotated[str | None, typer.Option(help="queries file (.tsv or BEIR .jsonl)")]
 QrelsOpt = Annotated[str | None, typer.Option(help="qrels file (TREC or BEIR .tsv)")]
 CorpusOpt = Annotated[str | None, typer.Option(help="corpus file (BEIR .jsonl[.gz] or MS MARCO .tsv)")]
@@ -32,8 +38,14 @@ def datasets() -> None:
     table = Table("name", "split", "queries", "documents", "judgements", "license")
     for name in DATASETS:
         d = describe(name)
-        table.add_row(name, str(d["split"]), str(d["n_queries"]), str(d["n_docs"]), str(d["n_judgements"]),
-                      str(d["license"]))
+        table.add_row(
+            name,
+            str(d["split"]),
+            str(d["n_queries"]),
+            str(d["n_docs"]),
+            str(d["n_judgements"]),
+            str(d["license"]),
+        )
     console.print(table)
 
 
@@ -62,8 +74,17 @@ def retrieve(
         write_candidates(inputs.candidates, tmp / "candidates.jsonl.gz")
         metrics = evaluate(run, inputs.collection.qrels) if inputs.collection.qrels else {}
         write_json(tmp / "metrics.json", metrics)
-        write_yaml(tmp / "config.yaml", {"command": "retrieve", "dataset": dataset, "queries": queries,
-                                         "qrels": qrels, "corpus": corpus, "k": k})
+        write_yaml(
+            tmp / "config.yaml",
+            {
+                "command": "retrieve",
+                "dataset": dataset,
+                "queries": queries,
+                "qrels": qrels,
+                "corpus": corpus,
+                "k": k,
+            },
+        )
     _print_metrics(metrics)
     console.print(f"wrote {out}/run.trec and {out}/candidates.jsonl.gz")
 
@@ -72,7 +93,9 @@ def retrieve(
 def rerank(
     out: Annotated[Path, typer.Option(help="output folder: run.trec, metrics.json, config.yaml")],
     model: Annotated[str, typer.Option(help="smollm2-135m, gemma3-270m, minilm-l6, a HF folder or .gguf")],
-    scorer: Annotated[str, typer.Option(help="yes-no, query-likelihood, pairwise, bi-encoder, cross-encoder")],
+    scorer: Annotated[
+        str, typer.Option(help="yes-no, query-likelihood, pairwise, bi-encoder, cross-encoder")
+    ],
     dataset: DatasetOpt = None,
     candidates: CandOpt = "bm25",
     queries: QueriesOpt = None,
@@ -82,7 +105,10 @@ def rerank(
     pairwise_top: Annotated[int, typer.Option(help="top-k compared pairwise (pairwise scorer)")] = 20,
     max_queries: Annotated[int | None, typer.Option(help="rerank only the first N queries")] = None,
     measures: Annotated[list[str] | None, typer.Option("--measure", help="ir-measures names")] = None,
-    device: str = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
+    dtype: Annotated[
+        str, typer.Option(help="auto (bf16 on CUDA and bf16-capable CPUs), float32, bfloat16")
+    ] = "auto",
     overwrite: bool = False,
 ) -> None:
     """Rerank candidates with a (zero-shot or fine-tuned) scorer and evaluate the run."""
@@ -92,23 +118,58 @@ def rerank(
     from rankscope.scorers.registry import check_scorer
 
     check_scorer(scorer)
-    config = {"command": "rerank", "model": model, "scorer": scorer, "dataset": dataset,
-              "candidates": candidates, "queries": queries, "qrels": qrels, "corpus": corpus,
-              "depth": depth, "pairwise_top": pairwise_top, "max_queries": max_queries,
-              "measures": measures, "device": device}
+    config = {
+        "command": "rerank",
+        "model": model,
+        "scorer": scorer,
+        "dataset": dataset,
+        "candidates": candidates,
+        "queries": queries,
+        "qrels": qrels,
+        "corpus": corpus,
+        "depth": depth,
+        "pairwise_top": pairwise_top,
+        "max_queries": max_queries,
+        "measures": measures,
+        "device": device,
+        "dtype": dtype,
+    }
     with atomic_dir(out, overwrite) as tmp:
-        inputs = load_inputs(dataset, candidates, queries=queries, qrels=qrels, corpus=corpus, depth=depth,
-                             max_queries=max_queries)
-        res = run_rerank(inputs, model, scorer, depth=depth, pairwise_top=pairwise_top, device=device,
-                         measures=measures)
+        inputs = load_inputs(
+            dataset,
+            candidates,
+            queries=queries,
+            qrels=qrels,
+            corpus=corpus,
+            depth=depth,
+            max_queries=max_queries,
+        )
+        res = run_rerank(
+            inputs,
+            model,
+            scorer,
+            depth=depth,
+            pairwise_top=pairwise_top,
+            device=device,
+            dtype=dtype,
+            measures=measures,
+        )
         write_trec_run(res.run, tmp / "run.trec", tag=f"rankscope-{scorer}")
         write_json(tmp / "metrics.json", res.metrics)
         write_yaml(tmp / "config.yaml", config)
-        write_json(tmp / "timing.json", {"seconds": res.seconds, "pairs": res.pairs,
-                                         "pairs_per_second": res.pairs / max(res.seconds, 1e-9)})
+        write_json(
+            tmp / "timing.json",
+            {
+                "seconds": res.seconds,
+                "pairs": res.pairs,
+                "pairs_per_second": res.pairs / max(res.seconds, 1e-9),
+            },
+        )
     _print_metrics(res.metrics)
-    console.print(f"{res.pairs} pairs in {res.seconds:.1f}s ({res.pairs / max(res.seconds, 1e-9):.1f} pairs/s); "
-                  f"wrote {out}")
+    console.print(
+        f"{res.pairs} pairs in {res.seconds:.1f}s ({res.pairs / max(res.seconds, 1e-9):.1f} pairs/s); "
+        f"wrote {out}"
+    )
 
 
 @app.command("evaluate")

@@ -34,6 +34,25 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
+def cpu_has_bf16() -> bool:
+    """True where the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def pick_dtype(dtype: str, device: str) -> torch.dtype:
+    """ "auto": bf16 on CUDA and on CPUs with native bf16, float32 elsewhere."""
+    choices = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") or cpu_has_bf16() else torch.float32
+    if dtype not in choices:
+        raise InputError(f"unknown dtype '{dtype}': expected auto, {', '.join(choices)}", "--dtype")
+    return choices[dtype]
+
+
 def load_inputs(
     dataset: str | None = None,
     candidates: str | None = "bm25",
@@ -60,8 +79,9 @@ def load_inputs(
         cands = bm25_retrieve(coll.corpus, coll.queries, k=depth)
     else:
         known = ", ".join([*coll.candidates, "bm25" if coll.corpus else ""]).strip(", ")
-        raise InputError(f"unknown candidates '{candidates}' for {coll.name}: expected {known or 'a file'}",
-                         "--candidates")
+        raise InputError(
+            f"unknown candidates '{candidates}' for {coll.name}: expected {known or 'a file'}", "--candidates"
+        )
     cands = cands.truncate(depth)
     if max_queries:
         keep = sorted(cands.hits)[:max_queries]
@@ -92,15 +112,15 @@ def run_rerank(
     depth: int = 100,
     pairwise_top: int = 20,
     device: str = "auto",
+    dtype: str = "auto",
     measures: list[str] | None = None,
     show_progress: bool = True,
 ) -> RerankResult:
     """Load the model, score the candidates, and evaluate when qrels are known."""
     check_scorer(scorer)
     dev = pick_device(device)
-    dtype = torch.bfloat16 if dev.startswith("cuda") else torch.float32
     kind = "encoder" if scorer in ENCODER_SCORERS else "causal"
-    backbone = load_backbone(model, kind=kind, dtype=dtype, device=dev)
+    backbone = load_backbone(model, kind=kind, dtype=pick_dtype(dtype, dev), device=dev)
     sc = build_scorer(scorer, backbone)
     coll, cands = inputs.collection, inputs.candidates
     start = time.perf_counter()

@@ -61,3 +61,37 @@ def test_pairwise_probabilities(llama, tokenizer) -> None:
     scorer = PairwiseScorer(llama, tokenizer)
     probs = scorer.prefer([("q", "a doc", "b doc"), ("q", "b doc", "a doc")])
     assert all(0.0 < p < 1.0 for p in probs)
+
+
+def test_template_tokens_match_whole_string_tokenisation(tokenizer) -> None:
+    from rankscope.scorers.prompts import YES_NO, TokenTemplate
+
+    t = TokenTemplate.build(tokenizer, YES_NO, chat=False, add_bos=False)
+    whole = tokenizer.encode(
+        YES_NO.format(query="do goldfish grow", doc="goldfish grow in ponds"), add_special_tokens=False
+    )
+    assert t.ids(query="do goldfish grow", doc="goldfish grow in ponds") == whole
+
+
+def test_qpeft_scores_and_trains_only_the_prompter(llama, tokenizer, tmp_path) -> None:
+    import copy
+
+    from rankscope.scorers.qpeft import QPeftScorer, build_prompter, load_prompter
+
+    for variant in ("qpeft-r", "qpeft-a"):
+        model = copy.deepcopy(llama)
+        scorer = QPeftScorer(model, tokenizer, build_prompter(variant, 32, k=4), variant)
+        seqs, spans = scorer.encode(PAIRS)
+        from rankscope.scorers.base import pad_right
+
+        ids, mask = pad_right(seqs, scorer.pad_id, torch.device("cpu"))
+        lp = scorer.token_logprobs_for(PAIRS, ids, mask, spans)
+        lp.sum().backward()
+        assert all(p.grad is None for p in model.parameters())
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in scorer.prompter.parameters())
+        scores = scorer.score(PAIRS)
+        assert torch.allclose(torch.tensor(scores), lp.detach(), atol=1e-4)
+        scorer.save(tmp_path / variant)
+        name, prompter = load_prompter(tmp_path / variant)
+        again = QPeftScorer(model, tokenizer, prompter, name).score(PAIRS)
+        assert max(abs(a - b) for a, b in zip(scores, again, strict=True)) < 1e-5

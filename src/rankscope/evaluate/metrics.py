@@ -33,7 +33,9 @@ def per_query(run: Run, qrels: Qrels, measures: list[str]) -> dict[str, dict[str
     """measure -> query id -> value, over every judged query (0 where the run lacks it)."""
     parsed = parse_measures(measures)
     qrel_rows = [ir_measures.Qrel(q, d, r) for q, docs in qrels.items() for d, r in docs.items()]
-    run_rows = [ir_measures.ScoredDoc(q, d, s) for q, docs in run.items() if q in qrels for d, s in docs.items()]
+    run_rows = [
+        ir_measures.ScoredDoc(q, d, s) for q, docs in run.items() if q in qrels for d, s in docs.items()
+    ]
     table: dict[str, dict[str, float]] = {str(m): dict.fromkeys(qrels, 0.0) for m in parsed}
     for m in ir_measures.iter_calc(parsed, qrel_rows, run_rows):
         table[str(m.measure)][m.query_id] = float(m.value)

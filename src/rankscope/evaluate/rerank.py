@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from collections.abc import Iterator
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -44,7 +43,9 @@ def candidate_pairs(
             if text is None and corpus is not None and hit.doc_id in corpus:
                 text = corpus[hit.doc_id].full_text
             if not text:
-                raise InputError(f"document '{hit.doc_id}' (query '{qid}') has no text in the candidates or corpus")
+                raise InputError(
+                    f"document '{hit.doc_id}' (query '{qid}') has no text in the candidates or corpus"
+                )
             rows.append((qid, hit.doc_id, Pair(query, text)))
     return rows
 

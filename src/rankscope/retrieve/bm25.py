@@ -26,6 +26,8 @@ def bm25_retrieve(
     out = Candidates(queries=dict(queries))
     for row, qid in enumerate(qids):
         out.hits[qid] = [
-            Hit(ids[int(i)], float(s), texts[int(i)]) for i, s in zip(docs[row], scores[row], strict=True) if s > 0
+            Hit(ids[int(i)], float(s), texts[int(i)])
+            for i, s in zip(docs[row], scores[row], strict=True)
+            if s > 0
         ]
     return out

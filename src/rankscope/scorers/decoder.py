@@ -20,7 +20,14 @@ from rankscope.scorers.base import (
     pad_right,
     unwrap,
 )
-from rankscope.scorers.prompts import PAIRWISE, UPR_PROMPT, UPR_TARGET, YES_NO, TokenTemplate, answer_token_ids
+from rankscope.scorers.prompts import (
+    PAIRWISE,
+    UPR_PROMPT,
+    UPR_TARGET,
+    YES_NO,
+    TokenTemplate,
+    answer_token_ids,
+)
 
 
 class _DecoderScorer(Scorer):
@@ -68,7 +75,7 @@ class YesNoScorer(_DecoderScorer):
         self.no = answer_token_ids(tokenizer, ["no", "No", " no", " No"])
 
     def encode(self, pairs: Sequence[Pair]) -> list[list[int]]:
-        self.template.encode_texts([p.query for p in pairs] + [p.doc for p in pairs])
+        self.template.prepare(query=[p.query for p in pairs], doc=[p.doc for p in pairs])
         return [self.template.ids(query=p.query, doc=p.doc) for p in pairs]
 
     def logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -95,8 +102,8 @@ class QueryLikelihoodScorer(_DecoderScorer):
 
     def encode(self, pairs: Sequence[Pair]) -> tuple[list[list[int]], list[tuple[int, int]]]:
         """Token ids and the (start, end) span of the query tokens in each sequence."""
-        self.prompt.encode_texts([p.doc for p in pairs])
-        self.target.encode_texts([p.query for p in pairs])
+        self.prompt.prepare(doc=[p.doc for p in pairs])
+        self.target.prepare(query=[p.query for p in pairs])
         seqs, spans = [], []
         for p in pairs:
             head = self.prompt.ids(doc=p.doc)
@@ -110,6 +117,12 @@ class QueryLikelihoodScorer(_DecoderScorer):
     ) -> torch.Tensor:
         """Mean log-probability of each row's target span (differentiable)."""
         hidden = decoder_body(self.model)(input_ids=ids, attention_mask=mask).last_hidden_state
+        return self._span_logprobs(hidden, ids, spans)
+
+    def _span_logprobs(
+        self, hidden: torch.Tensor, ids: torch.Tensor, spans: list[tuple[int, int]]
+    ) -> torch.Tensor:
+        """Mean log-probability of each span's tokens, with vocabulary logits only at those positions."""
         rows = torch.cat([torch.full((e - s,), r, dtype=torch.long) for r, (s, e) in enumerate(spans)])
         pos = torch.cat([torch.arange(s, e) for s, e in spans])
         rows, pos = rows.to(ids.device), pos.to(ids.device)
@@ -141,8 +154,9 @@ class PairwiseScorer(_DecoderScorer):
         self.b = answer_token_ids(tokenizer, ["B", " B"])
 
     def encode(self, triples: Sequence[tuple[str, str, str]]) -> list[list[int]]:
-        texts = [t for q, a, b in triples for t in (q, a, b)]
-        self.template.encode_texts(texts)
+        self.template.prepare(
+            query=[t[0] for t in triples], doc=[t[1] for t in triples], doc_b=[t[2] for t in triples]
+        )
         return [self.template.ids(query=q, doc=a, doc_b=b) for q, a, b in triples]
 
     def logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -74,7 +74,12 @@ class CrossEncoderScorer(Scorer):
         max_length: int = 256,
         max_tokens: int = 8192,
     ) -> None:
-        self.model, self.tokenizer, self.max_length, self.max_tokens = model, tokenizer, max_length, max_tokens
+        self.model, self.tokenizer, self.max_length, self.max_tokens = (
+            model,
+            tokenizer,
+            max_length,
+            max_tokens,
+        )
         hidden = model.config.hidden_size
         self.head = head or CrossEncoderHead(hidden).to(model_device(model))
 
@@ -83,7 +88,10 @@ class CrossEncoderScorer(Scorer):
 
     def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
         enc = self.tokenizer(
-            [p.query for p in pairs], [p.doc for p in pairs], truncation="only_second", max_length=self.max_length
+            [p.query for p in pairs],
+            [p.doc for p in pairs],
+            truncation="only_second",
+            max_length=self.max_length,
         )
         lengths = [len(x) for x in enc["input_ids"]]
         out = [0.0] * len(pairs)

@@ -8,10 +8,7 @@ from dataclasses import dataclass, field
 
 from transformers import PreTrainedTokenizerBase
 
-YES_NO = (
-    "Query: {query}\nPassage: {doc}\n"
-    "Is the passage relevant to the query? Answer with yes or no."
-)
+YES_NO = "Query: {query}\nPassage: {doc}\nIs the passage relevant to the query? Answer with yes or no."
 UPR_PROMPT = "Passage: {doc}\nPlease write a question based on this passage.\nQuestion:"
 UPR_TARGET = " {query}"
 PAIRWISE = (
@@ -29,6 +26,9 @@ class TokenTemplate:
     slots: list[str]
     tokenizer: PreTrainedTokenizerBase
     max_tokens: dict[str, int]
+    lead: dict[str, str]
+    """slot -> " " where the template had a space before it: the space is tokenised with the slot text,
+    as it would be in the whole string ("Query: how" gives " how", not " " + "how")."""
     _cache: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
@@ -49,28 +49,33 @@ class TokenTemplate:
             add_bos = False  # the chat template carries its own start tokens
         parts = _SLOT.split(text)
         literals, slots = parts[0::2], parts[1::2]
+        lead = {}
+        for i, slot in enumerate(slots):
+            lead[slot] = " " if literals[i].endswith(" ") else ""
+            literals[i] = literals[i][:-1] if lead[slot] else literals[i]
         pieces = [tokenizer.encode(p, add_special_tokens=False) if p else [] for p in literals]
         bos = tokenizer.bos_token_id
         if add_bos and bos is not None and (not pieces[0] or pieces[0][0] != bos):
             pieces[0] = [bos, *pieces[0]]
         limits = {"query": max_query_tokens, "doc": max_doc_tokens, "doc_b": max_doc_tokens}
-        return cls(pieces, slots, tokenizer, limits)
+        return cls(pieces, slots, tokenizer, limits, lead)
 
-    def encode_texts(self, texts: list[str]) -> None:
-        """Tokenise unseen slot texts in one batched call and cache them."""
-        new = [t for t in dict.fromkeys(texts) if t not in self._cache]
+    def prepare(self, **texts: list[str]) -> None:
+        """Tokenise unseen slot texts (slot name -> texts) in one batched call and cache them."""
+        keys = [self.lead[slot] + t for slot, values in texts.items() for t in values]
+        new = [k for k in dict.fromkeys(keys) if k not in self._cache]
         if new:
-            for t, ids in zip(new, self.tokenizer(new, add_special_tokens=False)["input_ids"], strict=True):
-                self._cache[t] = ids
+            for k, ids in zip(new, self.tokenizer(new, add_special_tokens=False)["input_ids"], strict=True):
+                self._cache[k] = ids
 
     def ids(self, **values: str) -> list[int]:
         """Token ids of the template with its slots filled (each slot truncated to its budget)."""
         out = list(self.pieces[0])
         for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
-            text = values[slot]
-            if text not in self._cache:
-                self.encode_texts([text])
-            out += self._cache[text][: self.max_tokens[slot]]
+            key = self.lead[slot] + values[slot]
+            if key not in self._cache:
+                self.prepare(**{slot: [values[slot]]})
+            out += self._cache[key][: self.max_tokens[slot]]
             out += piece
         return out
 

@@ -8,7 +8,11 @@ from rankscope.scorers.base import Scorer
 from rankscope.scorers.decoder import PairwiseScorer, QueryLikelihoodScorer, YesNoScorer
 from rankscope.scorers.encoder import BiEncoderScorer, CrossEncoderScorer
 
-DECODER_SCORERS = {"yes-no": YesNoScorer, "query-likelihood": QueryLikelihoodScorer, "pairwise": PairwiseScorer}
+DECODER_SCORERS = {
+    "yes-no": YesNoScorer,
+    "query-likelihood": QueryLikelihoodScorer,
+    "pairwise": PairwiseScorer,
+}
 ENCODER_SCORERS = {"bi-encoder": BiEncoderScorer, "cross-encoder": CrossEncoderScorer}
 SCORERS = (*DECODER_SCORERS, *ENCODER_SCORERS)
 
@@ -24,8 +28,12 @@ def build_scorer(name: str, backbone: Backbone, **kwargs: int) -> Scorer:
     check_scorer(name)
     if name in DECODER_SCORERS:
         if backbone.is_encoder:
-            raise InputError(f"scorer '{name}' needs a causal LM, but {backbone.name} is an encoder", "--scorer")
+            raise InputError(
+                f"scorer '{name}' needs a causal LM, but {backbone.name} is an encoder", "--scorer"
+            )
         return DECODER_SCORERS[name](backbone.model, backbone.tokenizer, **kwargs)
     if not backbone.is_encoder:
-        raise InputError(f"scorer '{name}' needs an encoder model, but {backbone.name} is a decoder", "--scorer")
+        raise InputError(
+            f"scorer '{name}' needs an encoder model, but {backbone.name} is a decoder", "--scorer"
+        )
     return ENCODER_SCORERS[name](backbone.model, backbone.tokenizer, **kwargs)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rankscope.errors import InputError
+from rankscope.evaluate.metrics import default_measures, evaluate, per_query
+
+QRELS = {"q1": {"a": 2, "b": 0, "c": 1}, "q2": {"d": 3}}
+
+
+def test_missing_query_scores_zero() -> None:
+    run = {"q1": {"a": 3.0, "b": 2.0, "c": 1.0}}
+    m = evaluate(run, QRELS, ["nDCG@10", "RR@10"])
+    assert m["RR@10"] == pytest.approx(0.5)  # q1 = 1, q2 missing = 0
+    assert per_query(run, QRELS, ["RR@10"])["RR@10"]["q2"] == 0.0
+
+
+def test_ndcg_linear_gain_like_trec_eval() -> None:
+    run = {"q1": {"b": 3.0, "a": 2.0, "c": 1.0}, "q2": {"d": 1.0}}
+    dcg = 2 / math.log2(3) + 1 / math.log2(4)
+    idcg = 2 + 1 / math.log2(3)
+    assert evaluate(run, QRELS, ["nDCG@10"])["nDCG@10"] == pytest.approx((dcg / idcg + 1) / 2)
+
+
+def test_graded_defaults_use_rel2() -> None:
+    assert default_measures(QRELS) == ["nDCG@10", "RR(rel=2)@10", "R@100"]
+    assert default_measures({"q": {"a": 1}}) == ["nDCG@10", "RR@10", "R@100"]
+
+
+def test_unknown_measure_refused() -> None:
+    with pytest.raises(InputError, match="--measures"):
+        evaluate({}, QRELS, ["nDCG@ten"])

@@ -1,0 +1,174 @@
+"""The command line end to end on small files and a tiny random model: outputs, metrics, bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+from unittest.mock import patch
+
+import pytest
+
+from rankscope.cli import main
+
+
+def invoke(*args: str) -> int | None:
+    """Run the console entry point (with its error handler) and return the exit code."""
+    with patch.object(sys, "argv", ["rankscope", *args]), pytest.raises(SystemExit) as exc:
+        main()
+    return exc.value.code
+
+
+@pytest.fixture()
+def files(tmp_path: Path) -> dict[str, Path]:
+    queries = tmp_path / "queries.tsv"
+    queries.write_text("q1\thow long do fleas live\nq2\tdo goldfish grow\n")
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("q1 Q0 d1 2\nq1 Q0 d2 0\nq2 Q0 d3 1\n")
+    cands = tmp_path / "cands.jsonl.gz"
+    rows = [
+        {
+            "qid": "q1",
+            "query": "how long do fleas live",
+            "hits": [
+                {"docid": "d2", "rank": 1, "score": 3.0, "content": "goldfish grow in ponds"},
+                {"docid": "d1", "rank": 2, "score": 2.0, "content": "the flea life cycle lasts up to a year"},
+            ],
+        },
+        {
+            "qid": "q2",
+            "query": "do goldfish grow",
+            "hits": [{"docid": "d3", "rank": 1, "score": 1.0, "content": "goldfish grow to fit their tank"}],
+        },
+    ]
+    with gzip.open(cands, "wt") as f:
+        f.write("\n".join(json.dumps(r) for r in rows) + "\n")
+    return {"queries": queries, "qrels": qrels, "candidates": cands}
+
+
+def test_rerank_from_files_writes_outputs_equal_to_evaluate(files, llama_dir, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    code = invoke(
+        "rerank",
+        "--model",
+        str(llama_dir),
+        "--scorer",
+        "yes-no",
+        "--queries",
+        str(files["queries"]),
+        "--qrels",
+        str(files["qrels"]),
+        "--candidates",
+        str(files["candidates"]),
+        "--out",
+        str(out),
+    )
+    assert code in (0, None)
+    assert {p.name for p in out.iterdir()} >= {"run.trec", "metrics.json", "config.yaml"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"nDCG@10", "RR(rel=2)@10", "R@100"}
+    lines = (out / "run.trec").read_text().splitlines()
+    assert len(lines) == 3 and all(len(line.split()) == 6 for line in lines)
+    capsys.readouterr()
+    code = invoke("evaluate", "--run", str(out / "run.trec"), "--qrels", str(files["qrels"]), "--json")
+    assert code in (0, None)
+    assert json.loads(capsys.readouterr().out) == pytest.approx(metrics)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--model", "no-such-model", "--scorer", "yes-no"], "unknown model"),
+        (["--model", "LLAMA", "--scorer", "nonsense"], "--scorer"),
+    ],
+)
+def test_bad_options_exit_2_and_write_nothing(files, llama_dir, tmp_path, capsys, args, needle) -> None:
+    out = tmp_path / "out"
+    args = [str(llama_dir) if a == "LLAMA" else a for a in args]
+    code = invoke(
+        "rerank",
+        *args,
+        "--queries",
+        str(files["queries"]),
+        "--candidates",
+        str(files["candidates"]),
+        "--out",
+        str(out),
+    )
+    assert code == 2
+    assert needle in capsys.readouterr().err
+    assert not out.exists() and not list(tmp_path.glob(".out.tmp-*"))
+
+
+def test_malformed_qrels_line_named(files, llama_dir, tmp_path, capsys) -> None:
+    files["qrels"].write_text("q1 Q0 d1 2\nq1 Q0 d2\n")
+    out = tmp_path / "out"
+    code = invoke(
+        "rerank",
+        "--model",
+        str(llama_dir),
+        "--scorer",
+        "yes-no",
+        "--queries",
+        str(files["queries"]),
+        "--qrels",
+        str(files["qrels"]),
+        "--candidates",
+        str(files["candidates"]),
+        "--out",
+        str(out),
+    )
+    assert code == 2
+    assert "qrels.txt:2" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_qrels_for_unknown_query_refused(files, llama_dir, tmp_path, capsys) -> None:
+    files["qrels"].write_text("q1 Q0 d1 2\nq9 Q0 d2 1\n")
+    code = invoke(
+        "rerank",
+        "--model",
+        str(llama_dir),
+        "--scorer",
+        "yes-no",
+        "--queries",
+        str(files["queries"]),
+        "--qrels",
+        str(files["qrels"]),
+        "--candidates",
+        str(files["candidates"]),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "qrels.txt:2" in err and "q9" in err
+
+
+def test_empty_passage_refused(files, llama_dir, tmp_path, capsys) -> None:
+    with gzip.open(files["candidates"], "wt") as f:
+        f.write(
+            json.dumps({"qid": "q1", "query": "x", "hits": [{"docid": "d1", "score": 1.0, "content": ""}]})
+        )
+    code = invoke(
+        "rerank",
+        "--model",
+        str(llama_dir),
+        "--scorer",
+        "yes-no",
+        "--queries",
+        str(files["queries"]),
+        "--candidates",
+        str(files["candidates"]),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert code == 2
+    assert "cands.jsonl.gz:1" in capsys.readouterr().err
+
+
+def test_missing_file_refused(tmp_path, capsys) -> None:
+    code = invoke("evaluate", "--run", str(tmp_path / "nope.trec"), "--qrels", str(tmp_path / "nope.txt"))
+    assert code == 2
+    assert "nope" in capsys.readouterr().err

@@ -174,17 +174,27 @@ def rerank(
 
 @app.command("evaluate")
 def evaluate_cmd(
-    run: Annotated[Path, typer.Option(help="TREC run file")],
     qrels: Annotated[Path, typer.Option(help="qrels file (TREC or BEIR .tsv)")],
+    run: Annotated[Path | None, typer.Option(help="TREC run file")] = None,
+    candidates: Annotated[
+        Path | None, typer.Option(help="or a candidates jsonl(.gz) file, ranked by its scores")
+    ] = None,
     measures: Annotated[list[str] | None, typer.Option("--measure", help="ir-measures names")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Evaluate a TREC run against qrels (default nDCG@10, RR@10 or RR(rel=2)@10, R@100)."""
-    from rankscope.data.readers import read_trec_run
+    """Evaluate a TREC run (or a candidates file) against qrels (default nDCG@10, RR@10, R@100)."""
+    from rankscope.data.readers import read_candidates, read_trec_run
     from rankscope.data.registry import read_qrels_file
     from rankscope.evaluate.metrics import evaluate
 
-    metrics = evaluate(read_trec_run(run), read_qrels_file(qrels), measures)
+    if (run is None) == (candidates is None):
+        raise InputError("give exactly one of --run and --candidates", "--run")
+    if run is not None:
+        ranking = read_trec_run(run)
+    else:
+        cands = read_candidates(candidates)
+        ranking = {q: {h.doc_id: h.score for h in hits} for q, hits in cands.hits.items()}
+    metrics = evaluate(ranking, read_qrels_file(qrels), measures)
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:

@@ -32,3 +32,21 @@ def test_graded_defaults_use_rel2() -> None:
 def test_unknown_measure_refused() -> None:
     with pytest.raises(InputError, match="--measures"):
         evaluate({}, QRELS, ["nDCG@ten"])
+
+
+def test_dl19_bm25_reproduces_published_figure_and_trec_eval() -> None:
+    """BM25 top-100 on TREC DL 2019: the published 0.5058 nDCG@10, and trec_eval's (pytrec_eval) numbers."""
+    import pytrec_eval
+
+    from rankscope.data.readers import read_candidates
+    from rankscope.data.registry import load_dataset
+
+    coll = load_dataset("dl19")
+    cands = read_candidates(coll.candidates["bm25"])
+    run = {q: {h.doc_id: h.score for h in hits} for q, hits in cands.hits.items()}
+    ours = evaluate(run, coll.qrels, ["nDCG@10", "R@100"])
+    assert round(ours["nDCG@10"], 4) == 0.5058
+    te = pytrec_eval.RelevanceEvaluator(coll.qrels, {"ndcg_cut.10", "recall.100"})
+    per_q = te.evaluate(run)
+    assert ours["nDCG@10"] == pytest.approx(sum(v["ndcg_cut_10"] for v in per_q.values()) / len(coll.qrels))
+    assert ours["R@100"] == pytest.approx(sum(v["recall_100"] for v in per_q.values()) / len(coll.qrels))

@@ -1,4 +1,7 @@
-"""Named datasets over the shared data folder (`RANKSCOPE_DATA` points elsewhere), and file loading."""
+"""Named datasets over the shared data folder, and collections built from user-given files.
+
+Nothing is loaded or cached at import: `load_dataset` reads the files each time it is called.
+"""
 
 from __future__ import annotations
 
@@ -9,30 +12,38 @@ from functools import partial
 from pathlib import Path
 
 from rankscope.data import readers as r
-from rankscope.data.nq import read_nq_open
-from rankscope.data.types import Collection, Qrels
+from rankscope.data._io import check_qrels_queries
+from rankscope.data.types import Collection, Document, Qrels
 from rankscope.errors import InputError
 
 MSMARCO = "MS MARCO non-commercial research"
+GLASGOW = "free for research (Glasgow IR resources)"
 
 
 def data_root() -> Path:
-    """RANKSCOPE_DATA, else the `shared/data` folder beside the checkout (or above the working directory)."""
+    """The data folder: $RANKSCOPE_DATA when set, else the first ``shared/data`` folder found in or above
+    the working directory or this package (the checkout at X/main finds X/shared/data)."""
     env = os.environ.get("RANKSCOPE_DATA")
     if env:
-        if not Path(env).is_dir():
-            raise InputError("RANKSCOPE_DATA is not a folder", env)
-        return Path(env)
-    for start in (Path.cwd(), Path(__file__).resolve()):
+        root = Path(env).expanduser()
+        if not root.is_dir():
+            raise InputError("RANKSCOPE_DATA does not name a folder", root)
+        return root
+    for start in (Path.cwd().resolve(), Path(__file__).resolve().parent):
         for folder in (start, *start.parents):
-            cand = folder / "shared" / "data"
-            if cand.is_dir():
-                return cand
-    raise InputError("no data folder found: put shared/data beside the checkout or set RANKSCOPE_DATA")
+            candidate = folder / "shared" / "data"
+            if candidate.is_dir():
+                return candidate
+    raise InputError(
+        "no data folder found: set RANKSCOPE_DATA, or put the data at shared/data beside the checkout "
+        "(for example X/main with X/shared/data)"
+    )
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """A registered dataset split; `loader` builds its Collection from the data root."""
+
     name: str
     split: str
     folder: str
@@ -41,223 +52,276 @@ class DatasetSpec:
     loader: Callable[[Path], Collection]
 
 
-def _restrict(coll: Collection) -> Collection:
-    """Keep only judged queries (the collections judge a subset)."""
+def _judged_only(coll: Collection) -> Collection:
+    """Keep only the queries that have judgements."""
     if coll.qrels is not None:
         coll.queries = {q: t for q, t in coll.queries.items() if q in coll.qrels}
     return coll
 
 
-def _dl(year: str, cands: dict[str, str], root: Path) -> Collection:
-    folder = root / f"trec-dl-{year}-passage"
-    return Collection(
-        f"dl{year[2:]}",
-        r.read_queries_tsv(folder / "queries.tsv"),
-        r.read_trec_qrels(folder / "qrels.txt"),
-        candidates={k: str(folder / v) for k, v in cands.items()},
-    )
+def _checked(name: str, queries: dict[str, str], qrels: Qrels, qrels_path: Path, **kw: object) -> Collection:
+    check_qrels_queries(qrels, queries, qrels_path)
+    return Collection(name, queries, qrels, **kw)  # type: ignore[arg-type]
 
 
-def _scifact(split: str, root: Path) -> Collection:
-    folder = root / "scifact"
-    qrels = r.read_beir_qrels(folder / "qrels" / f"{split}.tsv")
-    coll = Collection(
-        f"scifact-{split}",
-        r.read_beir_queries(folder / "queries.jsonl"),
-        qrels,
-        r.read_beir_corpus(folder / "corpus.jsonl.gz"),
-    )
-    return _restrict(coll)
-
-
-def _smart(name: str, docs: str, qry: str, rel: str, root: Path) -> Collection:
-    folder = root / name
-    cran = name == "cranfield"
-    coll = Collection(
-        name,
-        r.read_smart_queries(folder / qry, renumber=cran),
-        r.read_smart_qrels(folder / rel, cranfield=cran),
-        r.read_smart_docs(folder / docs, skip_empty=True),
-    )
-    return _restrict(coll)
-
-
-def _vaswani(root: Path) -> Collection:
-    folder = root / "vaswani"
-    return Collection(
-        "vaswani",
-        r.read_trec_topics(folder / "query-text.trec"),
-        r.read_trec_qrels(folder / "qrels"),
-        r.read_trec_sgml_docs(folder / "doc-text.trec.gz"),
-    )
-
-
-def _msmarco_dev(root: Path) -> Collection:
-    folder = root / "msmarco-passage-dev-small"
-    return Collection(
-        "msmarco-dev-small",
-        r.read_queries_tsv(folder / "queries.dev.small.tsv"),
-        r.read_trec_qrels(folder / "qrels.dev.small.txt"),
-    )
-
-
-DL19_CANDS = {
+DL19_CANDIDATES = {
     "bm25": "bm25_top100.jsonl.gz",
     "bm25-rm3": "bm25_rm3_top100.jsonl.gz",
     "tasb": "tasb_top100.jsonl.gz",
     "splade-pp": "splade_pp_ed_top100.jsonl.gz",
     "repllama": "repllama_top200.jsonl.gz",
 }
+DL21_CANDIDATES = {"bm25": "bm25_top100.jsonl.gz"}
 
-DATASETS: dict[str, DatasetSpec] = {
-    s.name: s
-    for s in [
-        DatasetSpec(
-            "dl19",
-            "test",
-            "trec-dl-2019-passage",
-            "TREC DL 2019 passage",
-            MSMARCO,
-            partial(_dl, "2019", DL19_CANDS),
-        ),
-        DatasetSpec(
-            "dl21",
-            "test",
-            "trec-dl-2021-passage",
-            "TREC DL 2021 passage (MS MARCO v2)",
-            MSMARCO,
-            partial(_dl, "2021", {"bm25": "bm25_top100.jsonl.gz"}),
-        ),
-        DatasetSpec(
-            "msmarco-dev-small",
-            "dev",
-            "msmarco-passage-dev-small",
-            "MS MARCO dev small, no text",
-            MSMARCO,
-            _msmarco_dev,
-        ),
-        DatasetSpec(
-            "scifact-train",
-            "train",
-            "scifact",
-            "BEIR SciFact",
-            "CC BY 4.0 + ODC-By",
-            partial(_scifact, "train"),
-        ),
-        DatasetSpec(
-            "scifact-test", "test", "scifact", "BEIR SciFact", "CC BY 4.0 + ODC-By", partial(_scifact, "test")
-        ),
-        DatasetSpec(
-            "nq-open",
-            "train",
-            "nq-open-oracle-lost-in-the-middle",
-            "NQ-open with gold passages",
-            "MIT, CC BY-SA",
-            lambda root: read_nq_open(root / "nq-open-oracle-lost-in-the-middle" / "nq-open-oracle.jsonl.gz"),
-        ),
-        DatasetSpec(
-            "cranfield",
-            "test",
-            "cranfield",
-            "Cranfield 1400 (graded)",
-            "research, free",
-            partial(_smart, "cranfield", "cran.all.1400.gz", "cran.qry", "cranqrel"),
-        ),
-        DatasetSpec(
-            "cisi",
-            "test",
-            "cisi",
-            "CISI (judged queries only)",
-            "research, free",
-            partial(_smart, "cisi", "CISI.ALL.gz", "CISI.QRY", "CISI.REL"),
-        ),
-        DatasetSpec(
-            "adi",
-            "test",
-            "adi",
-            "ADI",
-            "research, free",
-            partial(_smart, "adi", "ADI.ALL", "ADI.QRY", "ADI.REL"),
-        ),
-        DatasetSpec(
-            "vaswani", "test", "vaswani", "Vaswani / NPL physics abstracts", "research, free", _vaswani
-        ),
-    ]
-}
+
+def _trec_dl(name: str, folder: str, candidates: dict[str, str], root: Path) -> Collection:
+    base = root / folder
+    qrels_path = base / "qrels.txt"
+    cands = {}
+    for key, file in candidates.items():
+        path = base / file
+        if not path.is_file():
+            raise InputError("no such file", path)
+        cands[key] = str(path)
+    queries = r.read_queries_tsv(base / "queries.tsv")
+    return _checked(name, queries, r.read_trec_qrels(qrels_path), qrels_path, candidates=cands)
+
+
+def _msmarco_dev(root: Path) -> Collection:
+    base = root / "msmarco-passage-dev-small"
+    qrels_path = base / "qrels.dev.small.txt"
+    queries = r.read_queries_tsv(base / "queries.dev.small.tsv")
+    return _judged_only(_checked("msmarco-dev-small", queries, r.read_trec_qrels(qrels_path), qrels_path))
+
+
+def _scifact(split: str, root: Path) -> Collection:
+    corpus, queries, qrels = r.read_beir(root / "scifact", split)
+    return Collection(f"scifact-{split}", queries, qrels, corpus)
+
+
+def _nq_open(root: Path) -> Collection:
+    queries, answers, corpus, qrels = r.read_nq_open(
+        root / "nq-open-oracle-lost-in-the-middle" / "nq-open-oracle.jsonl.gz"
+    )
+    return Collection("nq-open", queries, qrels, corpus, answers=answers)
+
+
+def _smart(name: str, docs: str, queries: str, rels: str, root: Path) -> Collection:
+    base = root / name
+    corpus = r.read_smart_docs(base / docs, skip_empty=True)
+    qrels_path = base / rels
+    coll = _checked(
+        name, r.read_smart_queries(base / queries), r.read_smart_qrels(qrels_path), qrels_path, corpus=corpus
+    )
+    return _judged_only(coll)
+
+
+def _vaswani(root: Path) -> Collection:
+    base = root / "vaswani"
+    # The documents are lower-cased in this distribution; the upper-case topics are lower-cased to match.
+    queries = {q: t.lower() for q, t in r.read_trec_topics(base / "query-text.trec").items()}
+    corpus: dict[str, Document] = r.read_trec_sgml_docs(base / "doc-text.trec.gz")
+    qrels_path = base / "qrels"
+    return _checked("vaswani", queries, r.read_trec_qrels(qrels_path), qrels_path, corpus=corpus)
+
+
+_SPECS = [
+    DatasetSpec(
+        "dl19",
+        "test",
+        "trec-dl-2019-passage",
+        "TREC DL 2019 passage: 43 judged queries, graded 0-3; candidates bm25, bm25-rm3, tasb, splade-pp "
+        "(top 100) and repllama (top 200), with text",
+        MSMARCO,
+        partial(_trec_dl, "dl19", "trec-dl-2019-passage", DL19_CANDIDATES),
+    ),
+    DatasetSpec(
+        "dl21",
+        "test",
+        "trec-dl-2021-passage",
+        "TREC DL 2021 passage (MS MARCO v2): 53 judged queries, graded 0-3; bm25 top-100 with text",
+        MSMARCO,
+        partial(_trec_dl, "dl21", "trec-dl-2021-passage", DL21_CANDIDATES),
+    ),
+    DatasetSpec(
+        "msmarco-dev-small",
+        "dev",
+        "msmarco-passage-dev-small",
+        "MS MARCO passage dev small: queries and binary qrels, no passage text",
+        MSMARCO,
+        _msmarco_dev,
+    ),
+    DatasetSpec(
+        "scifact-train",
+        "train",
+        "scifact",
+        "BEIR SciFact train: 809 claims over 5,183 abstracts",
+        "CC BY 4.0 (claims) + ODC-By 1.0 (abstracts)",
+        partial(_scifact, "train"),
+    ),
+    DatasetSpec(
+        "scifact-test",
+        "test",
+        "scifact",
+        "BEIR SciFact test: 300 claims over 5,183 abstracts",
+        "CC BY 4.0 (claims) + ODC-By 1.0 (abstracts)",
+        partial(_scifact, "test"),
+    ),
+    DatasetSpec(
+        "nq-open",
+        "test",
+        "nq-open-oracle-lost-in-the-middle",
+        "NQ-open questions with answers and one gold Wikipedia passage each (answer-match relevance)",
+        "NQ CC BY-SA 3.0, Wikipedia CC BY-SA; repo MIT",
+        _nq_open,
+    ),
+    DatasetSpec(
+        "cranfield",
+        "test",
+        "cranfield",
+        "Cranfield 1400 aeronautics abstracts, graded 0-4 (two empty records dropped)",
+        GLASGOW,
+        partial(_smart, "cranfield", "cran.all.1400.gz", "cran.qry", "cranqrel"),
+    ),
+    DatasetSpec(
+        "cisi",
+        "test",
+        "cisi",
+        "CISI library science abstracts, binary; the 76 judged of 112 queries",
+        GLASGOW,
+        partial(_smart, "cisi", "CISI.ALL.gz", "CISI.QRY", "CISI.REL"),
+    ),
+    DatasetSpec(
+        "adi",
+        "test",
+        "adi",
+        "ADI information science abstracts (tiny), binary",
+        GLASGOW,
+        partial(_smart, "adi", "ADI.ALL", "ADI.QRY", "ADI.REL"),
+    ),
+    DatasetSpec(
+        "vaswani",
+        "test",
+        "vaswani",
+        "Vaswani / NPL physics abstracts, binary",
+        GLASGOW,
+        _vaswani,
+    ),
+]
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """The spec of a registered dataset; InputError listing the known names otherwise."""
+    if name not in DATASETS:
+        raise InputError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}", "--dataset")
+    return DATASETS[name]
 
 
 def load_dataset(name: str) -> Collection:
-    if name not in DATASETS:
-        raise InputError(f"unknown dataset '{name}': expected one of {', '.join(DATASETS)}", "--dataset")
-    return DATASETS[name].loader(data_root())
+    """Load a registered dataset from the data root (candidate sets stay as file paths)."""
+    return get_spec(name).loader(data_root())
 
 
 def describe(name: str) -> dict[str, object]:
-    """Counts and license for `rankscope datasets`."""
-    spec = DATASETS[name]
-    coll = load_dataset(name)
+    """Counts and license of a dataset: name, split, n_queries, n_docs (corpus size, else the number of
+    distinct candidate documents over all candidate sets, else 0), n_judgements, license, candidates."""
+    spec = get_spec(name)
+    coll = spec.loader(data_root())
     if coll.corpus is not None:
         n_docs = len(coll.corpus)
-    elif "bm25" in coll.candidates:
-        n_docs = len(
-            {h.doc_id for hits in r.read_candidates(coll.candidates["bm25"]).hits.values() for h in hits}
-        )
     else:
-        n_docs = 0
-    n_judged = sum(len(d) for d in coll.qrels.values()) if coll.qrels else 0
+        seen: set[str] = set()
+        for path in coll.candidates.values():
+            for hits in r.read_candidates(path).hits.values():
+                seen.update(h.doc_id for h in hits)
+        n_docs = len(seen)
     return {
         "name": name,
         "split": spec.split,
         "n_queries": len(coll.queries),
         "n_docs": n_docs,
-        "n_judgements": n_judged,
+        "n_judgements": sum(len(d) for d in coll.qrels.values()) if coll.qrels else 0,
         "license": spec.license,
         "candidates": list(coll.candidates),
     }
 
 
+# --------------------------------------------------------------------------- collections from files
+
+
+def _name(path: str | Path) -> str:
+    return Path(path).name.lower()
+
+
 def read_queries_file(path: str | Path) -> dict[str, str]:
-    name = str(path)
+    """Queries by file name: .jsonl[.gz] BEIR, .trec/.xml TREC topics, .qry SMART, else qid<TAB>text."""
+    name = _name(path)
     if name.endswith((".jsonl", ".jsonl.gz")):
         return r.read_beir_queries(path)
-    if name.endswith((".trec", ".xml")):
+    if name.endswith((".trec", ".trec.gz", ".xml")):
         return r.read_trec_topics(path)
+    if name.endswith((".qry", ".qry.gz")):
+        return r.read_smart_queries(path)
     return r.read_queries_tsv(path)
 
 
-def read_corpus_file(path: str | Path) -> dict:
-    name = str(path)
+def read_corpus_file(path: str | Path) -> dict[str, Document]:
+    """A corpus by file name: .jsonl[.gz] BEIR, .tsv[.gz] MS MARCO, .trec[.gz] TREC SGML, .all[.gz] or
+    cran.all.1400 SMART."""
+    name = _name(path)
     if name.endswith((".jsonl", ".jsonl.gz")):
         return r.read_beir_corpus(path)
-    if name.endswith((".trec", ".trec.gz")):
-        return r.read_trec_sgml_docs(path)
     if name.endswith((".tsv", ".tsv.gz")):
         return r.read_msmarco_collection(path)
-    return r.read_smart_docs(path)
+    if name.endswith((".trec", ".trec.gz")):
+        return r.read_trec_sgml_docs(path)
+    if name.endswith((".all", ".all.gz")) or name.startswith("cran.all"):
+        return r.read_smart_docs(path)
+    raise InputError(
+        "cannot tell the corpus format from the file name (expected .jsonl[.gz], .tsv[.gz], .trec[.gz] "
+        "or a SMART .all file)",
+        path,
+    )
 
 
 def read_qrels_file(path: str | Path) -> Qrels:
+    """Qrels in TREC (4 columns) or BEIR (header / 3 columns) form, sniffed from the first line."""
     return r.read_qrels(path)
 
 
+def _candidates_name(path: str | Path) -> str:
+    name = Path(path).name
+    for suffix in (".gz", ".jsonl", ".json"):
+        name = name.removesuffix(suffix)
+    return name or "candidates"
+
+
 def load_files(
-    queries: str | None = None,
-    qrels: str | None = None,
-    corpus: str | None = None,
-    candidates: str | None = None,
+    queries: str | Path | None = None,
+    qrels: str | Path | None = None,
+    corpus: str | Path | None = None,
+    candidates: str | Path | None = None,
 ) -> Collection:
-    """A collection from files; qrels that name a query absent from the queries are refused."""
-    qtext = read_queries_file(queries) if queries else {}
-    if candidates:
-        cands = r.read_candidates(candidates)
-        qtext = {**cands.queries, **qtext}
-    judged = read_qrels_file(qrels) if qrels else None
-    if judged is not None and qtext:
-        for n, line in r.lines(qrels):  # type: ignore[arg-type]
-            qid = line.split()[0]
-            if qid not in qtext and qid != "query-id":
-                raise InputError(f"qrels for unknown query '{qid}'", qrels, n)
-    coll = Collection("files", qtext, judged, read_corpus_file(corpus) if corpus else None)
-    if candidates:
-        coll.candidates["file"] = candidates
-    return coll
+    """A Collection from files, each reader chosen by file name (qrels by their first line).
+
+    Without a queries file the query texts come from the candidates file. Qrels naming a query that is
+    not among the queries are refused, naming the qrels file and line."""
+    if queries is None and candidates is None:
+        raise InputError("give a queries file or a candidates file")
+    cand_paths: dict[str, str] = {}
+    if queries is not None:
+        qtext = read_queries_file(queries)
+    else:
+        assert candidates is not None
+        qtext = dict(r.read_candidates(candidates).queries)
+    if candidates is not None:
+        if not Path(candidates).is_file():
+            raise InputError("no such file", candidates)
+        cand_paths[_candidates_name(candidates)] = str(candidates)
+    judged = None
+    if qrels is not None:
+        judged = read_qrels_file(qrels)
+        check_qrels_queries(judged, qtext, qrels)
+    docs = read_corpus_file(corpus) if corpus is not None else None
+    return Collection("files", qtext, judged, docs, candidates=cand_paths)

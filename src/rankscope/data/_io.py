@@ -1,0 +1,140 @@
+"""Low-level text I/O shared by the readers: transparent gzip, numbered lines, JSON lines, id checks."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from rankscope.errors import InputError, require_file
+
+
+def is_gzip(path: str | Path) -> bool:
+    """True when the file name ends in .gz (the only signal used for compression)."""
+    return str(path).endswith(".gz")
+
+
+def open_text(path: str | Path) -> TextIO:
+    """Open an existing UTF-8 text file for reading, gunzipping it when its name ends in .gz.
+
+    Lines end at "\\n" only (a stray "\\r" inside a passage does not split it); callers strip "\\r\\n".
+    """
+    p = require_file(path)
+    if is_gzip(p):
+        return gzip.open(p, "rt", encoding="utf-8-sig", newline="\n")
+    return open(p, encoding="utf-8-sig", newline="\n")
+
+
+def open_write(path: str | Path) -> TextIO:
+    """Open `path` for writing UTF-8 text (gzip with a fixed timestamp when it ends in .gz)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if is_gzip(p):
+        raw = gzip.GzipFile(filename=str(p), mode="wb", mtime=0)
+        return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+    return open(p, "w", encoding="utf-8", newline="\n")
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, line without its line ending) for every line of a text file."""
+    p = require_file(path)
+    lineno = 0
+    try:
+        with open_text(p) as f:
+            for lineno, raw in enumerate(f, 1):
+                yield lineno, raw.rstrip("\r\n")
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text ({e.reason})", p, lineno + 1) from e
+    except (OSError, EOFError) as e:
+        raise InputError(f"cannot read file: {e}", p) from e
+
+
+def iter_records(path: str | Path) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line number, whitespace-separated columns) for each non-blank line."""
+    for lineno, line in iter_lines(path):
+        parts = line.split()
+        if parts:
+            yield lineno, parts
+
+
+def iter_json(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line of a JSON-lines file."""
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"bad JSON: {e.msg} at column {e.colno}", path, lineno) from e
+        if not isinstance(obj, dict):
+            raise InputError(f"expected a JSON object, found {type(obj).__name__}", path, lineno)
+        yield lineno, obj
+
+
+def json_id(obj: dict[str, Any], key: str, path: str | Path, lineno: int) -> str:
+    """Field `key` of a JSON record as a non-empty id string (JSON integers are accepted)."""
+    if key not in obj:
+        raise InputError(f"missing field {key!r}", path, lineno)
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InputError(f"field {key!r} must be a string id, found {type(value).__name__}", path, lineno)
+    text = str(value).strip()
+    if not text:
+        raise InputError(f"empty {key!r}", path, lineno)
+    return text
+
+
+def json_text(
+    obj: dict[str, Any], key: str, path: str | Path, lineno: int, *, what: str, required: bool = True
+) -> str | None:
+    """Field `key` as a string; InputError when it is not a string, or empty/absent while `required`."""
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise InputError(f"missing field {key!r}", path, lineno)
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"field {key!r} must be a string, found {type(value).__name__}", path, lineno)
+    if required and not value.strip():
+        raise InputError(f"empty {what}", path, lineno)
+    return value
+
+
+def parse_int(value: str, what: str, path: str | Path, lineno: int) -> int:
+    """Parse an integer column, raising InputError naming the column on failure."""
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"{what} {value!r} is not an integer", path, lineno) from None
+
+
+def parse_float(value: Any, what: str, path: str | Path, lineno: int) -> float:
+    """Parse a finite (or infinite, never NaN) number, raising InputError on failure."""
+    if isinstance(value, bool):
+        raise InputError(f"{what} {value!r} is not a number", path, lineno)
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} {value!r} is not a number", path, lineno) from None
+    if math.isnan(x):
+        raise InputError(f"{what} is NaN", path, lineno)
+    return x
+
+
+def find_line(path: str | Path, value: str, column: int = 0) -> int | None:
+    """1-based number of the first line whose whitespace column `column` equals `value` (skips a header)."""
+    for lineno, parts in iter_records(path):
+        if len(parts) > column and parts[column] == value:
+            return lineno
+    return None
+
+
+def check_qrels_queries(qrels: dict[str, dict[str, int]], queries: dict[str, str], path: str | Path) -> None:
+    """Raise InputError at the first qrels line whose query id is not among `queries`."""
+    for qid in qrels:
+        if qid not in queries:
+            raise InputError(f"qrels for unknown query {qid!r}", path, find_line(path, qid))

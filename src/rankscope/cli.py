@@ -229,3 +229,44 @@ def main() -> None:
     except InputError as e:
         Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+@app.command("train")
+def train_cmd(
+    out: Annotated[Path, typer.Option(help="run folder: spec, log, checkpoints, metrics, adapter")],
+    spec: Annotated[Path | None, typer.Argument(help="experiment spec YAML (optional with --resume)")] = None,
+    resume: Annotated[bool, typer.Option(help="continue the run in --out from its last checkpoint")] = False,
+) -> None:
+    """Fine-tune a reranker as a spec says, reranking the dev set at every checkpoint."""
+    from rankscope.train.run import console_log, train
+
+    if spec is None and not resume:
+        raise InputError("give a SPEC file (or --resume to continue the run in --out)")
+    with console_log():
+        res = train(spec, out, resume=resume)
+    if res.metrics:
+        cols = [k for k in res.metrics[-1] if k not in ("step", "seconds")]
+        table = Table("step", *cols, title="dev set per checkpoint")
+        for row in res.metrics:
+            table.add_row(str(row["step"]), *[_fmt(row.get(c)) for c in cols])
+        console.print(table)
+    if res.stopped_at is not None:
+        console.print(f"[bold red]stopped:[/] non-finite loss at step {res.stopped_at}")
+    speed = f"{res.tokens_per_second:.0f} tokens/s"
+    console.print(f"{res.steps} steps in {res.seconds:.0f}s ({speed}); adapter: {res.adapter}")
+
+
+@app.command("export")
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="a training run folder")],
+    out: Annotated[Path, typer.Option(help="standalone model folder to write")],
+    overwrite: bool = False,
+) -> None:
+    """Merge a run's LoRA adapter into its base model: a standalone Hugging Face folder."""
+    from rankscope.train.export import export
+
+    console.print(f"wrote {export(run, out, overwrite)}")
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)

@@ -19,11 +19,11 @@ import platform
 import time
 
 import torch
+from scipy.stats import spearmanr
+
 from rankscope.data.readers import read_candidates
 from rankscope.data.registry import load_dataset
 from rankscope.models.loading import load_backbone
-from scipy.stats import spearmanr
-
 from rankscope.pipeline import pick_dtype
 from rankscope.scorers.base import Pair
 from rankscope.scorers.decoder import YesNoScorer

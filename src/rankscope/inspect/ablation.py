@@ -1,0 +1,281 @@
+"""Adapter ablation without retraining: switch LoRA off for chosen layers and components, rerank a dev
+set, and report the share of the fine-tuned gain over zero-shot that remains:
+share = (ablated - zero_shot) / (finetuned - zero_shot).
+
+Switching off sets each chosen LoRA module's `scaling` to 0 (its update adds exactly 0) and always
+restores it; zero-shot is peft's own `disable_adapter()`. A trained scoring head (linear-head,
+cross-encoder) stays on in both: only the adapters are ablated."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from torch import nn
+
+from rankscope.data.types import Candidates, Document, Qrels
+from rankscope.errors import InputError
+from rankscope.evaluate.metrics import Run, evaluate
+from rankscope.evaluate.rerank import rerank, rerank_pairwise
+from rankscope.inspect.deltas import lora_layers
+from rankscope.inspect.views import base_model_view, eval_mode
+from rankscope.models.components import (
+    COMPONENTS,
+    GROUPS,
+    classify,
+    expand_components,
+    num_layers,
+    parse_layers,
+)
+from rankscope.scorers.base import Scorer
+from rankscope.scorers.decoder import PairwiseScorer
+
+log = logging.getLogger("rankscope.inspect")
+ABLATION_FILE = "ablation.json"
+Layers = str | int | Sequence[int] | None
+
+
+def _selected(
+    model: nn.Module, layers: Layers, components: str | Iterable[str] | None
+) -> list[tuple[nn.Module, bool]]:
+    """(LoRA module, whether it is in `layers` x `components`); a fused module matches if any of the
+    names it fuses is chosen."""
+    comps = set(expand_components(components)) if components is not None else None
+    chosen = set(parse_layers(layers, num_layers(model))) if layers is not None else None
+    out = []
+    for name, module in lora_layers(model):
+        where = classify(name, model)
+        hit = where is not None
+        if where is not None:
+            layer, label = where
+            hit = (chosen is None or layer in chosen) and (
+                comps is None or bool(set(label.split("+")) & comps)
+            )
+        out.append((module, hit))
+    return out
+
+
+@contextlib.contextmanager
+def lora_off(
+    model: nn.Module, layers: Layers = None, components: str | Iterable[str] | None = None
+) -> Iterator[int]:
+    """Switch off the LoRA modules in `layers` x `components` (None: all); yields how many; restores."""
+    saved: list[tuple[nn.Module, dict[str, float]]] = []
+    try:
+        for module, hit in _selected(model, layers, components):
+            if not hit:
+                continue
+            if getattr(module, "merged", False):
+                raise InputError("adapters merged into the weights cannot be switched off")
+            saved.append((module, dict(module.scaling)))
+            for key in module.scaling:
+                module.scaling[key] = 0.0
+        yield len(saved)
+    finally:
+        for module, scaling in saved:
+            module.scaling.update(scaling)
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """Which adapters to switch off: those in `off_layers` x `off_components` (None: all)."""
+
+    name: str
+    off_layers: tuple[int, ...] | None = None
+    off_components: tuple[str, ...] | None = None
+    kind: Literal["preset", "window", "custom"] = "custom"
+    window: tuple[int, int] | None = None
+    """(size, start) for a window sweep entry."""
+
+
+def keep_only(name: str, components: Iterable[str]) -> Ablation:
+    """Keep the adapters of `components` (all layers); switch every other one off."""
+    keep = set(expand_components(list(components)))
+    return Ablation(name, None, tuple(c for c in COMPONENTS if c not in keep), "preset")
+
+
+def preset_ablations() -> list[Ablation]:
+    """attention-only, mlp-only, gate/up/down only, q/k/v/o only."""
+    out = [keep_only("attention-only", ["attn"]), keep_only("mlp-only", ["mlp"])]
+    out += [keep_only(f"{c.split('.')[1]}-only", [c]) for c in GROUPS["mlp"]]
+    out += [keep_only(f"{c.split('.')[1]}-only", [c]) for c in GROUPS["attn"]]
+    return out
+
+
+def window_ablations(
+    n_layers: int, sizes: Sequence[int], stride: int = 1, mode: Literal["keep", "drop"] = "keep"
+) -> list[Ablation]:
+    """Sliding layer windows: keep only (or drop) layers [start, start + size) for each size and start."""
+    out = []
+    for size in sizes:
+        for start in range(0, max(n_layers - size, 0) + 1, max(1, stride)):
+            inside = set(range(start, min(start + size, n_layers)))
+            off = inside if mode == "drop" else set(range(n_layers)) - inside
+            name = f"{mode} {start}-{start + size - 1}"
+            out.append(Ablation(name, tuple(sorted(off)), None, "window", (size, start)))
+    return out
+
+
+@dataclass
+class AblationRow:
+    name: str
+    kind: str
+    off_layers: list[int] | None
+    off_components: list[str] | None
+    modules_off: int
+    metrics: dict[str, float]
+    share: dict[str, float | None]
+    window: list[int] | None = None
+
+
+@dataclass
+class WindowSweep:
+    """Share of the primary measure's gain per (window size, start layer); None where no window."""
+
+    mode: str
+    stride: int
+    sizes: list[int]
+    starts: list[int]
+    share: list[list[float | None]]
+
+
+@dataclass
+class AblationResult:
+    measures: list[str]
+    primary: str
+    n_layers: int
+    modules: int
+    zero_shot: dict[str, float]
+    finetuned: dict[str, float]
+    rows: list[AblationRow] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    windows: WindowSweep | None = None
+
+    def share(self, name: str, measure: str | None = None) -> float | None:
+        for r in self.rows:
+            if r.name == name:
+                return r.share[measure or self.primary]
+        raise KeyError(name)
+
+
+def gain_share(ablated: float, zero_shot: float, finetuned: float) -> float | None:
+    """(ablated - zero_shot) / (finetuned - zero_shot); None when fine-tuning gained nothing measurable."""
+    gain = finetuned - zero_shot
+    if abs(gain) < 1e-9:
+        return None
+    return (ablated - zero_shot) / gain
+
+
+def score_dev(
+    scorer: Scorer,
+    candidates: Candidates,
+    queries: dict[str, str],
+    qrels: Qrels,
+    measures: list[str],
+    depth: int = 100,
+    corpus: dict[str, Document] | None = None,
+    pairwise_top: int = 10,
+) -> dict[str, float]:
+    """Rerank and evaluate with the scorer as it is now."""
+    run: Run
+    if isinstance(scorer, PairwiseScorer):
+        run = rerank_pairwise(scorer, candidates, queries, pairwise_top, depth, corpus, False)
+    else:
+        run = rerank(scorer, candidates, queries, depth, corpus, False)
+    return evaluate(run, qrels, measures)
+
+
+def run_ablation(
+    scorer: Scorer,
+    candidates: Candidates,
+    queries: dict[str, str],
+    qrels: Qrels,
+    ablations: Sequence[Ablation] | None = None,
+    measures: Sequence[str] = ("nDCG@10",),
+    depth: int = 100,
+    corpus: dict[str, Document] | None = None,
+    pairwise_top: int = 10,
+) -> AblationResult:
+    """Zero-shot, fine-tuned and each ablation reranked on the dev set, with the share of the gain left.
+    A preset or window that switches off no adapter (share 1) or every adapter (share 0: the run has no
+    adapters of the kind it keeps) is skipped and listed in `skipped`; custom ablations always run."""
+    model = scorer.model  # type: ignore[attr-defined]
+    mods = lora_layers(model)
+    if not mods:
+        raise InputError("the scorer's model holds no LoRA adapters to ablate")
+    ms = list(measures)
+    ablations = list(ablations) if ablations is not None else preset_ablations()
+
+    def dev() -> dict[str, float]:
+        return score_dev(scorer, candidates, queries, qrels, ms, depth, corpus, pairwise_top)
+
+    with eval_mode(model):
+        finetuned = dev()
+        with base_model_view(model):
+            zero = dev()
+        result = AblationResult(ms, ms[0], num_layers(model), len(mods), zero, finetuned)
+        for ab in ablations:
+            with lora_off(model, ab.off_layers, ab.off_components) as n_off:
+                if ab.kind != "custom" and n_off in (0, len(mods)):
+                    result.skipped[ab.name] = "switches off no adapter" if n_off == 0 else "keeps no adapter"
+                    continue
+                metrics = dev()
+            share = {m: gain_share(metrics[m], zero[m], finetuned[m]) for m in ms}
+            off_layers = list(ab.off_layers) if ab.off_layers is not None else None
+            off_comps = list(ab.off_components) if ab.off_components is not None else None
+            window = list(ab.window) if ab.window else None
+            result.rows.append(
+                AblationRow(ab.name, ab.kind, off_layers, off_comps, n_off, metrics, share, window)
+            )
+            log.info("ablation %s: %s (share %s)", ab.name, metrics, share)
+    result.windows = _sweep(result, ablations)
+    return result
+
+
+def _sweep(result: AblationResult, ablations: Sequence[Ablation]) -> WindowSweep | None:
+    rows = [r for r in result.rows if r.window]
+    if not rows:
+        return None
+    sizes = sorted({r.window[0] for r in rows})  # type: ignore[index]
+    starts = sorted({r.window[1] for r in rows})  # type: ignore[index]
+    grid: list[list[float | None]] = [[None] * len(starts) for _ in sizes]
+    for r in rows:
+        size, start = r.window  # type: ignore[misc]
+        grid[sizes.index(size)][starts.index(start)] = r.share[result.primary]
+    stride = starts[1] - starts[0] if len(starts) > 1 else 1
+    mode = "drop" if any(a.name.startswith("drop") for a in ablations if a.kind == "window") else "keep"
+    return WindowSweep(mode, stride, sizes, starts, grid)
+
+
+def _clean(x: object) -> object:
+    """NaN/inf -> None, recursively, so the JSON stays standard."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.generic):
+        return _clean(x.item())
+    return x
+
+
+def save_ablation(result: AblationResult, path: str | Path) -> Path:
+    Path(path).write_text(json.dumps(_clean({"version": 1, **asdict(result)})) + "\n")
+    return Path(path)
+
+
+def load_ablation(path: str | Path) -> AblationResult:
+    d = json.loads(Path(path).read_text())
+    d.pop("version", None)
+    rows = [AblationRow(**r) for r in d.pop("rows")]
+    windows = WindowSweep(**d.pop("windows")) if d.get("windows") else None
+    d.pop("windows", None)
+    return AblationResult(**d, rows=rows, windows=windows)

@@ -1,0 +1,129 @@
+"""The training trajectory from loss.jsonl and metrics.jsonl: smoothed loss, the phase transition (the step
+of the steepest smoothed loss drop), the first checkpoint over a quality threshold, pairwise accuracy."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LOSS_FILE = "loss.jsonl"
+METRICS_FILE = "metrics.jsonl"
+_NOT_METRICS = {"step", "dev_loss", "seconds", "pairwise_accuracy", "epoch"}
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """JSON lines by step (a step written twice, e.g. by a resumed run, keeps its last row)."""
+    p = Path(path)
+    if not p.is_file():
+        return []
+    rows: dict[int, dict[str, Any]] = {}
+    for line in p.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if "step" in row:
+                rows[int(row["step"])] = row
+    return [rows[s] for s in sorted(rows)]
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred rolling mean; the window shrinks at the ends so every point is an average of real values."""
+    values = np.asarray(values, dtype=np.float64)
+    n = len(values)
+    if n == 0 or window <= 1:
+        return values.copy()
+    half = window // 2
+    csum = np.concatenate([[0.0], np.cumsum(values)])
+    lo = np.clip(np.arange(n) - half, 0, n)
+    hi = np.clip(np.arange(n) + (window - half), 0, n)
+    return (csum[hi] - csum[lo]) / (hi - lo)
+
+
+def default_window(n: int) -> int:
+    """About 5% of the steps, at least 5 (or n)."""
+    return max(1, min(n, max(5, n // 20)))
+
+
+def steepest_drop(steps: np.ndarray, smoothed: np.ndarray) -> int | None:
+    """The step where the smoothed loss falls fastest per step (None with fewer than 3 points)."""
+    if len(steps) < 3:
+        return None
+    slope = np.gradient(smoothed, steps.astype(np.float64))
+    i = int(np.nanargmin(slope))
+    return int(steps[i]) if slope[i] < 0 else None
+
+
+def pick_metric(rows: list[dict[str, Any]], metric: str | None = None) -> str | None:
+    """`metric`, else nDCG@10, else the first numeric quality column of metrics.jsonl."""
+    keys = [k for r in rows for k, v in r.items() if k not in _NOT_METRICS and isinstance(v, int | float)]
+    if metric is not None:
+        return metric if metric in keys else None
+    if "nDCG@10" in keys:
+        return "nDCG@10"
+    return keys[0] if keys else None
+
+
+@dataclass
+class Trajectory:
+    steps: np.ndarray
+    loss: np.ndarray
+    smoothed: np.ndarray
+    window: int
+    transition_step: int | None
+    """Step of the steepest smoothed loss drop."""
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    metric: str | None = None
+    threshold: float | None = None
+    threshold_rule: str = ""
+    first_over: int | None = None
+    """Step of the first checkpoint whose metric reaches the threshold."""
+
+    def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of one metrics.jsonl column, where present and finite."""
+        pts = [(r["step"], r[key]) for r in self.checkpoints if _finite(r.get(key))]
+        return np.array([p[0] for p in pts], dtype=np.int64), np.array([p[1] for p in pts], dtype=np.float64)
+
+    @property
+    def has_pairwise_accuracy(self) -> bool:
+        return len(self.series("pairwise_accuracy")[0]) > 0
+
+
+def _finite(v: object) -> bool:
+    return isinstance(v, int | float) and math.isfinite(float(v))
+
+
+def trajectory(
+    run_dir: str | Path,
+    metric: str | None = None,
+    threshold: float | None = None,
+    window: int | None = None,
+) -> Trajectory:
+    """The trajectory of a run folder; `threshold` defaults to 90% of the way from the first checkpoint's
+    metric to the best one."""
+    run_dir = Path(run_dir)
+    loss_rows = [r for r in read_rows(run_dir / LOSS_FILE) if _finite(r.get("loss"))]
+    steps = np.array([r["step"] for r in loss_rows], dtype=np.int64)
+    loss = np.array([r["loss"] for r in loss_rows], dtype=np.float64)
+    w = window or default_window(len(loss))
+    smoothed = smooth(loss, w)
+    checkpoints = read_rows(run_dir / METRICS_FILE)
+    traj = Trajectory(steps, loss, smoothed, w, steepest_drop(steps, smoothed), checkpoints)
+    traj.metric = pick_metric(checkpoints, metric)
+    if traj.metric is None:
+        return traj
+    cs, cv = traj.series(traj.metric)
+    if len(cv) == 0:
+        return traj
+    if threshold is None:
+        threshold = float(cv[0] + 0.9 * (cv.max() - cv[0]))
+        traj.threshold_rule = f"90% of the way from the first {traj.metric} to the best"
+    else:
+        traj.threshold_rule = f"{traj.metric} >= {threshold:g}"
+    traj.threshold = threshold
+    over = np.nonzero(cv >= threshold - 1e-12)[0]
+    traj.first_over = int(cs[over[0]]) if len(over) else None
+    return traj

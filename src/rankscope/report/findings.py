@@ -1,0 +1,255 @@
+"""Plain-word findings computed from the numbers of each analysis, with the numbers behind them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rankscope.inspect.ablation import AblationResult
+from rankscope.inspect.attention import AttentionResult
+from rankscope.inspect.deltas import DeltaHistory
+from rankscope.inspect.gradnorms import GradNormHistory
+from rankscope.inspect.probes import ProbeCurve, ProbeResult
+from rankscope.inspect.trajectory import Trajectory
+from rankscope.models.components import COMPONENTS
+from rankscope.report.figures import thirds
+from rankscope.report.figures_inspect import MEASURE_TITLES, active_measures
+
+READABLE_AUC = 0.75
+
+
+@dataclass
+class Findings:
+    sentences: list[str] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+def _span(a: int, b: int) -> str:
+    return f"layer {a}" if a == b else f"layers {a}-{b}"
+
+
+def peak_window(mass: np.ndarray, width: int) -> tuple[int, int, float]:
+    """(first, last, share) of the contiguous `width` layers holding the largest share of `mass`."""
+    total = float(mass.sum()) or 1.0
+    width = max(1, min(width, len(mass)))
+    sums = np.convolve(mass, np.ones(width), mode="valid")
+    start = int(np.argmax(sums))
+    return start, start + width - 1, float(sums[start]) / total
+
+
+def gradnorm_findings(hist: GradNormHistory) -> Findings:
+    f = Findings()
+    if len(hist.steps) == 0:
+        return f
+    if hist.extra_names:
+        outside = float(hist.extra.astype(np.float64).sum())
+        inside = float(hist.layer_norms.sum())
+        names = ", ".join(hist.extra_names)
+        share = outside / max(outside + inside, 1e-30)
+        f.sentences.append(f"{share:.0%} of the gradient mass is outside the transformer blocks ({names}).")
+    if hist.n_layers == 0 or not hist.trained.any():
+        return f
+    mass = hist.layer_norms.sum(axis=0)  # summed over steps
+    width = max(1, round(hist.n_layers / 3))
+    a, b, share = peak_window(mass, width)
+    f.sentences.append(f"Gradient mass peaks in {_span(a, b)} ({share:.0%} of the total).")
+    comp_mass = np.sqrt((hist.norms.astype(np.float64) ** 2).sum(axis=1)).sum(axis=0)
+    if comp_mass.sum() > 0 and len(hist.components) > 1:
+        j = int(np.argmax(comp_mass))
+        f.sentences.append(
+            f"{hist.components[j]} receives the largest share of the gradient "
+            f"({comp_mass[j] / comp_mass.sum():.0%})."
+        )
+    groups = {k: list(v) for k, v in thirds(hist.n_layers).items() if len(v)}
+    n = len(hist.steps)
+    tenth = max(1, n // 10)
+    early_steps, late_steps = hist.layer_norms[:tenth], hist.layer_norms[-tenth:]
+    shift = {}
+    for name, layers in groups.items():
+        s0 = early_steps[:, layers].sum() / max(early_steps.sum(), 1e-30)
+        s1 = late_steps[:, layers].sum() / max(late_steps.sum(), 1e-30)
+        shift[name] = (float(s0), float(s1))
+    name = max(shift, key=lambda k: abs(shift[k][1] - shift[k][0]))
+    s0, s1 = shift[name]
+    if n >= 20 and abs(s1 - s0) >= 0.05:
+        f.sentences.append(
+            f"The {name} layers' share of the gradient goes from {s0:.0%} in the first tenth of training "
+            f"to {s1:.0%} in the last."
+        )
+    f.numbers = {
+        "peak_layers": [a, b],
+        "peak_share": share,
+        "layer_share": (mass / (mass.sum() or 1)).tolist(),
+        "component_share": dict(
+            zip(hist.components, (comp_mass / (comp_mass.sum() or 1)).tolist(), strict=True)
+        ),
+        "group_share_first_last_tenth": shift,
+        "steps": int(n),
+    }
+    return f
+
+
+def delta_findings(deltas: DeltaHistory) -> Findings:
+    f = Findings()
+    last = deltas.norms[-1].astype(np.float64)
+    by_comp = np.sqrt((last**2).sum(axis=0))
+    by_layer = np.sqrt((last**2).sum(axis=1))
+    if by_comp.sum() == 0:
+        return f
+    j = int(np.argmax(by_comp))
+    f.sentences.append(
+        f"At {deltas.labels[-1]}, the largest weight change is in {deltas.components[j]} "
+        f"({by_comp[j] / by_comp.sum():.0%} of the summed per-component update norm)."
+    )
+    a, b, share = peak_window(by_layer**2, max(1, round(len(by_layer) / 3)))
+    verb = "holds" if a == b else "hold"
+    f.sentences.append(f"{_span(a, b).capitalize()} {verb} {share:.0%} of the squared update norm.")
+    f.numbers = {
+        "checkpoint": deltas.labels[-1],
+        "component_norm": dict(zip(deltas.components, by_comp.tolist(), strict=True)),
+        "layer_norm": by_layer.tolist(),
+        "total_norm_per_checkpoint": np.sqrt(
+            (deltas.norms.astype(np.float64) ** 2).sum(axis=(1, 2))
+        ).tolist(),
+    }
+    return f
+
+
+def _first_readable(curve: ProbeCurve) -> int | None:
+    hits = [i for i, v in enumerate(curve.auc) if v >= READABLE_AUC]
+    return hits[0] if hits else None
+
+
+def probe_findings(probes: ProbeResult) -> Findings:
+    f = Findings()
+    what = "which document is better" if probes.task == "pairwise" else "relevance"
+    for name, curve in (("base model", probes.base), ("fine-tuned model", probes.tuned)):
+        if curve is None:
+            continue
+        best = int(np.argmax(curve.auc))
+        first = _first_readable(curve)
+        where = (
+            f"from layer {first} on (AUC >= {READABLE_AUC})"
+            if first is not None
+            else f"at no layer (AUC stays below {READABLE_AUC})"
+        )
+        f.sentences.append(
+            f"In the {name}, {what} is linearly readable {where}; "
+            f"best AUC {curve.auc[best]:.2f} at layer {best}."
+        )
+        f.numbers[name.split()[0]] = {
+            "best_layer": best,
+            "best_auc": curve.auc[best],
+            "first_readable": first,
+        }
+    if probes.base and probes.tuned:
+        gain = np.array(probes.tuned.auc) - np.array(probes.base.auc)
+        k = int(np.argmax(gain))
+        f.sentences.append(f"Fine-tuning raises probe AUC most at layer {k} ({gain[k]:+.2f}).")
+        f.numbers["largest_gain"] = {"layer": k, "auc_gain": float(gain[k])}
+    return f
+
+
+def attention_findings(att: AttentionResult) -> Findings:
+    f = Findings()
+    change = att.change
+    for m in active_measures(att):
+        before = float(att.before[m].mean())
+        if change is None or att.after is None:
+            f.sentences.append(f"Mean {MEASURE_TITLES[m]} attention mass: {before:.3f}.")
+            f.numbers[m] = {"before": before}
+            continue
+        after = float(att.after[m].mean())
+        layer, head = np.unravel_index(int(np.argmax(np.abs(change[m]))), change[m].shape)
+        delta = float(change[m][layer, head])
+        f.sentences.append(
+            f"Fine-tuning moves mean {MEASURE_TITLES[m]} attention from {before:.3f} to {after:.3f}; "
+            f"the largest change is layer {layer} head {head} ({delta:+.3f})."
+        )
+        f.numbers[m] = {"before": before, "after": after, "largest_change": [int(layer), int(head), delta]}
+    return f
+
+
+def ablation_findings(abl: AblationResult) -> Findings:
+    f = Findings()
+    p = abl.primary
+    f.sentences.append(
+        f"{p}: zero-shot {abl.zero_shot[p]:.3f}, fine-tuned {abl.finetuned[p]:.3f} "
+        f"(gain {abl.finetuned[p] - abl.zero_shot[p]:+.3f})."
+    )
+    presets = [
+        (r.name, r.share.get(p)) for r in abl.rows if r.kind != "window" and r.share.get(p) is not None
+    ]
+    for name, share in presets:
+        f.sentences.append(f"{_preset_words(name)} keep {share:.0%} of the gain.")
+    f.numbers["preset_share"] = {n: s for n, s in presets}
+    if abl.windows is not None:
+        grid = abl.windows.share
+        best: tuple[float, int, int] | None = None
+        for i, size in enumerate(abl.windows.sizes):
+            for j, start in enumerate(abl.windows.starts):
+                v = grid[i][j]
+                if v is not None and (best is None or v > best[0]):
+                    best = (v, size, start)
+        if best is not None:
+            v, size, start = best
+            verb = "alone keeps" if abl.windows.mode == "keep" else "dropped leaves"
+            f.sentences.append(
+                f"The best {size}-layer window ({_span(start, start + size - 1)}) {verb} {v:.0%} of the gain."
+            )
+            f.numbers["best_window"] = {"size": size, "start": start, "share": v}
+    return f
+
+
+def _preset_words(name: str) -> str:
+    """'mlp-only' -> 'MLP-only adapters', 'down-only' -> 'mlp.down-only adapters', other names as given."""
+    words = {"attention-only": "Attention-only adapters", "mlp-only": "MLP-only adapters"}
+    if name in words:
+        return words[name]
+    short = {c.split(".")[1]: c for c in COMPONENTS}
+    stem = name.removesuffix("-only")
+    if name.endswith("-only") and stem in short:
+        return f"{short[stem]}-only adapters"
+    return f"The '{name}' ablation's adapters"
+
+
+def trajectory_findings(traj: Trajectory) -> Findings:
+    f = Findings()
+    if traj.transition_step is not None:
+        f.sentences.append(
+            f"The steepest drop of the smoothed loss (window {traj.window}) "
+            f"is at step {traj.transition_step}."
+        )
+    if len(traj.loss):
+        f.sentences.append(
+            f"Smoothed loss goes from {traj.smoothed[0]:.3f} to {traj.smoothed[-1]:.3f} "
+            f"over {int(traj.steps[-1])} steps."
+        )
+    if traj.metric:
+        cs, cv = traj.series(traj.metric)
+        if len(cv):
+            best = int(np.argmax(cv))
+            f.sentences.append(
+                f"Dev {traj.metric} goes from {cv[0]:.3f} (step {cs[0]}) to {cv[-1]:.3f} (step {cs[-1]}); "
+                f"best {cv[best]:.3f} at step {cs[best]}."
+            )
+            if best == 0:
+                f.sentences.append(f"Dev {traj.metric} never improves on the first checkpoint.")
+            elif traj.first_over is not None:
+                f.sentences.append(
+                    f"The first checkpoint at or over {traj.threshold:.3f} ({traj.threshold_rule}) "
+                    f"is step {traj.first_over}."
+                )
+            f.numbers["metric"] = {"name": traj.metric, "first": cv[0], "last": cv[-1], "best": cv[best]}
+    if traj.has_pairwise_accuracy:
+        _, pv = traj.series("pairwise_accuracy")
+        f.sentences.append(f"Pairwise accuracy goes from {pv[0]:.1%} to {pv[-1]:.1%}.")
+    f.numbers.update(
+        transition_step=traj.transition_step,
+        first_over=traj.first_over,
+        threshold=traj.threshold,
+        window=traj.window,
+    )
+    return f

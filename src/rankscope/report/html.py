@@ -1,0 +1,375 @@
+"""`write_report(run_dir)`: one self-contained HTML page (PNG figures embedded as base64, tables, findings in
+plain words), the PNGs and summary.json beside it. Sections appear only for what the folder holds."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import datetime as dt
+import html
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from rankscope.errors import InputError
+from rankscope.inspect.ablation import ABLATION_FILE, load_ablation
+from rankscope.inspect.attention import ATTENTION_FILE, load_attention
+from rankscope.inspect.deltas import DELTAS_FILE, load_deltas
+from rankscope.inspect.gradnorms import GRADNORMS_FILE, load_gradnorms
+from rankscope.inspect.probes import PROBES_FILE, load_probes
+from rankscope.inspect.trajectory import LOSS_FILE, METRICS_FILE, trajectory
+from rankscope.report import figures as F
+from rankscope.report import figures_inspect as FI
+from rankscope.report import findings as S
+from rankscope.report.figures import layer_range, thirds
+
+log = logging.getLogger("rankscope.report")
+REPORT_FILE = "report.html"
+SUMMARY_FILE = "summary.json"
+SWEEP_FILES = ("results.jsonl", "results.csv")
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1180px;
+margin:24px auto;padding:0 16px;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:0}h2{border-bottom:2px solid #eee;padding-bottom:4px;margin-top:2em}
+.meta{color:#777;font-size:.9em}img{max-width:100%;display:block;margin:10px 0}
+table{border-collapse:collapse;font-size:.85em;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;
+text-align:right}th{background:#f5f5f5}td:first-child,th:first-child{text-align:left}
+.findings{background:#f7faf7;border-left:4px solid #1b9e77;padding:8px 16px}
+.findings li{margin:3px 0}pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:.8em}
+.note{color:#a33}nav a{margin-right:12px}
+"""
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    findings: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+class _Builder:
+    def __init__(self, out_dir: Path) -> None:
+        self.out = out_dir
+        self.pngs: list[str] = []
+
+    def figure(self, section: Section, name: str, fig: Figure, caption: str = "") -> None:
+        path = self.out / f"{name}.png"
+        F.save(fig, path)
+        self.pngs.append(path.name)
+        data = base64.b64encode(path.read_bytes()).decode()
+        cap = f"<p class='meta'>{html.escape(caption)}</p>" if caption else ""
+        section.parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>{cap}")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def cell(v: Any) -> str:
+        if v is None:
+            return "–"
+        if isinstance(v, float | np.floating):
+            return "nan" if v != v else f"{v:.4g}"
+        return html.escape(str(v))
+
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def find(run_dir: Path, name: str) -> Path | None:
+    """`name` in the run folder or its inspect/ subfolder."""
+    for p in (run_dir / name, run_dir / "inspect" / name):
+        if p.is_file():
+            return p
+    return None
+
+
+def _trajectory(run_dir: Path, b: _Builder) -> Section | None:
+    if not find(run_dir, LOSS_FILE) and not find(run_dir, METRICS_FILE):
+        return None
+    traj = trajectory(run_dir)
+    if not len(traj.steps) and not traj.checkpoints:
+        return None
+    s = Section("trajectory", "Training trajectory")
+    f = S.trajectory_findings(traj)
+    s.findings, s.numbers = f.sentences, f.numbers
+    b.figure(
+        s, "trajectory", F.trajectory_figure(traj), "Red dashed line: the steepest drop of the smoothed loss."
+    )
+    if traj.checkpoints:
+        keys = [k for k in traj.checkpoints[0] if k != "step"]
+        s.parts.append(
+            table(["step", *keys], [[r.get("step"), *[r.get(k) for k in keys]] for r in traj.checkpoints])
+        )
+    return s
+
+
+def _gradnorms(path: Path, b: _Builder) -> Section:
+    hist = load_gradnorms(path)
+    s = Section("gradnorms", "Gradient norms")
+    f = S.gradnorm_findings(hist)
+    s.findings, s.numbers = f.sentences, f.numbers
+    if len(hist.steps) and hist.n_layers and hist.trained.any():
+        b.figure(
+            s,
+            "gradnorm_heatmap",
+            F.gradnorm_heatmaps(hist),
+            "Per-layer L2 norm of the trained tensors' gradients at each optimizer step"
+            + (
+                f", after clipping to {hist.max_grad_norm:g} (shares are unchanged by clipping)."
+                if hist.max_grad_norm
+                else "."
+            ),
+        )
+        b.figure(s, "gradnorm_groups", F.gradnorm_groups(hist))
+        share = np.array(f.numbers["layer_share"])
+        rows = [
+            [f"{n} ({layer_range(r)})", float(share[list(r)].sum())]
+            for n, r in thirds(hist.n_layers).items()
+            if len(r)
+        ]
+        rows += [[c, v] for c, v in f.numbers["component_share"].items()]
+        s.parts.append(table(["group", "share of gradient mass"], rows))
+    if hist.extra_names:
+        mean = hist.extra.mean(axis=0) if len(hist.steps) else np.zeros(len(hist.extra_names))
+        s.parts.append(
+            table(
+                ["outside the blocks", "mean norm"], list(zip(hist.extra_names, mean.tolist(), strict=True))
+            )
+        )
+    return s
+
+
+def _deltas(path: Path, b: _Builder) -> Section:
+    d = load_deltas(path)
+    s = Section("deltas", "Weight deltas")
+    f = S.delta_findings(d)
+    s.findings, s.numbers = f.sentences, f.numbers
+    b.figure(
+        s, "delta_heatmap", F.delta_heatmap(d), "Frobenius norm of each adapter's scaled update scale·B·A."
+    )
+    totals = f.numbers.get("total_norm_per_checkpoint", [])
+    rows = [[lab, int(st), t] for lab, st, t in zip(d.labels, d.steps, totals, strict=False)]
+    s.parts.append(table(["checkpoint", "step", "total update norm"], rows))
+    return s
+
+
+def _probes(path: Path, b: _Builder) -> Section:
+    p = load_probes(path)
+    s = Section("probes", "Linear probes")
+    f = S.probe_findings(p)
+    s.findings, s.numbers = f.sentences, f.numbers
+    b.figure(s, "probes", FI.probe_figure(p))
+    if p.pca:
+        b.figure(
+            s, "probe_pca", FI.pca_figure(p), "2-D PCA of standardised hidden states at the scoring position."
+        )
+    rows = []
+    for i in p.layers:
+        row: list[Any] = [i]
+        for c in (p.base, p.tuned):
+            row += [c.auc[i], c.accuracy[i]] if c else [None, None]
+        rows.append(row)
+    s.parts.append(table(["layer", "base AUC", "base acc.", "fine-tuned AUC", "fine-tuned acc."], rows))
+    return s
+
+
+def _attention(path: Path, b: _Builder) -> Section:
+    a = load_attention(path)
+    s = Section("attention", "Attention between query and document")
+    f = S.attention_findings(a)
+    s.findings, s.numbers = f.sentences, f.numbers
+    measures = FI.active_measures(a)
+    if measures:
+        b.figure(s, "attention", FI.attention_figure(a), f"Averaged over {a.n_pairs} pairs; eager attention.")
+        if a.after:
+            b.figure(
+                s,
+                "attention_change",
+                FI.attention_change_figure(a),
+                "After minus before, per layer and head.",
+            )
+    headers = ["layer"] + [
+        f"{m} {w}" for m in measures for w in (("before", "after") if a.after else ("before",))
+    ]
+    rows = []
+    n_layers = next(iter(a.before.values())).shape[0] if measures else 0
+    for ly in range(n_layers):
+        row: list[Any] = [ly]
+        for m in measures:
+            row.append(float(a.before[m][ly].mean()))
+            if a.after:
+                row.append(float(a.after[m][ly].mean()))
+        rows.append(row)
+    s.parts.append(table(headers, rows))
+    return s
+
+
+def _ablation(path: Path, b: _Builder) -> Section:
+    a = load_ablation(path)
+    s = Section("ablation", "Adapter ablation")
+    f = S.ablation_findings(a)
+    s.findings, s.numbers = f.sentences, f.numbers
+    if any(r.kind != "window" for r in a.rows):
+        b.figure(
+            s, "ablation", FI.ablation_bars(a), "share = (ablated − zero-shot) / (fine-tuned − zero-shot)"
+        )
+    if a.windows is not None:
+        b.figure(s, "ablation_windows", FI.window_heatmap(a))
+    rows = [
+        ["zero-shot", "–", *[a.zero_shot[m] for m in a.measures], None],
+        ["fine-tuned", a.modules, *[a.finetuned[m] for m in a.measures], 1.0],
+    ]
+    rows += [
+        [r.name, r.modules_off, *[r.metrics[m] for m in a.measures], r.share.get(a.primary)] for r in a.rows
+    ]
+    s.parts.append(table(["ablation", "modules off", *a.measures, f"share ({a.primary})"], rows))
+    if a.skipped:
+        s.parts.append(table(["skipped", "why"], list(a.skipped.items())))
+    return s
+
+
+def read_sweep(path: Path) -> list[dict[str, Any]]:
+    if path.suffix == ".csv":
+        with path.open() as fh:
+            rows: list[dict[str, Any]] = list(csv.DictReader(fh))
+        for r in rows:
+            for k, v in r.items():
+                with contextlib.suppress(TypeError, ValueError):
+                    r[k] = float(v)
+        return rows
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _sweep(path: Path, b: _Builder) -> Section | None:
+    rows = read_sweep(path)
+    if not rows:
+        return None
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    numeric = [
+        k
+        for k in keys
+        if any(isinstance(r.get(k), int | float) and not isinstance(r.get(k), bool) for r in rows)
+    ]
+    name_key = next((k for k in ("name", "run", "id") if k in keys), keys[0])
+    metric = next((k for k in ("nDCG@10", *numeric) if k in numeric), None)
+    s = Section("sweep", "Sweep results")
+    if metric:
+        vals = [(r[metric], str(r.get(name_key))) for r in rows if isinstance(r.get(metric), int | float)]
+        best = max(vals)
+        s.findings.append(f"Best run by {metric}: {best[1]} ({best[0]:.4g}) of {len(rows)}.")
+        s.numbers = {"metric": metric, "best": best[1], "best_value": best[0]}
+        b.figure(s, "sweep", FI.sweep_figure(rows, metric, name_key))
+    s.parts.append(table(keys, [[r.get(k) for k in keys] for r in rows]))
+    return s
+
+
+def _overview(run_dir: Path) -> Section | None:
+    parts = []
+    spec = run_dir / "spec.yaml"
+    summary = run_dir / "summary.json"
+    if summary.is_file():
+        data = json.loads(summary.read_text())
+        flat = [[k, v if not isinstance(v, dict | list) else json.dumps(v)] for k, v in data.items()]
+        parts.append(table(["run summary", "value"], flat))
+    if spec.is_file():
+        parts.append(
+            f"<details><summary>spec.yaml</summary><pre>{html.escape(spec.read_text())}</pre></details>"
+        )
+    return Section("run", "Run", parts=parts) if parts else None
+
+
+def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Write report.html, its PNGs and summary.json for `run_dir` into `out_dir` (default run_dir/report)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError("no such run folder", run_dir)
+    out = Path(out_dir) if out_dir else run_dir / "report"
+    if out.resolve() == run_dir.resolve():
+        raise InputError("write the report into its own folder, not the run folder (its summary.json)", out)
+    out.mkdir(parents=True, exist_ok=True)
+    b = _Builder(out)
+    sections: list[Section] = []
+    errors: dict[str, str] = {}
+    steps: list[tuple[str, Callable[[], Section | None]]] = [("trajectory", lambda: _trajectory(run_dir, b))]
+    loaders: list[tuple[str, Callable[[Path, _Builder], Section | None]]] = [
+        (GRADNORMS_FILE, _gradnorms),
+        (DELTAS_FILE, _deltas),
+        (PROBES_FILE, _probes),
+        (ATTENTION_FILE, _attention),
+        (ABLATION_FILE, _ablation),
+        *[(n, _sweep) for n in SWEEP_FILES],
+    ]
+    for name, fn in loaders:
+        path = find(run_dir, name)
+        if path is not None:
+            steps.append((name, lambda fn=fn, path=path: fn(path, b)))
+    overview = _overview(run_dir)
+    for name, make in steps:
+        try:
+            sec = make()
+        except Exception as e:  # a broken file costs its section, not the report
+            log.warning("report section %s failed: %s", name, e)
+            errors[name] = f"{type(e).__name__}: {e}"
+            continue
+        if sec is not None:
+            sections.append(sec)
+    page = render(run_dir, ([overview] if overview else []) + sections, errors)
+    report = out / REPORT_FILE
+    report.write_text(page)
+    summary = {
+        "run_dir": str(run_dir.resolve()),
+        "sections": [s.key for s in sections],
+        "findings": {s.key: s.findings for s in sections},
+        "numbers": {s.key: s.numbers for s in sections},
+        "figures": b.pngs,
+        "errors": errors,
+    }
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+    return report
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(type(x).__name__)
+
+
+def render(run_dir: Path, sections: list[Section], errors: dict[str, str]) -> str:
+    title = f"rankscope report: {run_dir.resolve().name}"
+    when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    nav = "".join(f"<a href='#{s.key}'>{html.escape(s.title)}</a>" for s in sections)
+    found = "".join(
+        f"<li><b>{html.escape(s.title)}:</b> {html.escape(' '.join(s.findings))}</li>"
+        for s in sections
+        if s.findings
+    )
+    body = [
+        f"<h1>{html.escape(title)}</h1><p class='meta'>{html.escape(str(run_dir.resolve()))} · {when}</p>",
+        f"<nav>{nav}</nav>",
+    ]
+    if found:
+        body.append(f"<h2 id='summary'>Summary of findings</h2><ul class='findings'>{found}</ul>")
+    if not sections:
+        body.append("<p>This folder holds nothing to report on yet.</p>")
+    for s in sections:
+        body.append(f"<h2 id='{s.key}'>{html.escape(s.title)}</h2>")
+        if s.findings:
+            items = "".join(f"<li>{html.escape(x)}</li>" for x in s.findings)
+            body.append(f"<ul class='findings'>{items}</ul>")
+        body.extend(s.parts)
+    for name, err in errors.items():
+        body.append(f"<p class='note'>Could not read {html.escape(name)}: {html.escape(err)}</p>")
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n"
+    )

@@ -1,0 +1,82 @@
+"""Attention: query/document token spans match each scorer's encoding, masses per layer and head are
+sane, eager attention and hooks are undone afterwards, even after an error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rankscope.inspect.attention import (
+    MEASURES,
+    attention_mass,
+    attention_modules,
+    attention_study,
+    load_attention,
+    save_attention,
+    sequence_spans,
+)
+from rankscope.scorers.decoder import PairwiseScorer, QueryLikelihoodScorer, YesNoScorer
+
+
+def test_spans_match_the_scorers_encoding(lora_factory, tokenizer, pairs) -> None:
+    model = lora_factory(n_layers=2)
+    pair = pairs[0][0]
+    yes_no = YesNoScorer(model, tokenizer)
+    ids, sp = sequence_spans(yes_no, pair)
+    assert ids == yes_no.encode([pair])[0]
+    assert tokenizer.decode(ids[sp.query[0] : sp.query[1]]).strip() == pair.query
+    assert tokenizer.decode(ids[sp.docs[0][0] : sp.docs[0][1]]).strip() == pair.doc
+    assert sp.last == len(ids) - 1
+    ql = QueryLikelihoodScorer(model, tokenizer)
+    ids, sp = sequence_spans(ql, pair)
+    seqs, spans = ql.encode([pair])
+    assert ids == seqs[0] and sp.query == spans[0] and sp.docs[0][1] <= sp.query[0]
+    pw = PairwiseScorer(model, tokenizer)
+    triple = (pair.query, pair.doc, pairs[0][2].doc)
+    ids, sp = sequence_spans(pw, triple)
+    assert ids == pw.encode([triple])[0] and len(sp.docs) == 2
+    assert tokenizer.decode(ids[sp.docs[1][0] : sp.docs[1][1]]).strip() == triple[2]
+
+
+def test_masses_before_after_and_restored_state(lora_factory, tokenizer, pairs, tmp_path: Path) -> None:
+    model = lora_factory(n_layers=3)
+    impl = model.get_base_model().config._attn_implementation
+    res = attention_study(YesNoScorer(model, tokenizer), pairs[0], batch_size=3)
+    assert model.get_base_model().config._attn_implementation == impl  # eager only for the pass
+    assert all(not m._forward_hooks for m in attention_modules(model))
+    for m in MEASURES:
+        assert res.before[m].shape == (3, 4) and res.after[m].shape == (3, 4)
+        assert (res.before[m] >= 0).all() and (res.before[m] <= 1 + 1e-5).all()
+    assert (res.before["query_to_doc"] == 0).all()  # causal: the query comes before the document
+    assert (res.before["doc_to_query"] > 0).all()
+    assert (res.after["last_to_query"] + res.after["last_to_doc"] <= 1 + 1e-5).all()
+    assert np.abs(res.change["last_to_doc"]).max() > 1e-4  # the adapter moves attention
+    back = load_attention(save_attention(res, tmp_path / "attention.json"))
+    assert back.n_pairs == res.n_pairs and np.allclose(
+        back.after["doc_to_query"], res.after["doc_to_query"], atol=1e-6
+    )
+
+
+def test_query_likelihood_direction_and_untrained_adapter(lora_factory, tokenizer, pairs) -> None:
+    model = lora_factory(n_layers=2, std=0.0)
+    res = attention_study(QueryLikelihoodScorer(model, tokenizer), pairs[0][:4])
+    assert (res.before["doc_to_query"] == 0).all() and (res.before["query_to_doc"] > 0).all()
+    assert all(np.array_equal(v, np.zeros_like(v)) for v in res.change.values())
+
+
+def test_hooks_and_attention_restored_after_an_error(lora_factory, tokenizer, pairs) -> None:
+    model = lora_factory(n_layers=2)
+    impl = model.get_base_model().config._attn_implementation
+    mlp = model.base_model.model.model.layers[1].mlp
+
+    def boom(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    handle = mlp.register_forward_hook(boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        attention_mass(YesNoScorer(model, tokenizer), pairs[0][:2])
+    handle.remove()
+    assert all(not m._forward_hooks for m in attention_modules(model))
+    assert model.get_base_model().config._attn_implementation == impl

@@ -1,0 +1,83 @@
+"""Linear probes: hidden states at the scoring position for every layer, cross-validated probe curves
+for base vs fine-tuned, PCA views, the JSON round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rankscope.errors import InputError
+from rankscope.inspect.probes import (
+    hidden_states,
+    labelled_pairs,
+    labelled_triples,
+    load_probes,
+    probe_layers,
+    probe_study,
+    save_probes,
+)
+from rankscope.scorers.decoder import PairwiseScorer, YesNoScorer
+
+
+def test_hidden_states_take_each_rows_last_real_token(lora_factory, tokenizer, pairs) -> None:
+    items, _ = pairs
+    model = lora_factory(n_layers=3)
+    scorer = YesNoScorer(model, tokenizer)
+    feats = hidden_states(scorer, items, batch_size=3)  # mixed lengths: right padding in each batch
+    assert feats.shape == (4, len(items), 32) and feats.dtype == np.float32
+    ids = torch.tensor([scorer.encode([items[5]])[0]])
+    with torch.no_grad():
+        alone = model.base_model.model.model(input_ids=ids, output_hidden_states=True).hidden_states
+    for layer in range(4):
+        assert np.allclose(feats[layer, 5], alone[layer][0, -1].numpy(), atol=1e-5)
+
+
+def test_probe_layers_find_the_separable_layer() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 40)
+    noise = rng.normal(size=(80, 8))
+    signal = noise.copy()
+    signal[:, 0] += 3.0 * labels
+    curve = probe_layers(np.stack([noise, signal]), labels, folds=4)
+    assert len(curve.auc) == 2 and all(0 <= v <= 1 for v in curve.auc + curve.accuracy)
+    assert curve.auc[1] > 0.95 and abs(curve.auc[0] - 0.5) < 0.2
+    with pytest.raises(InputError):
+        probe_layers(np.stack([noise]), np.zeros(80, dtype=int))
+
+
+def test_probe_study_base_vs_tuned(lora_factory, tokenizer, pairs, tmp_path: Path) -> None:
+    items, labels = pairs
+    model = lora_factory(n_layers=2)
+    res = probe_study(YesNoScorer(model, tokenizer), items, labels, folds=3, pca_layers=[1, 2])
+    assert res.task == "pointwise" and res.layers == [0, 1, 2]
+    assert res.base is not None and res.tuned is not None
+    assert res.base.auc[0] == 0.5  # the last prompt token's embedding is the same for every pair
+    assert res.base.auc != res.tuned.auc  # the adapter changes the states
+    assert [(v.layer, v.model) for v in res.pca] == [(1, "base"), (1, "tuned"), (2, "base"), (2, "tuned")]
+    assert np.array(res.pca[0].points).shape == (len(items), 2)
+    back = load_probes(save_probes(res, tmp_path / "probes.json"))
+    assert back == res
+
+
+def test_untrained_adapter_probes_like_the_base(lora_factory, tokenizer, pairs) -> None:
+    items, labels = pairs
+    res = probe_study(YesNoScorer(lora_factory(n_layers=2, std=0.0), tokenizer), items, labels, folds=3)
+    assert res.base == res.tuned
+
+
+def test_pairwise_probe_and_labelled_sets(lora_factory, tokenizer, pairs, dev_set) -> None:
+    cands, queries, qrels = dev_set
+    items, labels = labelled_pairs(cands, queries, qrels, per_class=5, seed=1)
+    assert len(items) == 10 and labels.tolist() == [1] * 5 + [0] * 5
+    triples, tl = labelled_triples(*pairs, n=16, seed=0)
+    assert len(triples) == 16 and 0 < tl.sum() < 16
+    for (q, a, b), y in zip(triples, tl, strict=True):
+        good = {p.doc for p, lab in zip(pairs[0], pairs[1], strict=True) if lab and p.query == q}
+        assert (a in good) == bool(y) and (b in good) != bool(y)
+    res = probe_study(
+        PairwiseScorer(lora_factory(n_layers=2), tokenizer), triples, tl, folds=2, pca_layers=[2]
+    )
+    assert res.task == "pairwise" and len(res.tuned.auc) == 3

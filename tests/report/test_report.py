@@ -1,0 +1,187 @@
+"""The HTML report from synthetic run folders: one self-contained page with a section (figures, tables,
+findings) for exactly what the folder holds, the PNGs and summary.json beside it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rankscope.errors import InputError
+from rankscope.inspect.ablation import AblationResult, AblationRow, WindowSweep, save_ablation
+from rankscope.inspect.attention import MEASURES, AttentionResult, save_attention
+from rankscope.inspect.deltas import DeltaHistory, save_deltas
+from rankscope.inspect.gradnorms import GradNormHistory, save_gradnorms
+from rankscope.inspect.probes import PcaView, ProbeCurve, ProbeResult, save_probes
+from rankscope.report import write_report
+from rankscope.report.findings import gradnorm_findings, peak_window
+
+LAYERS, COMPS = 9, ["attn.q", "attn.v", "mlp.up", "mlp.down"]
+
+
+def jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def training_files(run: Path) -> None:
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "spec.yaml").write_text("model: tiny\nscorer: yes-no\n")
+    steps = np.arange(1, 121)
+    loss = 0.4 + 1 / (1 + np.exp((steps - 50) / 5))
+    jsonl(run / "loss.jsonl", [{"step": int(s), "loss": float(v)} for s, v in zip(steps, loss, strict=True)])
+    jsonl(
+        run / "metrics.jsonl", [{"step": s, "nDCG@10": 0.2 + s / 400, "RR@10": 0.3} for s in (0, 40, 80, 120)]
+    )
+
+
+def gradnorms(layers: int = LAYERS) -> GradNormHistory:
+    rng = np.random.default_rng(0)
+    steps = np.arange(1, 61)
+    norms = rng.uniform(0.5, 1.0, (60, layers, len(COMPS))).astype(np.float32)
+    norms[:, -3:] *= 6  # the last three layers take most of the gradient
+    return GradNormHistory(
+        steps, norms, COMPS, np.ones((layers, len(COMPS)), bool), norms[:, 0, :1] * 0.1, ["head"]
+    )
+
+
+def analysis_files(run: Path) -> None:
+    save_gradnorms(gradnorms(), run / "gradnorms.npz")
+    rng = np.random.default_rng(1)
+    dn = np.cumsum(rng.uniform(0, 1, (3, LAYERS, 4)), axis=0).astype(np.float32)
+    save_deltas(
+        DeltaHistory(
+            np.array([40, 80, 120]), ["c-40", "c-80", "c-120"], dn, COMPS, np.ones((LAYERS, 4), bool)
+        ),
+        run / "deltas.npz",
+    )
+    auc_b = list(np.linspace(0.5, 0.7, LAYERS + 1))
+    auc_t = list(np.linspace(0.5, 0.95, LAYERS + 1))
+    curve = lambda a: ProbeCurve(a, [0.02] * len(a), a, [0.03] * len(a))  # noqa: E731
+    labels = [0, 1] * 20
+    pts = rng.normal(size=(40, 2)).round(3).tolist()
+    pca = [PcaView(5, "base", [0.3, 0.1], pts), PcaView(5, "tuned", [0.4, 0.1], pts)]
+    save_probes(ProbeResult("pointwise", labels, 5, curve(auc_b), curve(auc_t), pca), run / "probes.json")
+    before = {m: rng.uniform(0, 0.3, (LAYERS, 4)).astype(np.float32) for m in MEASURES}
+    before["query_to_doc"][:] = 0
+    after = {m: v * 1.2 for m, v in before.items()}
+    save_attention(AttentionResult(before, after, 40), run / "attention.json")
+    rows = [
+        AblationRow(
+            "attention-only", "preset", None, ["mlp.up", "mlp.down"], 18, {"nDCG@10": 0.3}, {"nDCG@10": 0.25}
+        ),
+        AblationRow(
+            "mlp-only", "preset", None, ["attn.q", "attn.v"], 18, {"nDCG@10": 0.39}, {"nDCG@10": 0.93}
+        ),
+    ]
+    wins = [[0.1, 0.2, 0.6, 0.8], [0.3, 0.5, 0.9, None]]
+    sweep = WindowSweep("keep", 2, [3, 5], [0, 2, 4, 6], wins)
+    save_ablation(
+        AblationResult(
+            ["nDCG@10"],
+            "nDCG@10",
+            LAYERS,
+            36,
+            {"nDCG@10": 0.2},
+            {"nDCG@10": 0.4},
+            rows,
+            {"gate-only": "keeps no adapter"},
+            sweep,
+        ),
+        run / "ablation.json",
+    )
+
+
+SECTIONS = ["trajectory", "gradnorms", "deltas", "probes", "attention", "ablation"]
+
+
+def test_full_report(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    training_files(run)
+    analysis_files(run)
+    page_path = write_report(run)
+    assert page_path == run / "report" / "report.html"
+    page = page_path.read_text()
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    assert summary["errors"] == {} and summary["sections"] == SECTIONS
+    for key in ["run", "summary", *SECTIONS]:
+        assert f"id='{key}'" in page
+    srcs = re.findall(r"src='([^']*)'", page)
+    assert len(srcs) == len(summary["figures"]) == 10 and all(
+        s.startswith("data:image/png;base64,") for s in srcs
+    )
+    assert all((run / "report" / f).stat().st_size > 1000 for f in summary["figures"])
+    assert "Gradient mass peaks in layers 6-8" in page
+    assert "MLP-only adapters keep 93% of the gain." in page
+    assert "best 5-layer window (layers 4-8) alone keeps 90% of the gain" in page
+    assert "steepest drop of the smoothed loss" in page and "query → document" not in page
+    assert summary["numbers"]["probes"]["fine-tuned"]["best_layer"] == LAYERS
+    assert "spec.yaml" in page and "<script" not in page
+
+
+def test_sections_only_for_what_is_there(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    jsonl(run / "loss.jsonl", [{"step": s, "loss": 1.0 / s} for s in range(1, 30)])
+    (run / "inspect").mkdir()
+    save_gradnorms(gradnorms(), run / "inspect" / "gradnorms.npz")  # the inspect/ subfolder counts too
+    out = write_report(run, tmp_path / "elsewhere")
+    summary = json.loads((tmp_path / "elsewhere" / "summary.json").read_text())
+    assert summary["sections"] == ["trajectory", "gradnorms"]
+    page = out.read_text()
+    assert "id='probes'" not in page and "id='ablation'" not in page and "id='run'" not in page
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "nothing to report" in write_report(empty).read_text()
+    with pytest.raises(InputError):
+        write_report(tmp_path / "missing")
+    with pytest.raises(InputError):
+        write_report(run, run)  # would overwrite the run's own summary.json
+
+
+def test_broken_file_costs_only_its_section(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    training_files(run)
+    (run / "probes.json").write_text("{not json")
+    summary_page = write_report(run).read_text()
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    assert "probes.json" in summary["errors"] and summary["sections"] == ["trajectory"]
+    assert "Could not read probes.json" in summary_page
+
+
+def test_sweep_table(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    jsonl(
+        sweep / "results.jsonl",
+        [{"name": f"rank-{r}", "rank": r, "nDCG@10": 0.3 + r / 100} for r in (1, 8, 32)],
+    )
+    page = write_report(sweep).read_text()
+    assert "id='sweep'" in page and "Best run by nDCG@10: rank-32" in page
+
+
+def test_only_soft_prompt_gradients(tmp_path: Path) -> None:
+    """A Q-PEFT-like run trains nothing inside the blocks: no layer figures, the outside share is named."""
+    run = tmp_path / "run"
+    run.mkdir()
+    g = gradnorms(layers=4)
+    only_extra = GradNormHistory(
+        g.steps, np.zeros((60, 4, 0), np.float32), [], np.zeros((4, 0), bool), g.extra, ["prompter.mlp"]
+    )
+    save_gradnorms(only_extra, run / "gradnorms.npz")
+    write_report(run)
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    assert summary["errors"] == {} and summary["figures"] == []
+    assert summary["findings"]["gradnorms"] == [
+        "100% of the gradient mass is outside the transformer blocks (prompter.mlp)."
+    ]
+
+
+def test_gradnorm_findings_numbers() -> None:
+    f = gradnorm_findings(gradnorms())
+    assert f.numbers["peak_layers"] == [6, 8] and 0.6 < f.numbers["peak_share"] < 0.9
+    assert abs(sum(f.numbers["layer_share"]) - 1) < 1e-9
+    assert peak_window(np.array([0, 1, 5, 5, 0.0]), 2) == (2, 3, 10 / 11)

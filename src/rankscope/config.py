@@ -1,0 +1,302 @@
+"""Experiment specs: YAML validated by pydantic; an unknown or wrong field is refused, naming it."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+
+from rankscope.errors import InputError
+
+ScorerName = Literal["yes-no", "linear-head", "query-likelihood", "pairwise", "cross-encoder"]
+ObjectiveName = Literal["pointwise-bce", "ranknet", "hinge", "listwise", "pairwise-ab", "ql-nll"]
+
+POINTWISE_SCORES = ("pointwise-bce", "ranknet", "hinge", "listwise")
+OBJECTIVES_FOR: dict[str, tuple[str, ...]] = {
+    "yes-no": POINTWISE_SCORES,
+    "linear-head": POINTWISE_SCORES,
+    "cross-encoder": POINTWISE_SCORES,
+    "query-likelihood": ("ql-nll", "ranknet", "hinge", "listwise"),
+    "pairwise": ("pairwise-ab",),
+}
+"""Which objectives each scorer can be trained with (query likelihoods are log-probabilities, not logits)."""
+NEEDS_NEGATIVES = ("ranknet", "hinge", "listwise", "pairwise-ab")
+_LAYERS = re.compile(r"^(all|\d+(-\d+)?(,\d+(-\d+)?)*)$")
+
+
+class Strict(BaseModel):
+    """Every spec section refuses unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_targets(values: list[str]) -> list[str]:
+    from rankscope.models.components import COMPONENTS, GROUPS
+
+    bad = [v for v in values if v not in COMPONENTS and v not in GROUPS]
+    if bad:
+        raise ValueError(f"unknown component '{bad[0]}': expected one of {', '.join([*GROUPS, *COMPONENTS])}")
+    if not values:
+        raise ValueError("name at least one component")
+    return values
+
+
+def _check_dataset(name: str) -> str:
+    from rankscope.data.registry import DATASETS
+
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset '{name}': expected one of {', '.join(DATASETS)}")
+    return name
+
+
+def _objective_list(value: Any) -> Any:
+    """`[ql-nll, ranknet]` is short for `[{name: ql-nll}, {name: ranknet}]`."""
+    if isinstance(value, list):
+        return [{"name": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
+def _check_layers(value: str) -> str:
+    value = value.replace(" ", "")
+    if not _LAYERS.match(value):
+        raise ValueError(f"bad layer range '{value}': expected all, 5, 5-15 or 0-9,20-29")
+    return value
+
+
+Targets = Annotated[list[str], AfterValidator(_check_targets)]
+Layers = Annotated[str, AfterValidator(_check_layers)]
+DatasetName = Annotated[str, AfterValidator(_check_dataset)]
+
+
+class MethodConfig(Strict):
+    """Base of every PEFT method config; subclasses register with `register_method_config`."""
+
+    name: str
+    scorers: ClassVar[tuple[str, ...] | None] = None
+    """Scorers the method works with (None: any)."""
+
+
+METHOD_CONFIGS: dict[str, type[MethodConfig]] = {}
+
+
+def register_method_config(name: str, cls: type[MethodConfig]) -> type[MethodConfig]:
+    """Make `method: {name: NAME, ...}` in a spec validate with `cls` (used by qpeft and others)."""
+    METHOD_CONFIGS[name] = cls
+    return cls
+
+
+class LoraMethod(MethodConfig):
+    """LoRA on chosen components and layers; `qlora` loads the backbone in 4-bit (CUDA + bitsandbytes)."""
+
+    name: Literal["lora"] = "lora"
+    rank: int = Field(8, ge=1)
+    alpha: float = Field(16.0, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    targets: Targets = ["attn", "mlp"]
+    layers: Layers = "all"
+    qlora: bool = False
+
+
+class FreezeMethod(MethodConfig):
+    """Train only the chosen layers/components: fully (`full_weights`) or through LoRA on them."""
+
+    name: Literal["freeze"] = "freeze"
+    layers: Layers = "all"
+    targets: Targets = ["attn", "mlp"]
+    full_weights: bool = True
+    rank: int = Field(8, ge=1)
+    alpha: float = Field(16.0, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+
+
+register_method_config("lora", LoraMethod)
+register_method_config("freeze", FreezeMethod)
+
+
+def _parse_method(value: Any, handler: ValidatorFunctionWrapHandler) -> MethodConfig:
+    """Validate `method` with the config class registered under its `name`."""
+    if isinstance(value, MethodConfig):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping with a 'name' (lora, freeze, ...)")
+    name = value.get("name")
+    if name not in METHOD_CONFIGS:
+        importlib.import_module("rankscope.methods")  # registers the methods that live there
+    if name not in METHOD_CONFIGS:
+        raise ValueError(f"unknown method '{name}': expected one of {', '.join(METHOD_CONFIGS)}")
+    return METHOD_CONFIGS[name].model_validate(value)
+
+
+class WeightedObjective(Strict):
+    name: ObjectiveName
+    weight: float = Field(1.0, gt=0)
+
+
+class TrainData(Strict):
+    """Where training groups come from: registered datasets (their qrels + candidates) and/or files."""
+
+    datasets: list[DatasetName] = []
+    files: list[str] = []
+    """MS MARCO triples (.tsv) or FlagEmbedding hard-negative jsonl (query/pos/neg)."""
+    candidates: str = "bm25"
+    """candidate set that hard negatives come from; "bm25" mines them over the corpus when no set is named."""
+    negatives: Literal["hard", "random"] = "hard"
+    group_size: int = Field(8, ge=1, description="1 positive + (group_size - 1) negatives")
+    positives_per_query: int = Field(4, ge=1)
+    min_relevance: int = Field(1, ge=1, description="lowest grade that counts as a positive")
+    max_queries: int | None = Field(None, ge=1)
+    dev_fraction: float = Field(0.1, ge=0, lt=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _some_data(self) -> TrainData:
+        if not self.datasets and not self.files:
+            raise ValueError("give training data: datasets and/or files")
+        return self
+
+
+class DevConfig(Strict):
+    """Reranked at every checkpoint; no dataset means the held-out training queries."""
+
+    dataset: DatasetName | None = None
+    candidates: str = "bm25"
+    depth: int = Field(30, ge=1)
+    max_queries: int | None = Field(20, ge=1)
+    pairwise_top: int = Field(10, ge=2)
+    at_start: bool = True
+    """also evaluate before the first step (the zero-shot row of metrics.jsonl)."""
+
+
+class OptimConfig(Strict):
+    steps: int = Field(100, ge=1)
+    batch_size: int = Field(4, ge=1, description="groups per step per device")
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(1e-4, gt=0)
+    warmup: int = Field(0, ge=0, description="warm-up steps")
+    scheduler: Literal["linear", "cosine", "constant"] = "linear"
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    bf16: Literal["auto"] | bool = "auto"
+    gradient_checkpointing: bool = False
+    save_every: int = Field(50, ge=1)
+    keep_checkpoints: int = Field(3, ge=1)
+    eval_every: int | None = Field(None, ge=1, description="extra dev evaluations between checkpoints")
+    seed: int = 0
+
+
+class ExperimentSpec(Strict):
+    model: str
+    scorer: ScorerName
+    objective: Annotated[ObjectiveName | list[WeightedObjective], BeforeValidator(_objective_list)]
+    method: Annotated[MethodConfig, WrapValidator(_parse_method)] = LoraMethod()
+    train: TrainData
+    dev: DevConfig = DevConfig()
+    optim: OptimConfig = OptimConfig()
+    eval_sets: list[DatasetName] = ["dl19", "scifact-test"]
+    """evaluation datasets that must never reach training (checked by query id and text)."""
+    max_query_tokens: int = Field(64, ge=1)
+    max_doc_tokens: int = Field(192, ge=1)
+    device: str = "auto"
+
+    @property
+    def objectives(self) -> list[WeightedObjective]:
+        if isinstance(self.objective, list):
+            return self.objective
+        return [WeightedObjective(name=self.objective)]
+
+    @model_validator(mode="after")
+    def _fits(self) -> ExperimentSpec:
+        allowed = OBJECTIVES_FOR[self.scorer]
+        if not self.objectives:
+            raise ValueError("objective: name at least one objective")
+        for obj in self.objectives:
+            if obj.name not in allowed:
+                raise ValueError(
+                    f"objective: '{obj.name}' does not fit scorer '{self.scorer}': "
+                    f"use one of {', '.join(allowed)}"
+                )
+            if obj.name in NEEDS_NEGATIVES and self.train.group_size < 2:
+                raise ValueError(f"objective: '{obj.name}' needs negatives: set train.group_size >= 2")
+        if self.method.scorers is not None and self.scorer not in self.method.scorers:
+            raise ValueError(
+                f"method: '{self.method.name}' works with scorer {' or '.join(self.method.scorers)}, "
+                f"not '{self.scorer}'"
+            )
+        return self
+
+    def dump(self) -> dict[str, Any]:
+        """Plain data (every default filled in) for DIR/spec.yaml."""
+        return self.model_dump(mode="json", serialize_as_any=True)
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "spec"
+
+
+def format_errors(err: ValidationError) -> str:
+    """'field.path: message' for each pydantic error, joined by '; '."""
+    out = []
+    for e in err.errors():
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        out.append(f"{_where(e['loc'])}: {msg}" if e["loc"] else msg)
+    return "; ".join(out)
+
+
+def resolve_path(value: str, base: Path) -> str:
+    """`data:NAME` -> the shared data folder; a relative path -> beside the spec file, if it is there."""
+    if value.startswith("data:"):
+        from rankscope.data.registry import data_root
+
+        return str(data_root() / value.removeprefix("data:"))
+    p = Path(value).expanduser()
+    if not p.is_absolute() and (base / p).exists():
+        return str((base / p).resolve())
+    return str(p.resolve()) if p.exists() else value
+
+
+def spec_from_dict(
+    data: Any, source: str | Path = "spec", base: Path | None = None, check_files: bool = True
+) -> ExperimentSpec:
+    """Validate plain data as a spec; errors become one InputError naming `source` and the field."""
+    if not isinstance(data, dict):
+        raise InputError("expected a YAML mapping of spec fields", source)
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as e:
+        raise InputError(format_errors(e), source) from None
+    base = base or Path.cwd()
+    files = [resolve_path(f, base) for f in spec.train.files]
+    for i, f in enumerate(files):
+        if check_files and not Path(f).is_file():
+            raise InputError(f"train.files.{i}: no such file '{spec.train.files[i]}'", source)
+    spec.train.files = files
+    return spec
+
+
+def load_spec(path: str | Path) -> ExperimentSpec:
+    """Read and validate a YAML experiment spec."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("no such spec file", p)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        raise InputError(
+            f"invalid YAML ({getattr(e, 'problem', e)})", p, None if line is None else line + 1
+        ) from None
+    return spec_from_dict(data, p, p.resolve().parent)

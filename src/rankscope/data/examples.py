@@ -1,0 +1,286 @@
+"""Training examples: groups of 1 positive + n negatives (or single judged pairs), a split by query, and a
+guard that no evaluation query reaches training."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from rankscope.data.nq import normalize_answer
+from rankscope.data.types import Candidates, Collection, Document, Hit, Qrels
+from rankscope.errors import InputError
+from rankscope.retrieve.bm25 import bm25_retrieve
+
+
+@dataclass(frozen=True)
+class Group:
+    """One query with documents and graded labels; in grouped data the positive is at index 0."""
+
+    qid: str
+    query: str
+    docs: tuple[str, ...]
+    labels: tuple[float, ...]
+    source: str = ""
+
+    @property
+    def key(self) -> str:
+        """Query identity across sources (what the train/dev split is made on)."""
+        return f"{self.source}/{self.qid}"
+
+
+def text_id(text: str) -> str:
+    """A stable id for a query or passage that has none (file sources)."""
+    return "t" + hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def normalise_query(text: str) -> str:
+    """Lower case, letters and digits only, single spaces: how queries are compared for leaks."""
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
+
+
+def _rng(seed: int, *parts: str) -> random.Random:
+    return random.Random(f"{seed}:" + ":".join(parts))
+
+
+def hit_text(hit: Hit, corpus: Mapping[str, Document] | None) -> str | None:
+    if hit.text:
+        return hit.text
+    if corpus is not None and hit.doc_id in corpus:
+        return corpus[hit.doc_id].full_text
+    return None
+
+
+def pointwise_examples(
+    queries: Mapping[str, str],
+    qrels: Qrels,
+    texts: Mapping[str, str],
+    source: str = "",
+) -> list[Group]:
+    """One single-document group per judged (query, document) with text, labelled with its grade."""
+    out = []
+    for qid in sorted(qrels):
+        if qid not in queries:
+            continue
+        for did, rel in sorted(qrels[qid].items()):
+            if did in texts:
+                out.append(Group(qid, queries[qid], (texts[did],), (float(rel),), source))
+    return out
+
+
+def _fill(negs: list[str], n: int, pool: Sequence[str], exclude: set[str], rng: random.Random) -> list[str]:
+    """`negs` topped up to `n` from `pool` (random negatives), with repeats only when nothing else is left."""
+    out = list(negs[:n])
+    tries = 0
+    while len(out) < n and pool and tries < 20 * n:
+        t = pool[rng.randrange(len(pool))]
+        tries += 1
+        if t not in exclude and t not in out:
+            out.append(t)
+    while out and len(out) < n:
+        out.append(out[rng.randrange(len(out))])
+    return out
+
+
+def candidate_groups(
+    queries: Mapping[str, str],
+    qrels: Qrels,
+    candidates: Candidates,
+    group_size: int,
+    *,
+    corpus: Mapping[str, Document] | None = None,
+    negatives: str = "hard",
+    random_pool: Sequence[str] = (),
+    min_relevance: int = 1,
+    positives_per_query: int = 4,
+    exclude: Mapping[str, set[str]] | None = None,
+    seed: int = 0,
+    source: str = "",
+) -> list[Group]:
+    """Groups of 1 judged positive + (group_size - 1) negatives per query.
+
+    Hard negatives are candidates judged 0, or unjudged and ranked below the query's best positive (an
+    unjudged document above it may well be relevant); `exclude` names other documents never to use.
+    Random negatives come from `random_pool`; a short hard pool is topped up from it."""
+    out = []
+    n = group_size - 1
+    for qid in sorted(qrels):
+        if qid not in queries:
+            continue
+        judged = qrels[qid]
+        hits = candidates.hits.get(qid, [])
+        texts = {h.doc_id: hit_text(h, corpus) for h in hits}
+        pos = []
+        for d, r in sorted(judged.items(), key=lambda kv: (-kv[1], kv[0])):
+            text = texts.get(d) or (corpus[d].full_text if corpus and d in corpus else None)
+            if r >= min_relevance and text:
+                pos.append((text, float(r)))
+        if not pos:
+            continue
+        rng = _rng(seed, source, qid)
+        if len(pos) > positives_per_query:
+            pos = rng.sample(pos, positives_per_query)
+        ranks = [i for i, h in enumerate(hits) if judged.get(h.doc_id, 0) >= min_relevance]
+        best = ranks[0] if ranks else -1
+        skip = exclude.get(qid, set()) if exclude else set()
+        pos_texts = {t for t, _ in pos}
+        hard = []
+        if negatives == "hard":
+            for i, h in enumerate(hits):
+                rel, text = judged.get(h.doc_id), texts[h.doc_id]
+                if not text or h.doc_id in skip or text in pos_texts:
+                    continue
+                if rel == 0 or (rel is None and i > best):
+                    hard.append(text)
+        for ptext, grade in pos:
+            negs = _fill(rng.sample(hard, min(n, len(hard))), n, random_pool, pos_texts, rng)
+            if len(negs) == n:
+                out.append(Group(qid, queries[qid], (ptext, *negs), (grade, *[0.0] * n), source))
+    return out
+
+
+def triple_groups(
+    triples: Sequence[tuple[str, str, str]], group_size: int, seed: int = 0, source: str = "triples"
+) -> list[Group]:
+    """MS MARCO (query, positive, negative) triples; groups larger than 3 add other triples' passages."""
+    pool = sorted({t for _, p, ng in triples for t in (p, ng)})
+    out = []
+    for i, (q, p, ng) in enumerate(triples):
+        rng = _rng(seed, source, str(i))
+        negs = _fill([ng] if group_size > 1 else [], group_size - 1, pool, {p}, rng)
+        out.append(Group(text_id(q), q, (p, *negs), (1.0, *[0.0] * (group_size - 1)), source))
+    return out
+
+
+def bge_groups(
+    rows: Sequence[tuple[str, list[str], list[str]]],
+    group_size: int,
+    negatives: str = "hard",
+    seed: int = 0,
+    source: str = "bge",
+) -> list[Group]:
+    """FlagEmbedding rows (query, positives, hard negatives): one group per positive, negatives sampled."""
+    pool = sorted({t for _, ps, ns in rows for t in (*ps, *ns)})
+    out = []
+    for q, ps, ns in rows:
+        rng = _rng(seed, source, q)
+        for p in ps:
+            hard = rng.sample(ns, min(group_size - 1, len(ns))) if negatives == "hard" else []
+            negs = _fill(hard, group_size - 1, pool, set(ps), rng)
+            out.append(Group(text_id(q), q, (p, *negs), (1.0, *[0.0] * (group_size - 1)), source))
+    return out
+
+
+def split_pointwise(groups: Iterable[Group]) -> list[Group]:
+    """Every document of every group as its own single-document example (pointwise training)."""
+    return [
+        Group(g.qid, g.query, (d,), (lab,), g.source)
+        for g in groups
+        for d, lab in zip(g.docs, g.labels, strict=True)
+    ]
+
+
+def mine_bm25(coll: Collection, depth: int = 100) -> tuple[Candidates, dict[str, set[str]]]:
+    """BM25 candidates over the collection's corpus for its judged queries, and the unjudged hits that
+    hold an answer string (NQ-open): likely relevant, so never used as negatives."""
+    if not coll.corpus or coll.qrels is None:
+        raise InputError(f"dataset '{coll.name}' has no corpus and judgements to mine negatives from")
+    judged = {q: t for q, t in coll.queries.items() if q in coll.qrels}
+    cands = bm25_retrieve(coll.corpus, judged, k=depth)
+    exclude: dict[str, set[str]] = {}
+    if coll.answers:
+        tokens: dict[str, list[str]] = {}  # each passage normalised once, not once per query it is a hit for
+        for qid, hits in cands.hits.items():
+            answers = [a for a in (normalize_answer(x).split() for x in coll.answers.get(qid, [])) if a]
+            exclude[qid] = set()
+            for h in hits:
+                if h.doc_id in coll.qrels[qid]:
+                    continue
+                toks = tokens.get(h.doc_id)
+                if toks is None:
+                    toks = tokens[h.doc_id] = normalize_answer(h.text or "").split()
+                if any(_contains(toks, a) for a in answers):
+                    exclude[qid].add(h.doc_id)
+    return cands, exclude
+
+
+def _contains(tokens: list[str], sub: list[str]) -> bool:
+    first, n = sub[0], len(sub)
+    return any(tokens[i : i + n] == sub for i, t in enumerate(tokens[: len(tokens) - n + 1]) if t == first)
+
+
+def split_by_query(ids: Iterable[str], dev_fraction: float, seed: int = 0) -> tuple[list[str], list[str]]:
+    """(train ids, dev ids): a seeded shuffle of the distinct ids, the last `dev_fraction` held out."""
+    unique = sorted(set(ids))
+    if not 0 <= dev_fraction < 1:
+        raise InputError(f"dev_fraction must be in [0, 1), got {dev_fraction}")
+    random.Random(seed).shuffle(unique)
+    n_dev = round(len(unique) * dev_fraction)
+    if dev_fraction > 0 and len(unique) > 1:
+        n_dev = max(1, n_dev)
+    cut = len(unique) - n_dev
+    return sorted(unique[:cut]), sorted(unique[cut:])
+
+
+def check_no_leak(
+    train_queries: Mapping[str, str] | Iterable[str],
+    eval_collection: Collection,
+    compare_ids: bool = True,
+) -> None:
+    """Raise InputError when any evaluation query is in the training data, by id or by normalised text.
+
+    `train_queries` is query id -> text, or plain query texts. Ids are only compared when the two share
+    an id space (`compare_ids`): small numeric ids of unrelated collections coincide by chance."""
+    if isinstance(train_queries, Mapping):
+        ids, texts = set(train_queries), {normalise_query(t) for t in train_queries.values()}
+    else:
+        ids, texts = set(), {normalise_query(t) for t in train_queries}
+    for qid, text in eval_collection.queries.items():
+        if compare_ids and qid in ids:
+            raise InputError(
+                f"evaluation query '{qid}' of {eval_collection.name} is in the training data (same id)"
+            )
+        if normalise_query(text) in texts:
+            raise InputError(
+                f"evaluation query '{qid}' of {eval_collection.name} ('{text}') is in the training data"
+            )
+
+
+def drop_eval_queries(
+    groups: Sequence[Group], eval_collection: Collection, compare_ids: bool = True, max_share: float = 0.1
+) -> tuple[list[Group], int]:
+    """Groups without the queries an evaluation set also holds (SciFact repeats 2 test claims in train).
+
+    More than `max_share` of the training queries overlapping means training on the evaluation set
+    itself (CISI holds all 35 ADI queries): that is refused, not quietly dropped. Returns (kept, dropped)."""
+    ev_ids = set(eval_collection.queries) if compare_ids else set()
+    ev_texts = {normalise_query(t) for t in eval_collection.queries.values()}
+    bad = {g.key for g in groups if g.qid in ev_ids or normalise_query(g.query) in ev_texts}
+    n_queries = len({g.key for g in groups})
+    if bad and len(bad) > max_share * n_queries:
+        source = groups[0].source or "the training data"
+        raise InputError(
+            f"{len(bad)} of the {n_queries} training queries of {source} are queries of the evaluation set "
+            f"{eval_collection.name}: train on other data or drop it from eval_sets"
+        )
+    return [g for g in groups if g.key not in bad], len(bad)
+
+
+def groups_as_candidates(groups: Iterable[Group]) -> tuple[Candidates, Qrels]:
+    """Held-out groups as a rerankable candidate list per query with their labels as qrels."""
+    cands, qrels = Candidates(), {}
+    for g in groups:
+        hits = cands.hits.setdefault(g.key, [])
+        cands.queries[g.key] = g.query
+        seen = {h.doc_id for h in hits}
+        for text, label in zip(g.docs, g.labels, strict=True):
+            did = text_id(text)
+            if did in seen:
+                qrels[g.key][did] = max(qrels[g.key].get(did, 0), int(label))
+                continue
+            seen.add(did)
+            hits.append(Hit(did, -float(len(hits)), text))
+            qrels.setdefault(g.key, {})[did] = int(label)
+    return cands, qrels

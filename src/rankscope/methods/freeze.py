@@ -1,0 +1,38 @@
+"""Train only chosen layers/components: their full weights, or LoRA on them (the layer-freezing ablation)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from rankscope.config import FreezeMethod, MethodConfig
+from rankscope.errors import InputError
+from rankscope.methods.lora import lora_model
+from rankscope.methods.registry import register_method
+from rankscope.models.components import classify_parameters, expand_components, num_layers, parse_layers
+
+
+def unfreeze(model: nn.Module, targets: list[str], layers: str) -> int:
+    """Make only the named components of the named layers trainable; returns how many tensors.
+
+    A fused projection (Phi-3 qkv_proj) trains when any component it fuses is named."""
+    comps = set(expand_components(targets))
+    chosen = set(parse_layers(layers, num_layers(model)))
+    where = classify_parameters(model)
+    count = 0
+    for name, p in model.named_parameters():
+        hit = where.get(name)
+        train = hit is not None and hit[0] in chosen and any(c in comps for c in hit[1].split("+"))
+        p.requires_grad_(train)
+        count += int(train)
+    if not count:
+        raise InputError(f"no weights match targets {targets} in layers '{layers}'", "method.targets")
+    return count
+
+
+@register_method("freeze", FreezeMethod)
+def prepare_freeze(model: nn.Module, cfg: MethodConfig) -> nn.Module:
+    assert isinstance(cfg, FreezeMethod)
+    if cfg.full_weights:
+        unfreeze(model, cfg.targets, cfg.layers)
+        return model
+    return lora_model(model, cfg.rank, cfg.alpha, cfg.dropout, cfg.targets, cfg.layers)

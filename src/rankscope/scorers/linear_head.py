@@ -1,0 +1,56 @@
+"""A decoder scorer with a trained linear head on the last token's final hidden state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import PreTrainedTokenizerBase
+
+from rankscope.scorers.base import decoder_body, last_token_hidden, model_device
+from rankscope.scorers.decoder import YesNoScorer
+
+HEAD_FILE = "head.safetensors"
+
+
+class LinearHead(nn.Module):
+    """score = w . h_last + b (float32, whatever the backbone's dtype)."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(hidden_size, 1)
+        nn.init.normal_(self.linear.weight, std=hidden_size**-0.5)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.linear(hidden.to(self.linear.weight.dtype)).squeeze(-1)
+
+
+class LinearHeadScorer(YesNoScorer):
+    """The yes/no prompt, but the score is a linear head on the last token instead of two vocab logits."""
+
+    name = "linear-head"
+
+    def __init__(
+        self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, head: nn.Module | None = None, **kw: int
+    ) -> None:
+        super().__init__(model, tokenizer, **kw)
+        hidden = model.config.hidden_size
+        self.head = head if head is not None else LinearHead(hidden).to(model_device(model))
+
+    def logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.head(last_token_hidden(decoder_body(self.model), ids, mask)).float()
+
+
+def save_head(head: nn.Module, folder: str | Path) -> None:
+    """The head's weights as `head.safetensors` beside an adapter."""
+    state = {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
+    save_file(state, str(Path(folder) / HEAD_FILE))
+
+
+def load_head(head: nn.Module, folder: str | Path) -> nn.Module:
+    """Load `head.safetensors` from `folder` into `head` (in place) and return it."""
+    head.load_state_dict(load_file(str(Path(folder) / HEAD_FILE)))
+    return head

@@ -1,0 +1,1 @@
+"""Training: losses as modules, a thin transformers.Trainer subclass, callbacks, the train/export commands."""

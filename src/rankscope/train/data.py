@@ -1,0 +1,170 @@
+"""The training set a spec names: groups from datasets and files, split by query, checked for leaks."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+from rankscope.config import TrainData
+from rankscope.data.examples import (
+    Group,
+    bge_groups,
+    candidate_groups,
+    check_no_leak,
+    drop_eval_queries,
+    hit_text,
+    mine_bm25,
+    split_by_query,
+    split_pointwise,
+    triple_groups,
+)
+from rankscope.data.readers import read_bge_jsonl, read_candidates, read_msmarco_triples
+from rankscope.data.registry import load_dataset
+from rankscope.data.types import Collection
+from rankscope.errors import InputError
+
+log = logging.getLogger("rankscope.train")
+ID_SPACES = {"dl19": "msmarco", "dl20": "msmarco", "dl21": "msmarco", "msmarco-dev-small": "msmarco"}
+
+
+def id_space(dataset: str) -> str:
+    """Datasets whose query ids can be compared: MS MARCO's, SciFact's splits, else the dataset itself."""
+    return ID_SPACES.get(dataset, dataset.split("-")[0])
+
+
+class GroupDataset(Dataset):
+    """A list of groups as a torch Dataset (the Trainer's sampler shuffles it)."""
+
+    def __init__(self, groups: list[Group]) -> None:
+        self.groups = groups
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __getitem__(self, i: int) -> Group:
+        return self.groups[i]
+
+
+@dataclass
+class TrainingSet:
+    train: list[Group]
+    dev: list[Group]
+    sources: dict[str, int] = field(default_factory=dict)
+    """source -> groups built from it (before the split)."""
+    dropped: dict[str, int] = field(default_factory=dict)
+    """"source -> eval set": training queries dropped because that evaluation set holds them too."""
+
+
+def dataset_groups(coll: Collection, cfg: TrainData, size: int) -> list[Group]:
+    """Groups from a judged dataset: hard negatives from its named candidates, or mined with BM25."""
+    if coll.qrels is None:
+        raise InputError(f"dataset '{coll.name}' has no judgements to train on", "train.datasets")
+    exclude: dict[str, set[str]] = {}
+    if cfg.candidates in coll.candidates:
+        cands = read_candidates(coll.candidates[cfg.candidates])
+    elif coll.corpus:
+        cands, exclude = mine_bm25(coll)
+    else:
+        have = ", ".join(coll.candidates) or "none"
+        raise InputError(
+            f"dataset '{coll.name}' has no candidates '{cfg.candidates}' (has: {have}) and no corpus",
+            "train.candidates",
+        )
+    if coll.corpus:
+        pool = sorted(d.full_text for d in coll.corpus.values())
+    else:
+        pool = sorted({t for hits in cands.hits.values() for h in hits if (t := hit_text(h, None))})
+    queries = {**cands.queries, **coll.queries}
+    return candidate_groups(
+        queries,
+        coll.qrels,
+        cands,
+        size,
+        corpus=coll.corpus,
+        negatives=cfg.negatives,
+        random_pool=pool,
+        min_relevance=cfg.min_relevance,
+        positives_per_query=cfg.positives_per_query,
+        exclude=exclude,
+        seed=cfg.seed,
+        source=coll.name,
+    )
+
+
+def file_groups(path: str, cfg: TrainData, size: int) -> list[Group]:
+    """Groups from a FlagEmbedding jsonl (query/pos/neg) or an MS MARCO triples .tsv file."""
+    name = Path(path).name
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        return bge_groups(read_bge_jsonl(path), size, cfg.negatives, cfg.seed, source=name)
+    if name.endswith((".tsv", ".tsv.gz")):
+        return triple_groups(read_msmarco_triples(path), size, cfg.seed, source=name)
+    raise InputError("training file must be a query/pos/neg .jsonl or a triples .tsv", path)
+
+
+def _drop(
+    groups: list[Group], ev: Collection, compare_ids: bool, source: str, dropped: dict[str, int]
+) -> list[Group]:
+    kept, n = drop_eval_queries(groups, ev, compare_ids)
+    if n:
+        dropped[f"{source} -> {ev.name}"] = n
+        log.warning("dropped %d training queries of %s that %s also holds", n, source, ev.name)
+    return kept
+
+
+def _cap(groups: list[Group], max_queries: int | None, seed: int) -> list[Group]:
+    if not max_queries:
+        return groups
+    keys = sorted({g.key for g in groups})
+    random.Random(seed).shuffle(keys)
+    keep = set(keys[:max_queries])
+    return [g for g in groups if g.key in keep]
+
+
+def build_training_set(cfg: TrainData, eval_sets: list[str], pointwise: bool = False) -> TrainingSet:
+    """Every source's groups (size `group_size`; pairs split into single documents when `pointwise`),
+    capped per source at `max_queries`, checked against `eval_sets`, then split by query."""
+    size = 2 if pointwise else cfg.group_size
+    evals = {name: load_dataset(name) for name in dict.fromkeys(eval_sets)}
+    groups: list[Group] = []
+    sources: dict[str, int] = {}
+    dropped: dict[str, int] = {}
+    for name in cfg.datasets:
+        if name in evals:
+            raise InputError(
+                f"'{name}' is an evaluation set (eval_sets): never train on it", "train.datasets"
+            )
+        coll = load_dataset(name)
+        got = dataset_groups(coll, cfg, size)
+        for ev in evals.values():
+            got = _drop(got, ev, id_space(ev.name) == id_space(name), name, dropped)
+        got = _cap(got, cfg.max_queries, cfg.seed)
+        for ev in evals.values():
+            check_no_leak({g.qid: g.query for g in got}, ev, compare_ids=id_space(ev.name) == id_space(name))
+        groups += got
+        sources[name] = len(got)
+    for path in cfg.files:
+        got = file_groups(path, cfg, size)
+        for ev in evals.values():
+            got = _drop(got, ev, False, path, dropped)
+        got = _cap(got, cfg.max_queries, cfg.seed)
+        for ev in evals.values():
+            check_no_leak([g.query for g in got], ev, compare_ids=False)
+        groups += got
+        sources[path] = len(got)
+    if not groups:
+        raise InputError("the training data gave no groups (no judged positives with negatives)", "train")
+    train_keys, dev_keys = split_by_query([g.key for g in groups], cfg.dev_fraction, cfg.seed)
+    dev_set = set(dev_keys)
+    train = [g for g in groups if g.key not in dev_set]
+    dev = [g for g in groups if g.key in dev_set]
+    if pointwise:
+        train = split_pointwise(train)
+    if not train:
+        raise InputError(
+            "no training groups are left after holding out the dev queries", "train.dev_fraction"
+        )
+    return TrainingSet(train, dev, sources, dropped)

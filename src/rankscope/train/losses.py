@@ -1,0 +1,128 @@
+"""Ranking losses as modules, all called as `loss(scores, labels)`.
+
+`scores` and `labels` are (groups, group size): pointwise scores of each document of a group, with
+the positive at index 0 for the group losses. PairwiseAB takes A/B logits and 0/1 targets, shape (n,).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class PointwiseBCE(nn.Module):
+    """Binary cross-entropy on each (query, document) logit; graded labels binarised or scaled to [0, 1]."""
+
+    def __init__(self, threshold: float = 1.0, scale: bool = False) -> None:
+        super().__init__()
+        self.threshold, self.scale = threshold, scale
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        labels = labels.float()
+        if self.scale:
+            top = labels.max().clamp(min=1.0)
+            target = (labels / top).clamp(0.0, 1.0)
+        else:
+            target = (labels >= self.threshold).float()
+        return F.binary_cross_entropy_with_logits(scores.float(), target)
+
+
+def _pairs(scores: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Differences s_i - s_j over every pair in a group with label_i > label_j, and a 0/1 mask of them."""
+    diff = scores.float()[:, :, None] - scores.float()[:, None, :]
+    mask = (labels[:, :, None] > labels[:, None, :]).float()
+    return diff, mask
+
+
+class RankNet(nn.Module):
+    """Logistic loss log(1 + exp(-(s_pos - s_neg))) over every ordered pair in a group."""
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        diff, mask = _pairs(scores, labels)
+        return (F.softplus(-diff) * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+class Hinge(nn.Module):
+    """Margin loss max(0, margin - (s_pos - s_neg)) over every ordered pair in a group."""
+
+    def __init__(self, margin: float = 1.0) -> None:
+        super().__init__()
+        self.margin = margin
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        diff, mask = _pairs(scores, labels)
+        return (F.relu(self.margin - diff) * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+class ListwiseSoftmaxCE(nn.Module):
+    """Softmax cross-entropy over each group with the positive at index 0 (InfoNCE over 1 + n)."""
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        target = torch.zeros(scores.shape[0], dtype=torch.long, device=scores.device)
+        return F.cross_entropy(scores.float() / self.temperature, target)
+
+
+class PairwiseAB(nn.Module):
+    """Two-way cross-entropy on logit(A) - logit(B): target 1 when A is the better document."""
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(scores.float().reshape(-1), labels.float().reshape(-1))
+
+
+class QueryLikelihoodNLL(nn.Module):
+    """Negative mean log P(query | relevant document): scores are per-token log-probabilities."""
+
+    def __init__(self, threshold: float = 1.0) -> None:
+        super().__init__()
+        self.threshold = threshold
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        mask = (labels >= self.threshold).float()
+        return -(scores.float() * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+class WeightedSum(nn.Module):
+    """sum_k w_k * loss_k(scores, labels), e.g. Q-PEFT's pointwise (NLL) + pairwise (RankNet)."""
+
+    def __init__(self, losses: Sequence[nn.Module], weights: Sequence[float]) -> None:
+        super().__init__()
+        if len(losses) != len(weights) or not losses:
+            raise ValueError("give one weight per loss")
+        self.losses = nn.ModuleList(losses)
+        self.weights = list(weights)
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        total = self.weights[0] * self.losses[0](scores, labels)
+        for w, loss in zip(self.weights[1:], self.losses[1:], strict=True):
+            total = total + w * loss(scores, labels)
+        return total
+
+
+LOSSES: dict[str, type[nn.Module]] = {
+    "pointwise-bce": PointwiseBCE,
+    "ranknet": RankNet,
+    "hinge": Hinge,
+    "listwise": ListwiseSoftmaxCE,
+    "pairwise-ab": PairwiseAB,
+    "ql-nll": QueryLikelihoodNLL,
+}
+
+
+def build_loss(objectives: Sequence[tuple[str, float]], min_relevance: int = 1) -> nn.Module:
+    """One loss module for (name, weight) objectives; a single weight-1 objective is returned bare."""
+
+    def make(name: str) -> nn.Module:
+        if name in ("pointwise-bce", "ql-nll"):
+            return LOSSES[name](threshold=float(min_relevance))
+        return LOSSES[name]()
+
+    if len(objectives) == 1 and objectives[0][1] == 1.0:
+        return make(objectives[0][0])
+    return WeightedSum([make(n) for n, _ in objectives], [w for _, w in objectives])

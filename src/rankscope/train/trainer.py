@@ -1,0 +1,114 @@
+"""A thin transformers.Trainer subclass: the loss is a ranking loss on the scorer's differentiable scores,
+and checkpoints hold the adapter in PEFT's format plus the scoring head instead of a full model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import Trainer, TrainingArguments
+
+from rankscope.config import ExperimentSpec
+from rankscope.methods.registry import load_trained, save_trained
+from rankscope.train.scoring import Reranker
+
+HEAD_FILE = "head.safetensors"
+INFO_FILE = "reranker.json"
+
+
+def save_reranker(reranker: Reranker, folder: str | Path, info: dict[str, Any] | None = None) -> None:
+    """Adapter (PEFT format) or trained weights, `head.safetensors` when the scorer has a head, and
+    `reranker.json` naming the scorer."""
+    folder = Path(folder)
+    save_trained(reranker.model, folder)
+    if reranker.head is not None:
+        state = {k: v.detach().cpu().contiguous() for k, v in reranker.head.state_dict().items()}
+        save_file(state, str(folder / HEAD_FILE))
+    (folder / INFO_FILE).write_text(json.dumps({"scorer": reranker.name, **(info or {})}, indent=2) + "\n")
+
+
+def load_reranker(reranker: Reranker, folder: str | Path) -> Reranker:
+    """Load what `save_reranker` wrote into a reranker built the same way (in place)."""
+    folder = Path(folder)
+    load_trained(reranker.model, folder)
+    if reranker.head is not None:
+        device = next(reranker.head.parameters()).device
+        reranker.head.load_state_dict(
+            {k: v.to(device) for k, v in load_file(str(folder / HEAD_FILE)).items()}
+        )
+    return reranker
+
+
+class RankTrainer(Trainer):
+    """Trainer over a Reranker: compute_loss = loss_fn(reranker(**batch), labels)."""
+
+    loss_is_scaled_for_ga = False  # a per-batch mean: the Trainer divides by the accumulation steps
+
+    def __init__(self, *, model: Reranker, loss_fn: nn.Module, info: dict[str, Any] | None = None, **kw: Any):
+        model.accepts_loss_kwargs = False
+        super().__init__(model=model, data_collator=model.collate, **kw)
+        self.loss_fn = loss_fn
+        self.info = info or {}
+        self.tokens_seen = 0
+
+    def compute_loss(
+        self,
+        model: nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        inputs = dict(inputs)
+        labels = inputs.pop("labels")
+        self.tokens_seen += int(inputs.pop("n_tokens", 0))
+        scores = model(**inputs)
+        loss = self.loss_fn(scores, labels.to(scores.device))
+        return (loss, scores) if return_outputs else loss
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        if self.args.should_save:
+            out = Path(output_dir or self.args.output_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            save_reranker(self.model, out, self.info)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: nn.Module | None = None) -> None:
+        load_reranker(self.model, resume_from_checkpoint)
+
+
+def use_bf16(setting: str | bool, device: str) -> bool:
+    """bf16 mixed precision: "auto" means on CUDA GPUs that support it; CPU runs stay in float32."""
+    if setting == "auto":
+        return device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return bool(setting)
+
+
+def training_arguments(spec: ExperimentSpec, out: Path, device: str, bf16: bool) -> TrainingArguments:
+    o = spec.optim
+    return TrainingArguments(
+        output_dir=str(out / "checkpoints"),
+        max_steps=o.steps,
+        per_device_train_batch_size=o.batch_size,
+        gradient_accumulation_steps=o.grad_accum,
+        learning_rate=o.lr,
+        warmup_steps=o.warmup,
+        lr_scheduler_type=o.scheduler,
+        weight_decay=o.weight_decay,
+        max_grad_norm=o.max_grad_norm,
+        bf16=bf16,
+        save_strategy="steps",
+        save_steps=o.save_every,
+        save_total_limit=o.keep_checkpoints,
+        logging_steps=1,
+        logging_nan_inf_filter=False,
+        report_to=[],
+        seed=o.seed,
+        data_seed=o.seed,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        use_cpu=device == "cpu",
+        disable_tqdm=True,
+    )

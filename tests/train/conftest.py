@@ -1,0 +1,90 @@
+"""Training fixtures: a small triples file, a tiny BERT folder, and a spec builder over the tiny models."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+from rankscope.config import ExperimentSpec, spec_from_dict
+
+TOPICS = [
+    "fleas live a year",
+    "goldfish grow in tanks",
+    "wifi has a long range",
+    "bluetooth pairs devices",
+    "cats sleep a lot",
+    "dogs bark loudly",
+    "trains run on rails",
+    "rain falls from clouds",
+]
+
+
+@pytest.fixture(scope="session")
+def triples_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "triples.tsv"
+    rows = []
+    for i, topic in enumerate(TOPICS):
+        other = TOPICS[(i + 3) % len(TOPICS)]
+        rows += [f"query {topic} {j}\tpassage: {topic} ({j})\tpassage: {other} ({j})" for j in range(2)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def bert_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer) -> Path:
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    path = tmp_path_factory.mktemp("tiny-bert")
+    BertModel(cfg).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture()
+def make_spec(llama_dir: Path, triples_file: Path) -> Callable[..., ExperimentSpec]:
+    """A small spec on the tiny Llama; keyword sections are merged over the defaults."""
+    base: dict[str, Any] = {
+        "model": str(llama_dir),
+        "scorer": "yes-no",
+        "objective": "listwise",
+        "method": {"name": "lora", "rank": 4, "alpha": 8},
+        "train": {"files": [str(triples_file)], "group_size": 3, "dev_fraction": 0.25, "seed": 0},
+        "dev": {"depth": 5, "at_start": False},
+        "optim": {"steps": 3, "batch_size": 2, "lr": 0.02, "save_every": 100, "seed": 0},
+        "eval_sets": [],
+        "device": "cpu",
+    }
+
+    def build(**over: Any) -> ExperimentSpec:
+        data = copy.deepcopy(base)
+        for key, value in over.items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict) and key != "method":
+                data[key].update(value)
+            else:
+                data[key] = value
+        return spec_from_dict(data)
+
+    return build
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny models run fastest, and least disturbed by other processes, on one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

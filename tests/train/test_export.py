@@ -1,0 +1,56 @@
+"""`export` merges the adapter into a standalone model folder that scores the same as the adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from peft import PeftModel
+from transformers import AutoModelForCausalLM
+
+from rankscope.errors import InputError
+from rankscope.scorers.base import Pair
+from rankscope.train.export import export, load_exported_scorer, load_run_scorer
+from rankscope.train.run import train
+
+PAIRS = [
+    Pair("query fleas live a year 0", "passage: fleas live a year (0)"),
+    Pair("query goldfish grow in tanks 1", "passage: dogs bark loudly (1)"),
+    Pair("do cats sleep", "passage: cats sleep a lot (0)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("scorer", "method"),
+    [
+        ("yes-no", {"name": "lora", "rank": 4, "alpha": 8}),
+        ("linear-head", {"name": "lora", "rank": 4, "targets": ["mlp"], "layers": "1"}),
+        ("query-likelihood", {"name": "freeze", "layers": "1", "targets": ["attn.v"], "full_weights": True}),
+    ],
+)
+def test_export_scores_like_the_adapter(make_spec, tmp_path: Path, scorer: str, method: dict) -> None:
+    objective = "ql-nll" if scorer == "query-likelihood" else "listwise"
+    run = tmp_path / "run"
+    train(make_spec(scorer=scorer, objective=objective, method=method), run)
+    trained, _ = load_run_scorer(run)
+    before = trained.score(PAIRS)
+    out = export(run, tmp_path / "merged")
+    assert (out / "config.json").is_file() and (out / "rankscope.json").is_file()
+    assert not (out / "adapter_config.json").exists()  # a plain model folder, no PEFT left
+    after = load_exported_scorer(out).score(PAIRS)
+    assert max(abs(a - b) for a, b in zip(before, after, strict=True)) < 1e-4
+    base = load_run_scorer(run, adapter=run / "checkpoints" / "checkpoint-3")[0].score(PAIRS)
+    assert max(abs(a - b) for a, b in zip(before, base, strict=True)) < 1e-6  # final == last checkpoint
+
+
+def test_adapter_is_plain_peft_format(make_spec, tmp_path: Path, llama_dir: Path) -> None:
+    run = tmp_path / "run"
+    train(make_spec(), run)
+    base = AutoModelForCausalLM.from_pretrained(llama_dir)
+    model = PeftModel.from_pretrained(base, str(run / "adapter"))
+    lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
+    assert lora_b and any(p.abs().sum() > 0 for p in lora_b)  # trained, not the zero init
+    with pytest.raises(InputError, match="not empty"):
+        export(run, run)
+    with pytest.raises(InputError, match="no spec.yaml"):
+        export(tmp_path, tmp_path / "x")

@@ -1,0 +1,93 @@
+"""A run killed after a checkpoint and resumed ends with the same adapter as an uninterrupted run; a
+non-finite loss stops the run and keeps the last good checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rankscope.train import callbacks
+from rankscope.train.run import train
+
+
+class Killed(Exception):
+    pass
+
+
+def adapter(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "adapter_model.safetensors"))
+
+
+@pytest.mark.parametrize("scorer", ["yes-no", "linear-head"])
+def test_resume_after_kill_matches_uninterrupted(make_spec, tmp_path: Path, monkeypatch, scorer: str) -> None:
+    spec = make_spec(
+        scorer=scorer,
+        method={"name": "lora", "rank": 4, "dropout": 0.1},
+        optim={"steps": 8, "save_every": 2, "batch_size": 2},  # 6 batches an epoch: crosses one
+    )
+    whole = train(spec, tmp_path / "whole")
+    assert whole.steps == 8
+
+    real = callbacks.DevEvalCallback.evaluate
+
+    def kill_after_step_4(self, step: int):
+        row = real(self, step)
+        if step == 4:
+            raise Killed  # the process dies right after checkpoint-4 is written
+        return row
+
+    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", kill_after_step_4)
+    with pytest.raises(Killed):
+        train(spec, tmp_path / "cut")
+    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", real)
+    assert not (tmp_path / "cut" / "adapter").exists()
+    resumed = train(None, tmp_path / "cut", resume=True)
+    assert resumed.steps == 8
+
+    a, b = adapter(tmp_path / "whole" / "adapter"), adapter(tmp_path / "cut" / "adapter")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    if scorer == "linear-head":
+        ha = load_file(str(tmp_path / "whole" / "adapter" / "head.safetensors"))
+        hb = load_file(str(tmp_path / "cut" / "adapter" / "head.safetensors"))
+        torch.testing.assert_close(ha["linear.weight"], hb["linear.weight"], rtol=0, atol=1e-6)
+    steps = [json.loads(x)["step"] for x in (tmp_path / "cut" / "loss.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6, 7, 8]  # redone steps are not logged twice
+    assert len(list((tmp_path / "whole" / "checkpoints").iterdir())) == 3  # rotation keeps the last 3
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(make_spec, tmp_path: Path, monkeypatch) -> None:
+    from rankscope.train import run as run_mod
+
+    real_build = run_mod.build_loss
+
+    def poisoned(*args, **kw):
+        inner = real_build(*args, **kw)
+        calls = {"n": 0}
+
+        class Poison(torch.nn.Module):
+            def forward(self, scores, labels):
+                loss = inner(scores, labels)
+                if scores.requires_grad:
+                    calls["n"] += 1
+                    if calls["n"] == 4:
+                        return loss * float("nan")
+                return loss
+
+        return Poison()
+
+    monkeypatch.setattr(run_mod, "build_loss", poisoned)
+    out = tmp_path / "run"
+    res = train(make_spec(optim={"steps": 6, "save_every": 2}), out)
+    assert res.stopped_at == 4 and res.steps == 4
+    names = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert names == ["checkpoint-2"]  # step 4 was not saved
+    a, b = adapter(out / "adapter"), adapter(out / "checkpoints" / "checkpoint-2")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log = (out / "train.log").read_text()
+    assert "non-finite loss at step 4" in log and "kept the last good checkpoint checkpoint-2" in log

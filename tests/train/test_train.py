@@ -1,0 +1,97 @@
+"""Every scorer/objective pair and every method trains on tiny random models: finite, changing loss,
+checkpoints with the adapter in PEFT's format, dev metrics per checkpoint."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from rankscope.errors import InputError
+from rankscope.train.run import train
+
+
+def losses(out: Path) -> list[float]:
+    return [json.loads(line)["loss"] for line in (out / "loss.jsonl").read_text().splitlines()]
+
+
+def check_trained(out: Path, steps: int = 3) -> None:
+    values = losses(out)
+    assert len(values) == steps and all(math.isfinite(v) for v in values)
+    assert max(values) - min(values) > 1e-6, values  # the loss moves as the weights do
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == steps and math.isfinite(rows[-1]["dev_loss"])
+    assert (out / "spec.yaml").is_file() and (out / "train.log").is_file()
+    assert (out / "checkpoints" / f"checkpoint-{steps}" / "trainer_state.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("scorer", "objective", "group_size"),
+    [
+        ("yes-no", "pointwise-bce", 1),
+        ("yes-no", "ranknet", 3),
+        ("yes-no", "hinge", 3),
+        ("linear-head", "listwise", 3),
+        ("query-likelihood", "ql-nll", 2),
+        ("query-likelihood", [{"name": "ql-nll"}, {"name": "ranknet", "weight": 0.5}], 3),
+        ("pairwise", "pairwise-ab", 3),
+    ],
+)
+def test_objectives_train(make_spec, tmp_path: Path, scorer: str, objective, group_size: int) -> None:
+    spec = make_spec(scorer=scorer, objective=objective, train={"group_size": group_size})
+    res = train(spec, tmp_path / "run")
+    check_trained(tmp_path / "run")
+    adapter = tmp_path / "run" / "adapter"
+    assert (adapter / "adapter_config.json").is_file() and res.adapter == adapter
+    assert (adapter / "head.safetensors").is_file() == (scorer == "linear-head")
+    if scorer == "pairwise":
+        assert res.metrics[-1]["pairwise_accuracy"] is not None
+
+
+def test_cross_encoder_trains(make_spec, bert_dir: Path, tmp_path: Path) -> None:
+    spec = make_spec(model=str(bert_dir), scorer="cross-encoder", objective="listwise")
+    train(spec, tmp_path / "run")
+    check_trained(tmp_path / "run")
+    assert (tmp_path / "run" / "adapter" / "head.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        {"name": "lora", "rank": 2, "targets": ["attn.q", "mlp.down"], "layers": "1"},
+        {"name": "freeze", "layers": "1", "targets": ["mlp"], "full_weights": True},
+        {"name": "freeze", "layers": "0", "targets": ["attn"], "full_weights": False, "rank": 2},
+    ],
+)
+def test_methods_train_only_what_they_name(make_spec, tmp_path: Path, method: dict) -> None:
+    checkpointing = method["name"] == "lora"  # gradient checkpointing rides along on one of them
+    train(make_spec(method=method, optim={"gradient_checkpointing": checkpointing}), tmp_path / "run")
+    check_trained(tmp_path / "run")
+    adapter = tmp_path / "run" / "adapter"
+    if method.get("full_weights"):
+        names = set(load_file(str(adapter / "trainable.safetensors")))
+        assert names and all(".layers.1.mlp." in n for n in names)
+    else:
+        names = set(load_file(str(adapter / "adapter_model.safetensors")))
+        want = {"1": ("q_proj", "down_proj"), "0": ("q_proj", "k_proj", "v_proj", "o_proj")}[method["layers"]]
+        assert all(f".layers.{method['layers']}." in n for n in names)
+        assert {n.split(".")[-3] for n in names} == set(want)
+
+
+def test_qlora_without_cuda_is_refused(make_spec, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="QLoRA needs a CUDA GPU with bitsandbytes"):
+        train(make_spec(method={"name": "lora", "qlora": True}), tmp_path / "run")
+
+
+def test_existing_output_is_never_overwritten(make_spec, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    with pytest.raises(InputError, match="not empty"):
+        train(make_spec(), out)
+    with pytest.raises(InputError, match="nothing to resume"):
+        train(None, out, resume=True)
+    assert (out / "keep.txt").read_text() == "x"

@@ -23,18 +23,18 @@ from pydantic import (
 from rankscope.errors import InputError
 
 ScorerName = Literal["yes-no", "linear-head", "query-likelihood", "pairwise", "cross-encoder"]
-ObjectiveName = Literal["pointwise-bce", "ranknet", "hinge", "listwise", "pairwise-ab", "ql-nll"]
+ObjectiveName = Literal["pointwise-bce", "ranknet", "hinge", "listwise", "pairwise-ab", "ql-nll", "qpeft"]
 
 POINTWISE_SCORES = ("pointwise-bce", "ranknet", "hinge", "listwise")
 OBJECTIVES_FOR: dict[str, tuple[str, ...]] = {
     "yes-no": POINTWISE_SCORES,
     "linear-head": POINTWISE_SCORES,
     "cross-encoder": POINTWISE_SCORES,
-    "query-likelihood": ("ql-nll", "ranknet", "hinge", "listwise"),
+    "query-likelihood": ("ql-nll", "ranknet", "hinge", "listwise", "qpeft"),
     "pairwise": ("pairwise-ab",),
 }
 """Which objectives each scorer can be trained with (query likelihoods are log-probabilities, not logits)."""
-NEEDS_NEGATIVES = ("ranknet", "hinge", "listwise", "pairwise-ab")
+NEEDS_NEGATIVES = ("ranknet", "hinge", "listwise", "pairwise-ab", "qpeft")
 _LAYERS = re.compile(r"^(all|\d+(-\d+)?(,\d+(-\d+)?)*)$")
 
 

@@ -1,8 +1,8 @@
-"""PEFT methods, each a registered config: lora, freeze (and qpeft-r / qpeft-a when registered)."""
+"""PEFT methods, each a registered config: lora, freeze, qpeft-r and qpeft-a."""
 
 from __future__ import annotations
 
-from rankscope.methods import freeze, lora  # noqa: F401  (registers the built-in methods)
+from rankscope.methods import freeze, lora, qpeft  # noqa: F401  (registers the built-in methods)
 from rankscope.methods.registry import (
     METHODS,
     get_method,

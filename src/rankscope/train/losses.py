@@ -88,6 +88,25 @@ class QueryLikelihoodNLL(nn.Module):
         return -(scores.float() * mask).sum() / mask.sum().clamp(min=1.0)
 
 
+class QPeftLoss(nn.Module):
+    """Q-PEFT's pointwise + pairwise sum on query-likelihood scores s (mean log P(q | d, prompts) per token):
+
+        L = mean_{(i, j): y_ij >= t} -s_ij
+            + pairwise_weight * mean_{(i, j, l): y_ij > y_il} log(1 + exp(-(s_ij - s_il)))
+
+    the positives' query NLL (as `ql-nll`) plus RankNet over every ordered pair of a group (as `ranknet`).
+    """
+
+    def __init__(self, threshold: float = 1.0, pairwise_weight: float = 1.0) -> None:
+        super().__init__()
+        self.pointwise = QueryLikelihoodNLL(threshold)
+        self.pairwise = RankNet()
+        self.pairwise_weight = pairwise_weight
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(scores, labels) + self.pairwise_weight * self.pairwise(scores, labels)
+
+
 class WeightedSum(nn.Module):
     """sum_k w_k * loss_k(scores, labels), e.g. Q-PEFT's pointwise (NLL) + pairwise (RankNet)."""
 
@@ -112,6 +131,7 @@ LOSSES: dict[str, type[nn.Module]] = {
     "listwise": ListwiseSoftmaxCE,
     "pairwise-ab": PairwiseAB,
     "ql-nll": QueryLikelihoodNLL,
+    "qpeft": QPeftLoss,
 }
 
 
@@ -119,7 +139,7 @@ def build_loss(objectives: Sequence[tuple[str, float]], min_relevance: int = 1) 
     """One loss module for (name, weight) objectives; a single weight-1 objective is returned bare."""
 
     def make(name: str) -> nn.Module:
-        if name in ("pointwise-bce", "ql-nll"):
+        if name in ("pointwise-bce", "ql-nll", "qpeft"):
             return LOSSES[name](threshold=float(min_relevance))
         return LOSSES[name]()
 

@@ -270,3 +270,60 @@ def export_cmd(
 
 def _fmt(value: object) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+@app.command("synth")
+def synth_cmd(
+    out: Annotated[
+        Path, typer.Option(help="training file to write (.jsonl[.gz]); stats go to NAME.synth.json")
+    ],
+    model: Annotated[str, typer.Option(help="causal LM that writes and filters: smollm2-135m, ...")],
+    passages: Annotated[int, typer.Option(help="passages sampled to generate from")],
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="a registered dataset with a corpus")
+    ] = None,
+    corpus: CorpusOpt = None,
+    negatives: Annotated[int, typer.Option(help="BM25 negatives per query (filter and output)")] = 15,
+    filter_scorer: Annotated[str, typer.Option(help="zero-shot filter: query-likelihood or yes-no")] = (
+        "query-likelihood"
+    ),
+    keep_top: Annotated[int, typer.Option(help="keep a query when its source ranks within this")] = 1,
+    eval_sets: Annotated[
+        str, typer.Option(help="comma-separated evaluation sets whose judged passages are never used")
+    ] = "dl19,scifact-test",
+    seed: int = 0,
+    temperature: Annotated[float, typer.Option(help="0 is greedy; above 0 samples with --seed")] = 0.0,
+    max_new_tokens: Annotated[int, typer.Option(help="generation budget per query")] = 32,
+    batch_size: Annotated[int, typer.Option(help="prompts generated together")] = 8,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16")] = "auto",
+    overwrite: bool = False,
+) -> None:
+    """Synthetic training queries: an LLM writes a query per sampled passage, a zero-shot scorer keeps it
+    when the passage ranks first among BM25 negatives (InPars / Promptagator)."""
+    from rankscope.synth import run_synth, stats_path
+
+    res = run_synth(
+        out,
+        model,
+        dataset=dataset,
+        corpus=corpus,
+        passages=passages,
+        negatives=negatives,
+        filter_scorer=filter_scorer,
+        keep_top=keep_top,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        eval_sets=eval_sets,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        temperature=temperature,
+        overwrite=overwrite,
+    )
+    s = res.stats
+    console.print(
+        f"kept {s['kept']} of {s['generated']} generated queries (keep rate {s['keep_rate']:.2f}; "
+        f"{s['passages_excluded_as_judged']} evaluation-judged passages excluded) in "
+        f"{s['seconds']['total']:.0f}s; wrote {out} and {stats_path(out)}"  # type: ignore[index]
+    )

@@ -109,13 +109,13 @@ class DevSet:
 
 @contextlib.contextmanager
 def eval_mode(model: nn.Module, bf16: bool) -> Iterator[None]:
-    """Dropout off (and bf16 autocast on CUDA when training uses it); restores the mode after."""
+    """Dropout off (and bf16 autocast when training uses it, on CUDA or CPU); restores the mode after."""
     was = model.training
     model.eval()
     device = next(model.parameters()).device
     ctx = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if bf16 and device.type == "cuda"
+        torch.autocast(device.type, dtype=torch.bfloat16)
+        if bf16 and device.type in ("cuda", "cpu")
         else contextlib.nullcontext()
     )
     try:

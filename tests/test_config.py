@@ -97,4 +97,9 @@ def test_example_specs_load() -> None:
     examples = sorted(Path(__file__).parents[1].joinpath("examples").glob("*.yaml"))
     assert examples
     for path in examples:
-        assert load_spec(path).model
+        if path.name.startswith("sweep-"):  # an experiment spec plus grid: every grid point validated
+            from rankscope.sweep import load_sweep
+
+            assert load_sweep(path).points
+        else:
+            assert load_spec(path).model

@@ -4,21 +4,25 @@ component, from a live PEFT model or from adapter folders, and across a run's ch
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from safetensors.torch import load_file
 from torch import nn
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from rankscope.errors import InputError
 from rankscope.inspect.gradnorms import column_order
 from rankscope.models.components import ARCHITECTURES, COMPONENTS, classify, fused_label, num_layers
 
+log = logging.getLogger("rankscope.inspect")
 DELTAS_FILE = "deltas.npz"
 _LAYER = re.compile(r"(?:^|\.)(?:layers|h|layer)\.(\d+)\.(.+)$")
 
@@ -229,3 +233,49 @@ def load_deltas(path: str | Path) -> DeltaHistory:
             [str(x) for x in z["components"]],
             z["trained"].astype(bool),
         )
+
+
+class DeltaCallback(TrainerCallback):
+    """Records the LoRA delta norms of the live model at every checkpoint (and the final state) into
+    DIR/deltas.npz, so no checkpoint is missed when rotation deletes old ones (cheap: r x r products).
+    On resume, rows after the resumed step are dropped (those checkpoints are redone). A model without
+    LoRA records nothing."""
+
+    def __init__(self, out_dir: str | Path, model: nn.Module) -> None:
+        self.path = Path(out_dir) / DELTAS_FILE
+        self.model = model
+        self.rows: list[tuple[int, str, DeltaTable]] = []
+        self.active = bool(lora_layers(model))
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
+    ) -> None:
+        self.rows = []
+        if not self.active or state.global_step == 0 or not self.path.is_file():
+            return
+        old = load_deltas(self.path)
+        for k, step in enumerate(old.steps.tolist()):
+            if step <= state.global_step:
+                self.rows.append((step, old.labels[k], DeltaTable(old.norms[k], old.components, old.trained)))
+
+    def record(self, step: int, label: str) -> None:
+        if not self.active:
+            return
+        table = model_deltas(self.model)
+        if not np.isfinite(table.norms).all():
+            log.warning("non-finite LoRA weights at step %d: no delta row recorded", step)
+            return
+        self.rows = [r for r in self.rows if r[0] != step] + [(step, label, table)]
+        save_deltas(history_of(sorted(self.rows, key=lambda r: r[0])), self.path)
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
+    ) -> None:
+        if control.should_save:  # the state the checkpoint is about to hold, recorded before it is written
+            self.record(state.global_step, f"checkpoint-{state.global_step}")
+
+    def on_train_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
+    ) -> None:
+        if self.active and state.global_step not in {r[0] for r in self.rows}:
+            self.record(state.global_step, "final")

@@ -251,9 +251,10 @@ def load_gradnorms(path: str | Path) -> GradNormHistory:
 class GradNormCallback(TrainerCallback):
     """Records grouped gradient norms at every optimizer step into DIR/gradnorms.npz.
 
-    The file is rewritten at every checkpoint save and at train end; on resume, rows after the resumed
-    step are dropped (those steps are redone). Only the main process records (DDP gradients are
-    identical on every rank after the all-reduce; FSDP-sharded gradients are not supported).
+    The file is rewritten at every step that saves a checkpoint (before the checkpoint is written, so the
+    file is never behind the newest checkpoint) and at train end; on resume, rows after the resumed step
+    are dropped (those steps are redone), so each step appears once. Only the main process records (DDP
+    gradients are identical on every rank after the all-reduce; FSDP-sharded gradients are not supported).
     """
 
     def __init__(self, out_dir: str | Path, flush_every: int = 64) -> None:
@@ -344,10 +345,11 @@ class GradNormCallback(TrainerCallback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return save_gradnorms(history, self.path)
 
-    def on_save(
+    def on_step_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
     ) -> None:
-        self.write()
+        if control.should_save:  # written just before the checkpoint: a kill in between loses no row
+            self.write()
 
     def on_train_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 import yaml
-from transformers import PrinterCallback, set_seed
+from transformers import PrinterCallback, TrainerCallback, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from rankscope.config import ExperimentSpec, FreezeMethod, LoraMethod, load_spec, spec_from_dict
@@ -36,7 +36,13 @@ from rankscope.train.callbacks import (
 from rankscope.train.data import GroupDataset, TrainingSet, build_training_set
 from rankscope.train.losses import build_loss
 from rankscope.train.scoring import Reranker, build_reranker, method_scorer
-from rankscope.train.trainer import RankTrainer, save_reranker, training_arguments, use_bf16
+from rankscope.train.trainer import (
+    RankTrainer,
+    load_reranker,
+    save_reranker,
+    training_arguments,
+    use_bf16,
+)
 
 log = logging.getLogger("rankscope.train")
 
@@ -169,6 +175,17 @@ def train(spec: ExperimentSpec | str | Path | None, out: str | Path, resume: boo
         handler.close()
 
 
+def inspect_callbacks(out: Path, reranker: Reranker) -> list[TrainerCallback]:
+    """Main process only: gradient norms per step (gradnorms.npz) and LoRA delta norms per checkpoint
+    (deltas.npz); both drop the rows after the checkpoint a resumed run starts from."""
+    if not main_process():
+        return []
+    from rankscope.inspect.deltas import DeltaCallback
+    from rankscope.inspect.gradnorms import GradNormCallback
+
+    return [GradNormCallback(out), DeltaCallback(out, reranker.model)]
+
+
 def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     device = pick_device(spec.device)
     bf16 = use_bf16(spec.optim.bf16, device)
@@ -200,15 +217,15 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         info=info,
         args=training_arguments(spec, out, device, bf16),
         train_dataset=GroupDataset(data.train),
-        callbacks=[LossLogCallback(out / "loss.jsonl"), nonfinite, dev_cb],
+        callbacks=[LossLogCallback(out / "loss.jsonl"), nonfinite, *inspect_callbacks(out, reranker), dev_cb],
     )
     trainer.remove_callback(PrinterCallback)  # steps go to train.log and the rankscope.train logger
     last = (
         get_last_checkpoint(str(out / "checkpoints")) if resume and (out / "checkpoints").is_dir() else None
     )
     main = main_process()
+    done = int(Path(last).name.split("-")[-1]) if last else 0
     if main:
-        done = int(Path(last).name.split("-")[-1]) if last else 0
         for name in ("loss.jsonl", "metrics.jsonl"):
             truncate_jsonl(out / name, done)  # the steps after the checkpoint are redone
         dev_cb.done = {int(r["step"]) for r in read_jsonl(out / "metrics.jsonl")}
@@ -216,7 +233,13 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         if not last and spec.dev.at_start and 0 not in dev_cb.done:
             dev_cb.evaluate(0)
     start, eval_before = time.perf_counter(), dev_cb.seconds
-    trainer.train(resume_from_checkpoint=last)
+    if last and done >= spec.optim.steps:
+        # killed after its last checkpoint: nothing to redo (resuming there, the Trainer would take one
+        # step past max_steps before it checks)
+        load_reranker(reranker, last)
+        trainer.state.global_step = done
+    else:
+        trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - start - (dev_cb.seconds - eval_before)
     tps = trainer.tokens_seen / max(seconds, 1e-9)
     steps = trainer.state.global_step

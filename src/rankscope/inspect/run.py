@@ -1,0 +1,471 @@
+"""A trained run's scorers (fine-tuned and zero-shot) and `rankscope inspect RUN`: weight deltas, probes,
+attention and adapter ablations on the run's own dev set, written into RUN/inspect/ all at once."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rankscope.config import ExperimentSpec
+from rankscope.data.examples import groups_as_candidates
+from rankscope.data.types import Candidates, Document, Qrels
+from rankscope.errors import InputError
+from rankscope.inspect.ablation import (
+    ABLATION_FILE,
+    preset_ablations,
+    run_ablation,
+    save_ablation,
+    window_ablations,
+)
+from rankscope.inspect.attention import ATTENTION_FILE, attention_study, save_attention
+from rankscope.inspect.deltas import (
+    DELTAS_FILE,
+    adapter_deltas,
+    checkpoint_folders,
+    history_of,
+    lora_layers,
+    save_deltas,
+)
+from rankscope.inspect.probes import PROBES_FILE, labelled_pairs, labelled_triples, probe_study, save_probes
+from rankscope.inspect.views import Item, base_model_view, check_inspectable
+from rankscope.models.components import num_layers, parse_layers
+from rankscope.scorers.base import Pair, Scorer
+from rankscope.scorers.decoder import PairwiseScorer
+
+log = logging.getLogger("rankscope.inspect")
+INSPECT_DIR = "inspect"
+INSPECT_FILE = "inspect.json"
+Progress = Callable[[str, int, int], None]
+"""progress(stage, done, total): called as each analysis advances."""
+
+
+@dataclass
+class RunScorers:
+    """The fine-tuned scorer of a run and its zero-shot counterpart."""
+
+    scorer: Scorer
+    spec: ExperimentSpec
+    adapter: Path
+    base: Scorer | None = None
+    """A separate zero-shot scorer, built only where the adapters cannot be switched off (full-weight
+    training, Q-PEFT); for PEFT runs the zero-shot scorer is `scorer` with its adapters off."""
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.scorer.model  # type: ignore[attr-defined]
+
+    @property
+    def switchable(self) -> bool:
+        """True when the adapters can be switched off in place (a PEFT model)."""
+        return hasattr(self.model, "disable_adapter")
+
+    @contextlib.contextmanager
+    def zero_shot(self) -> Iterator[Scorer]:
+        """The zero-shot scorer for the block: the base scorer, or the fine-tuned one with adapters off."""
+        if self.base is not None:
+            yield self.base
+            return
+        with base_model_view(self.model):
+            yield self.scorer
+
+
+def zero_shot_scorer(
+    spec: ExperimentSpec, adapter: Path, device: str = "cpu", dtype: torch.dtype = torch.float32
+) -> Scorer:
+    """The spec's scorer over the untouched base model; a trained scoring head (linear-head,
+    cross-encoder) is loaded too, as in the adapter ablations, so only the backbone differs."""
+    from rankscope.methods import get_method
+    from rankscope.models.loading import load_backbone
+    from rankscope.train.export import _load_head
+    from rankscope.train.scoring import build_scorer
+
+    kind = "encoder" if spec.scorer == "cross-encoder" else "causal"
+    bb = load_backbone(spec.model, kind=kind, dtype=dtype, device=device)
+    scorer = build_scorer(
+        spec.scorer, bb.model, bb.tokenizer, None, spec.max_query_tokens, spec.max_doc_tokens
+    )
+    if get_method(spec.method.name).scorer is None:  # a method's own module (Q-PEFT) is not a head
+        _load_head(scorer, adapter)
+    bb.model.eval()
+    return scorer
+
+
+def load_run_scorers(
+    run_dir: str | Path,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    adapter: str | Path | None = None,
+    zero_shot: bool = True,
+) -> RunScorers:
+    """Rebuild a run's base backbone + trained adapter/head + scorer from its spec.yaml and adapter/ (or
+    `adapter`, e.g. a checkpoint folder), and the zero-shot scorer for before/after comparisons."""
+    from rankscope.train.export import load_run_scorer
+
+    run_dir = Path(run_dir)
+    folder = Path(adapter) if adapter else run_dir / "adapter"
+    scorer, spec = load_run_scorer(run_dir, folder, device, dtype)
+    rs = RunScorers(scorer, spec, folder)
+    if zero_shot and not rs.switchable:
+        rs.base = zero_shot_scorer(spec, folder, device, dtype)
+    return rs
+
+
+@dataclass
+class DevData:
+    """What the analyses rerank and probe: the run's dev set as training evaluated it."""
+
+    candidates: Candidates
+    queries: dict[str, str]
+    qrels: Qrels
+    corpus: dict[str, Document] | None
+    source: str
+
+    @property
+    def measures(self) -> list[str]:
+        graded = any(r >= 2 for d in self.qrels.values() for r in d.values())
+        return ["nDCG@10", "RR(rel=2)@10" if graded else "RR@10"]
+
+
+def run_dev_data(spec: ExperimentSpec, max_queries: int | None = None) -> DevData:
+    """The spec's dev dataset over its candidates, or its held-out training queries (rebuilt with the
+    spec's seed, so the same queries training held out), capped at `max_queries` (default the spec's)."""
+    d = spec.dev
+    cap = max_queries or d.max_queries
+    if d.dataset:
+        from rankscope.pipeline import load_inputs
+
+        inputs = load_inputs(d.dataset, d.candidates, depth=d.depth, max_queries=cap)
+        coll = inputs.collection
+        return DevData(inputs.candidates, coll.queries, coll.qrels or {}, coll.corpus, d.dataset)
+    from rankscope.train.data import build_training_set
+
+    data = build_training_set(spec.train, list(spec.eval_sets), pointwise=spec.train.group_size == 1)
+    if not data.dev:
+        raise InputError("the run has no dev set: set dev.dataset or train.dev_fraction > 0", "spec.yaml")
+    keys = sorted({g.key for g in data.dev})[:cap]
+    groups = [g for g in data.dev if g.key in set(keys)]
+    cands, qrels = groups_as_candidates(groups)
+    return DevData(cands, dict(cands.queries), qrels, None, "held-out training queries")
+
+
+def candidate_items(dev: DevData, n: int, pairwise: bool, seed: int = 0) -> list[Item]:
+    """Up to `n` (query, document) pairs (or (query, A, B) triples of neighbouring candidates) drawn from
+    the dev candidates with a fixed seed."""
+    out: list[Item] = []
+    for qid, hits in dev.candidates.hits.items():
+        query = dev.queries.get(qid) or dev.candidates.queries.get(qid)
+        texts = [
+            h.text or (dev.corpus[h.doc_id].full_text if dev.corpus and h.doc_id in dev.corpus else "")
+            for h in hits
+        ]
+        texts = [t for t in texts if t]
+        if not query:
+            continue
+        if pairwise:
+            out += [(query, a, b) for a, b in zip(texts, texts[1:], strict=False)]
+        else:
+            out += [Pair(query, t) for t in texts]
+    rng = random.Random(seed)
+    return rng.sample(out, min(n, len(out)))
+
+
+@dataclass
+class InspectOptions:
+    probes: bool = True
+    attention: bool = True
+    ablation: bool = True
+    deltas: bool = True
+    windows: list[int] | None = None
+    """sliding-window sizes of the ablation sweep; None: about a sixth of the layers; []: no sweep."""
+    stride: int | None = None
+    """window start step; None: half the smallest window."""
+    max_queries: int | None = None
+    """dev queries reranked and probed (default: the spec's dev.max_queries)."""
+    pca_layers: str | None = None
+    """hidden-state layers (0 = embeddings) drawn as PCA scatter plots; default middle, best and last."""
+    probe_pairs: int = 200
+    """labelled pairs per class for the probes."""
+    attention_pairs: int = 64
+    folds: int = 5
+    quick: bool = False
+    """smaller labelled sets (at most 60 pairs a class, 32 attention pairs, 3 folds) and layer windows
+    that do not overlap: a first look in a fraction of the time."""
+    device: str = "auto"
+    dtype: str = "auto"
+    """auto: as training evaluated (bf16 on bf16 GPUs, else float32), or float32, bfloat16."""
+
+
+@dataclass
+class InspectResult:
+    out: Path
+    written: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def eval_dtype(device: str) -> torch.dtype:
+    """The precision training's dev evaluation used (bf16 on bf16 GPUs, else float32), so the analyses'
+    fine-tuned and zero-shot numbers match metrics.jsonl."""
+    if device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def check_run(run_dir: str | Path) -> ExperimentSpec:
+    """The run's spec; a clear InputError for a folder that is not a finished training run."""
+    from rankscope.train.export import run_spec
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError("no such run folder", run_dir)
+    spec = run_spec(run_dir)
+    if not (run_dir / "adapter").is_dir():
+        raise InputError(
+            "the run has no trained adapter yet (adapter/): finish or resume the training", run_dir
+        )
+    return spec
+
+
+def window_sizes(n_layers: int, windows: list[int] | None) -> list[int]:
+    if windows is None:
+        return [max(1, round(n_layers / 6))]
+    bad = [w for w in windows if w < 1 or w > n_layers]
+    if bad:
+        raise InputError(f"window size {bad[0]} does not fit a model with {n_layers} layers", "--windows")
+    return sorted(set(windows))
+
+
+@contextlib.contextmanager
+def _count_ablations(progress: Progress | None, total: int) -> Iterator[None]:
+    """Advance `progress` on each ablation run_ablation logs (it logs one line per ablation)."""
+    if progress is None:
+        yield
+        return
+    done = {"n": 0}
+
+    class Counter(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if str(record.msg).startswith("ablation "):
+                done["n"] += 1
+                progress("ablation", min(done["n"], total), total)
+
+    handler, level = Counter(logging.INFO), log.level
+    log.addHandler(handler)
+    if not log.isEnabledFor(logging.INFO):
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+def inspect_run(
+    run_dir: str | Path, opts: InspectOptions | None = None, progress: Progress | None = None, **options: Any
+) -> InspectResult:
+    """Run the chosen analyses on a trained run and move their files into RUN/inspect/ at the end (each
+    replaced atomically; files of analyses not run this time stay); nothing is written on an error.
+    Keyword `options` set InspectOptions fields (`windows=6` is short for `windows=[6]`)."""
+    from rankscope.pipeline import pick_device, pick_dtype
+
+    opts = dataclasses.replace(opts or InspectOptions(), **options)
+    if isinstance(opts.windows, int):
+        opts.windows = [opts.windows]
+    if opts.quick:
+        opts.probe_pairs = min(opts.probe_pairs, 60)
+        opts.attention_pairs = min(opts.attention_pairs, 32)
+        opts.folds = min(opts.folds, 3)
+    run_dir = Path(run_dir)
+    check_run(run_dir)
+    step = progress or (lambda stage, done, total: None)
+    device = pick_device(opts.device)
+    dtype = eval_dtype(device) if opts.dtype == "auto" else pick_dtype(opts.dtype, device)
+    result = InspectResult(run_dir / INSPECT_DIR)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{INSPECT_DIR}.tmp-", dir=run_dir))
+    try:
+        t0 = time.perf_counter()
+        step("loading the run", 0, 1)
+        rs = load_run_scorers(run_dir, device, dtype)
+        step("loading the run", 1, 1)
+        result.seconds["load"] = round(time.perf_counter() - t0, 2)
+        lora = bool(lora_layers(rs.model))
+        n_layers = num_layers(rs.model)
+        if opts.deltas:
+            _timed(result, "deltas", lambda: _deltas(run_dir, rs, tmp, lora, result, step))
+        dev: DevData | None = None
+        if opts.probes or opts.attention or opts.ablation:
+            t0 = time.perf_counter()
+            step("dev set", 0, 1)
+            dev = run_dev_data(rs.spec, opts.max_queries)
+            step("dev set", 1, 1)
+            result.seconds["dev set"] = round(time.perf_counter() - t0, 2)
+        if opts.probes and dev is not None:
+            _timed(result, "probes", lambda: _probes(rs, dev, opts, n_layers, tmp, result, step))
+        if opts.attention and dev is not None:
+            _timed(result, "attention", lambda: _attention(rs, dev, opts, tmp, result, step))
+        if opts.ablation and dev is not None:
+            _timed(result, "ablation", lambda: _ablation(rs, dev, opts, n_layers, lora, tmp, result, step))
+        info = {
+            "run": str(run_dir.resolve()),
+            "device": device,
+            "dtype": str(dtype).removeprefix("torch."),
+            "options": asdict(opts),
+            "dev": None if dev is None else {"source": dev.source, "queries": len(dev.candidates.hits)},
+            "written": result.written,
+            "skipped": result.skipped,
+            "seconds": result.seconds,
+        }
+        (tmp / INSPECT_FILE).write_text(json.dumps(info, indent=2) + "\n")
+        result.out.mkdir(exist_ok=True)
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, result.out / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def _timed(result: InspectResult, name: str, fn: Callable[[], None]) -> None:
+    t0 = time.perf_counter()
+    fn()
+    result.seconds[name] = round(time.perf_counter() - t0, 2)
+
+
+def _deltas(
+    run_dir: Path, rs: RunScorers, tmp: Path, lora: bool, result: InspectResult, step: Progress
+) -> None:
+    if (run_dir / DELTAS_FILE).is_file():
+        result.skipped["deltas"] = f"recorded at every checkpoint during training ({DELTAS_FILE})"
+        return
+    if not lora or not (rs.adapter / "adapter_model.safetensors").is_file():
+        result.skipped["deltas"] = "the run trained no LoRA adapter"
+        return
+    found = checkpoint_folders(run_dir)
+    step("deltas", 0, len(found) + 1)
+    tables = []
+    for i, (s, folder) in enumerate(found):
+        tables.append((s, folder.name, adapter_deltas(folder, rs.model)))
+        step("deltas", i + 1, len(found) + 1)
+    summary = run_dir / "summary.json"
+    final = json.loads(summary.read_text()).get("steps") if summary.is_file() else None
+    if final is None or final not in {s for s, _, _ in tables}:
+        last = final if final is not None else (tables[-1][0] + 1 if tables else 0)
+        tables.append((int(last), "adapter", adapter_deltas(rs.adapter, rs.model)))
+    step("deltas", len(found) + 1, len(found) + 1)
+    save_deltas(history_of(tables), tmp / DELTAS_FILE)
+    result.written.append(DELTAS_FILE)
+
+
+def _inspectable(rs: RunScorers) -> str | None:
+    try:
+        check_inspectable(rs.scorer)
+    except InputError as e:
+        return str(e)
+    return None
+
+
+def _probes(
+    rs: RunScorers,
+    dev: DevData,
+    opts: InspectOptions,
+    n_layers: int,
+    tmp: Path,
+    result: InspectResult,
+    step: Progress,
+) -> None:
+    why = _inspectable(rs)
+    if why:
+        result.skipped["probes"] = why
+        return
+    pca = parse_layers(opts.pca_layers, n_layers + 1) if opts.pca_layers else None
+    step("probes", 0, 1)
+    try:
+        items, labels = labelled_pairs(
+            dev.candidates,
+            dev.queries,
+            dev.qrels,
+            dev.corpus,
+            per_class=opts.probe_pairs,
+            min_relevance=rs.spec.train.min_relevance,
+        )
+        probe_items: list[Item] = list(items)
+        if isinstance(rs.scorer, PairwiseScorer):
+            triples, labels = labelled_triples(items, labels, n=2 * opts.probe_pairs)
+            probe_items = list(triples)
+        res = probe_study(rs.scorer, probe_items, labels, rs.base, pca, opts.folds)
+    except InputError as e:  # too few judged candidates of a class in the dev set
+        result.skipped["probes"] = str(e)
+        return
+    step("probes", 1, 1)
+    save_probes(res, tmp / PROBES_FILE)
+    result.written.append(PROBES_FILE)
+
+
+def _attention(
+    rs: RunScorers, dev: DevData, opts: InspectOptions, tmp: Path, result: InspectResult, step: Progress
+) -> None:
+    why = _inspectable(rs)
+    if why:
+        result.skipped["attention"] = why
+        return
+    items = candidate_items(dev, opts.attention_pairs, isinstance(rs.scorer, PairwiseScorer))
+    if not items:
+        result.skipped["attention"] = "no dev candidates with text"
+        return
+    step("attention", 0, 1)
+    res = attention_study(rs.scorer, items, rs.base)
+    step("attention", 1, 1)
+    save_attention(res, tmp / ATTENTION_FILE)
+    result.written.append(ATTENTION_FILE)
+
+
+def _ablation(
+    rs: RunScorers,
+    dev: DevData,
+    opts: InspectOptions,
+    n_layers: int,
+    lora: bool,
+    tmp: Path,
+    result: InspectResult,
+    step: Progress,
+) -> None:
+    if not lora:
+        result.skipped["ablation"] = "the run trained no LoRA adapters to switch off"
+        return
+    if not dev.qrels:
+        result.skipped["ablation"] = "the dev set has no judgements"
+        return
+    ablations = preset_ablations()
+    sizes = window_sizes(n_layers, opts.windows)
+    if sizes:
+        stride = opts.stride or (min(sizes) if opts.quick else max(1, min(sizes) // 2))
+        ablations += window_ablations(n_layers, sizes, stride)
+    d = rs.spec.dev
+    step("ablation", 0, len(ablations))
+    with _count_ablations(step, len(ablations)):
+        res = run_ablation(
+            rs.scorer,
+            dev.candidates,
+            dev.queries,
+            dev.qrels,
+            ablations,
+            dev.measures,
+            d.depth,
+            dev.corpus,
+            d.pairwise_top,
+        )
+    step("ablation", len(ablations), len(ablations))
+    save_ablation(res, tmp / ABLATION_FILE)
+    result.written.append(ABLATION_FILE)

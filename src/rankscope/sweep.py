@@ -1,0 +1,305 @@
+"""`rankscope sweep SPEC --out DIR`: a grid of training runs, one after another, into DIR/runs/NAME, one row
+per finished run in DIR/results.jsonl and a bar chart DIR/comparison.png.
+
+A sweep spec is an experiment spec plus `grid:`, a mapping of dotted field paths to value lists:
+
+    grid:
+      method.rank: [1, 8]
+      objective: [ranknet, listwise]
+
+Every grid point is validated as an experiment spec before anything runs. A killed sweep loses nothing
+saved: `--resume` skips the finished runs and resumes the interrupted one from its last checkpoint.
+`only=(I, N)` runs the points whose index % N == I, so N processes (one per GPU) can share one DIR.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from rankscope.config import ExperimentSpec, MethodConfig, format_errors, spec_from_dict
+from rankscope.errors import InputError
+
+log = logging.getLogger("rankscope.train")
+SWEEP_FILE = "sweep.yaml"
+RESULTS_FILE = "results.jsonl"
+FIGURE_FILE = "comparison.png"
+RUNS_DIR = "runs"
+_NOT_METRICS = {"step", "seconds"}
+
+FieldPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")]
+
+
+class SweepGrid(BaseModel):
+    """The sweep-only part of a sweep spec; every other key is the base experiment spec."""
+
+    model_config = ConfigDict(extra="allow")
+    grid: dict[FieldPath, Annotated[list[Any], Field(min_length=1)]] = Field(min_length=1)
+
+
+@dataclass
+class GridPoint:
+    index: int
+    name: str
+    values: dict[str, Any]
+    spec: ExperimentSpec
+
+
+@dataclass
+class Sweep:
+    source: Path
+    base: dict[str, Any]
+    grid: dict[str, list[Any]]
+    points: list[GridPoint]
+
+    def plan(self) -> dict[str, Any]:
+        """Plain data stored as DIR/sweep.yaml: a resumed sweep must be the same sweep."""
+        return {"grid": self.grid, **self.base}
+
+
+def _check_field(key: str, source: Path) -> None:
+    """Refuse a grid path that names no spec field, as far as the spec's sections tell (method fields
+    depend on the method's name and are checked with each grid point)."""
+    model: type[BaseModel] | None = ExperimentSpec
+    for part in key.split("."):
+        if model is None:
+            return
+        fields = model.model_fields
+        if part not in fields:
+            raise InputError(
+                f"grid: unknown field '{key}' ('{part}': expected one of {', '.join(fields)})", source
+            )
+        ann = fields[part].annotation
+        nested = isinstance(ann, type) and issubclass(ann, BaseModel) and not issubclass(ann, MethodConfig)
+        model = ann if nested else None  # type: ignore[assignment]
+
+
+def _set(data: dict[str, Any], key: str, value: Any, source: Path) -> None:
+    parts = key.split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        if part not in node or node[part] is None:
+            node[part] = {"name": "lora"} if (i == 0 and part == "method") else {}
+        node = node[part]
+        if not isinstance(node, dict):
+            raise InputError(f"grid: '{key}': '{'.'.join(parts[: i + 1])}' is not a mapping", source)
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, bool):
+        text = str(value).lower()
+    elif isinstance(value, list | tuple):
+        text = "+".join(_label(v) for v in value)
+    elif isinstance(value, dict):
+        text = "+".join(f"{k}={_label(v)}" for k, v in value.items())
+    elif isinstance(value, str) and ("/" in value or os.sep in value):
+        text = Path(value).name or value
+    else:
+        text = str(value)
+    return re.sub(r"[^A-Za-z0-9.+=-]+", "_", text).strip("_") or "x"
+
+
+def point_names(grid: dict[str, list[Any]], combos: list[tuple[Any, ...]]) -> list[str]:
+    """'rank-8_targets-attn+mlp': the last part of each path (the whole path where two share one)."""
+    lasts = [k.split(".")[-1] for k in grid]
+    labels = [k.replace(".", "-") if lasts.count(k.split(".")[-1]) > 1 else k.split(".")[-1] for k in grid]
+    names = ["_".join(f"{lab}-{_label(v)}" for lab, v in zip(labels, combo, strict=True)) for combo in combos]
+    return [n if names.count(n) == 1 else f"{n}-{i}" for i, n in enumerate(names)]
+
+
+def read_sweep_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise InputError("no such sweep spec file", path)
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        raise InputError(
+            f"invalid YAML ({getattr(e, 'problem', e)})", path, None if line is None else line + 1
+        ) from None
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read a sweep spec and validate every grid point as an experiment spec (InputError names the point
+    and the field)."""
+    source = Path(path)
+    data = read_sweep_yaml(source)
+    if not isinstance(data, dict):
+        raise InputError("expected a YAML mapping: an experiment spec plus 'grid'", source)
+    try:
+        SweepGrid.model_validate(data)
+    except ValidationError as e:
+        raise InputError(format_errors(e), source) from None
+    grid: dict[str, list[Any]] = data["grid"]
+    base = {k: v for k, v in data.items() if k != "grid"}
+    keys = list(grid)
+    for k in keys:
+        _check_field(k, source)
+        clash = [o for o in keys if o != k and o.startswith(k + ".")]
+        if clash:
+            raise InputError(f"grid: '{k}' and '{clash[0]}' set the same field", source)
+    combos = list(itertools.product(*grid.values()))
+    names = point_names(grid, combos)
+    points = []
+    for i, (combo, name) in enumerate(zip(combos, names, strict=True)):
+        values = dict(zip(keys, combo, strict=True))
+        d = copy.deepcopy(base)
+        for k, v in values.items():
+            _set(d, k, v, source)
+        try:
+            spec = spec_from_dict(d, source, source.resolve().parent)
+        except InputError as e:
+            msg = str(e).removeprefix(f"{source}: ")
+            raise InputError(f"grid point {i} ({name}): {msg}", source) from None
+        points.append(GridPoint(i, name, values, spec))
+    return Sweep(source, base, grid, points)
+
+
+def parse_only(text: str | None) -> tuple[int, int] | None:
+    """'I/N' -> (I, N) with 0 <= I < N."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if m is None or int(m.group(2)) < 1 or int(m.group(1)) >= int(m.group(2)):
+        raise InputError(f"expected I/N with 0 <= I < N (e.g. 0/4), got '{text}'", "--only")
+    return int(m.group(1)), int(m.group(2))
+
+
+def read_results(out: Path) -> list[dict[str, Any]]:
+    path = out / RESULTS_FILE
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by a kill mid-write
+                continue
+    return rows
+
+
+def result_row(point: GridPoint, run_dir: Path, out: Path) -> dict[str, Any]:
+    """name, the grid values, the final dev metrics, steps and seconds of a finished run."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    final = summary.get("final_dev") or {}
+    row: dict[str, Any] = {"name": point.name, **point.values}
+    row.update({k: v for k, v in final.items() if k not in _NOT_METRICS})
+    row["steps"] = summary.get("steps")
+    row["seconds"] = round(float(summary.get("train_seconds", 0)) + float(summary.get("dev_seconds", 0)), 2)
+    if summary.get("stopped_at_non_finite_loss") is not None:
+        row["stopped_at_non_finite_loss"] = summary["stopped_at_non_finite_loss"]
+    row["run"] = str(run_dir.relative_to(out))
+    return row
+
+
+def _append(out: Path, row: dict[str, Any]) -> None:
+    with (out / RESULTS_FILE).open("a") as f:  # one write of one line: processes sharing DIR do not mix
+        f.write(json.dumps(row) + "\n")
+
+
+def pick_metric(rows: list[dict[str, Any]]) -> str | None:
+    """nDCG@10, else the first dev metric the rows hold."""
+    keys = [k for r in rows for k in r]
+    if "nDCG@10" in keys:
+        return "nDCG@10"
+    for k in keys:
+        if k.startswith(("RR", "R@", "P@", "AP", "nDCG")):
+            return k
+    return None
+
+
+def write_figure(out: Path, rows: list[dict[str, Any]], order: list[str]) -> Path | None:
+    """comparison.png: one bar per finished run (grid order) for the dev metric."""
+    from rankscope.report.figures import save
+    from rankscope.report.figures_inspect import sweep_figure
+
+    metric = pick_metric(rows)
+    if metric is None or not rows:
+        return None
+    rank = {n: i for i, n in enumerate(order)}
+    rows = sorted(rows, key=lambda r: rank.get(r.get("name"), len(rank)))
+    path = out / FIGURE_FILE
+    tmp = out / f".{FIGURE_FILE}.tmp.png"
+    save(sweep_figure(rows, metric, "name"), tmp)
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass
+class SweepResult:
+    out: Path
+    rows: list[dict[str, Any]]
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    figure: Path | None = None
+    metric: str | None = None
+
+
+def _write_plan(out: Path, sweep: Sweep) -> None:
+    stored = out / SWEEP_FILE
+    plan = sweep.plan()
+    if stored.is_file():
+        if yaml.safe_load(stored.read_text()) != json.loads(json.dumps(plan)):
+            raise InputError("the sweep spec differs from the one this sweep started with (sweep.yaml)", out)
+        return
+    tmp = out / f".{SWEEP_FILE}.tmp-{os.getpid()}"
+    tmp.write_text(yaml.safe_dump(plan, sort_keys=False))
+    os.replace(tmp, stored)
+
+
+def run_sweep(
+    spec: str | Path,
+    out: str | Path,
+    resume: bool = False,
+    only: tuple[int, int] | None = None,
+    on_point: Callable[[GridPoint, str], None] | None = None,
+) -> SweepResult:
+    """Train the grid points one after another (those with index % N == I for `only=(I, N)`)."""
+    from rankscope.train.run import train
+
+    sweep = load_sweep(spec)
+    out = Path(out)
+    mine = [p for p in sweep.points if only is None or p.index % only[1] == only[0]]
+    runs = out / RUNS_DIR
+    if not resume:
+        started = [p.name for p in mine if (runs / p.name).exists()]
+        if started:
+            raise InputError(f"run '{started[0]}' exists: pass --resume to continue this sweep", out)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_plan(out, sweep)
+    result = SweepResult(out, [])
+    done = {r.get("name") for r in read_results(out)}
+    for p in mine:
+        run_dir = runs / p.name
+        if p.name in done:
+            result.skipped.append(p.name)
+            if on_point:
+                on_point(p, "finished before: skipped")
+            continue
+        if not (run_dir / "summary.json").is_file():
+            again = (run_dir / "spec.yaml").is_file()
+            if on_point:
+                on_point(p, "resuming" if again else "training")
+            start = time.perf_counter()
+            train(p.spec, run_dir, resume=again)
+            log.info("sweep: %s done in %.0fs", p.name, time.perf_counter() - start)
+        _append(out, result_row(p, run_dir, out))
+        result.ran.append(p.name)
+    result.rows = read_results(out)
+    result.metric = pick_metric(result.rows)
+    result.figure = write_figure(out, result.rows, [p.name for p in sweep.points])
+    return result

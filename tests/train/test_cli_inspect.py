@@ -1,0 +1,98 @@
+"""`rankscope inspect` on a tiny trained run writes every analysis into RUN/inspect/ (never half of them),
+`rankscope report` turns the run into a page with every section; a folder that is no run exits 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from unittest.mock import patch
+
+import pytest
+
+from rankscope.cli import main
+from rankscope.inspect.ablation import load_ablation
+from rankscope.inspect.attention import load_attention
+from rankscope.inspect.deltas import load_deltas
+from rankscope.inspect.probes import load_probes
+from rankscope.inspect.run import load_run_scorers
+from rankscope.scorers.base import Pair
+from rankscope.train.run import train
+
+
+def invoke(*args: str) -> int | None:
+    with patch.object(sys, "argv", ["rankscope", *args]), pytest.raises(SystemExit) as exc:
+        main()
+    return exc.value.code
+
+
+def test_inspect_then_report(make_spec, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    train(make_spec(optim={"steps": 2, "save_every": 1, "lr": 0.05}), run)
+    (run / "deltas.npz").unlink()  # a run from before deltas were recorded: inspect reads its checkpoints
+
+    opts = ["--windows", "1", "--layers", "0,2", "--probe-pairs", "10", "--attention-pairs", "6"]
+    cpu = ["--device", "cpu", "--dtype", "float32"]
+    assert invoke("inspect", str(run), *opts, *cpu) in (0, None)
+    out = run / "inspect"
+    names = {p.name for p in out.iterdir()}
+    assert names == {"deltas.npz", "probes.json", "attention.json", "ablation.json", "inspect.json"}
+    assert not list(run.glob(".inspect.tmp-*"))
+    assert load_deltas(out / "deltas.npz").steps.tolist() == [1, 2]
+    probes = load_probes(out / "probes.json")
+    assert len(probes.tuned.auc) == 3 and probes.base is not None
+    assert sorted({v.layer for v in probes.pca}) == [0, 2]
+    att = load_attention(out / "attention.json")
+    assert att.after is not None and att.before["last_to_doc"].shape == (2, 4)
+    abl = load_ablation(out / "ablation.json")
+    assert abl.windows is not None and abl.windows.sizes == [1] and abl.windows.starts == [0, 1]
+    assert {"attention-only", "mlp-only"} <= {r.name for r in abl.rows} and abl.measures == [
+        "nDCG@10",
+        "RR@10",
+    ]
+    info = json.loads((out / "inspect.json").read_text())
+    assert info["dev"]["source"] == "held-out training queries" and info["skipped"] == {}
+
+    # an error part-way leaves RUN/inspect/ as it was and no temporary folder
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert invoke("inspect", str(run), "--layers", "7", "--no-ablation", *cpu) == 2
+    assert "layer 7 is out of range" in capsys.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    assert not list(run.glob(".inspect.tmp-*"))
+
+    assert invoke("report", str(run)) in (0, None)
+    page = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert page == run / "report" / "report.html"
+    text = page.read_text()
+    for key in ("trajectory", "gradnorms", "deltas", "probes", "attention", "ablation"):
+        assert f"id='{key}'" in text, key
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    assert summary["errors"] == {}
+
+
+def test_load_run_scorers_zero_shot(make_spec, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    train(make_spec(optim={"steps": 2, "lr": 0.05}), run)
+    rs = load_run_scorers(run)
+    pairs = [Pair("query fleas live a year 0", "passage: fleas live a year (0)")]
+    tuned = rs.scorer.score(pairs)
+    with rs.zero_shot() as zero:
+        base = zero.score(pairs)
+    assert rs.switchable and rs.base is None and tuned != base
+    assert rs.scorer.score(pairs) == tuned  # the adapters are back on after the block
+
+    full = tmp_path / "full"
+    train(make_spec(method={"name": "freeze", "layers": "1", "targets": ["mlp"]}, optim={"steps": 2}), full)
+    rs = load_run_scorers(full)
+    assert not rs.switchable and rs.base is not None
+    with rs.zero_shot() as zero:
+        assert zero is rs.base and zero.score(pairs) != rs.scorer.score(pairs)
+
+
+def test_inspect_refuses_a_folder_that_is_no_run(tmp_path: Path, capsys) -> None:
+    assert invoke("inspect", str(tmp_path / "missing")) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("x")
+    assert invoke("inspect", str(tmp_path)) == 2
+    assert "not a training run folder (no spec.yaml)" in capsys.readouterr().err
+    assert not (tmp_path / "inspect").exists()

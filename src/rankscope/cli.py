@@ -247,7 +247,7 @@ def inspect_cmd(
     attention_pairs: Annotated[int, typer.Option(help="pairs averaged in the attention pass")] = 64,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
     dtype: Annotated[
-        str, typer.Option(help="auto (as training evaluated: bf16 on bf16 GPUs, else fp32), float32, ...")
+        str, typer.Option(help="auto (as training evaluated its dev set), float32, bfloat16 (no autocast)")
     ] = "auto",
 ) -> None:
     """Analyse a trained run: weight deltas per checkpoint, probes, attention and adapter ablations on its

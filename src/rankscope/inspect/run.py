@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from rankscope.config import ExperimentSpec
+from rankscope.config import ExperimentSpec, FreezeMethod
 from rankscope.data.examples import groups_as_candidates
 from rankscope.data.types import Candidates, Document, Qrels
 from rankscope.errors import InputError
@@ -205,7 +205,8 @@ class InspectOptions:
     that do not overlap: a first look in a fraction of the time."""
     device: str = "auto"
     dtype: str = "auto"
-    """auto: as training evaluated (bf16 on bf16 GPUs, else float32), or float32, bfloat16."""
+    """auto: as training evaluated its dev set (optim.bf16: bf16 weights on bf16 GPUs, bf16 autocast
+    where training used it), or float32, bfloat16 (no autocast)."""
 
 
 @dataclass
@@ -216,12 +217,15 @@ class InspectResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def eval_dtype(device: str) -> torch.dtype:
-    """The precision training's dev evaluation used (bf16 on bf16 GPUs, else float32), so the analyses'
-    fine-tuned and zero-shot numbers match metrics.jsonl."""
-    if device.startswith("cuda") and torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+def training_precision(spec: ExperimentSpec, device: str) -> tuple[torch.dtype, bool]:
+    """(weight dtype, bf16 autocast) as training evaluated its dev set, so the analyses' fine-tuned and
+    zero-shot numbers match metrics.jsonl: the backbone in bf16 on a bf16 GPU (fp32 for full-weight
+    training), bf16 autocast wherever training used it (optim.bf16)."""
+    from rankscope.train.trainer import use_bf16
+
+    bf16 = use_bf16(spec.optim.bf16, device)
+    full = isinstance(spec.method, FreezeMethod) and spec.method.full_weights
+    return (torch.bfloat16 if bf16 and device.startswith("cuda") and not full else torch.float32), bf16
 
 
 def check_run(run_dir: str | Path) -> ExperimentSpec:
@@ -289,10 +293,18 @@ def inspect_run(
         opts.attention_pairs = min(opts.attention_pairs, 32)
         opts.folds = min(opts.folds, 3)
     run_dir = Path(run_dir)
-    check_run(run_dir)
+    spec = check_run(run_dir)
     step = progress or (lambda stage, done, total: None)
     device = pick_device(opts.device)
-    dtype = eval_dtype(device) if opts.dtype == "auto" else pick_dtype(opts.dtype, device)
+    if opts.dtype == "auto":
+        dtype, autocast = training_precision(spec, device)
+    else:
+        dtype, autocast = pick_dtype(opts.dtype, device), False
+    amp = (
+        torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+        if autocast
+        else contextlib.nullcontext()
+    )
     result = InspectResult(run_dir / INSPECT_DIR)
     tmp = Path(tempfile.mkdtemp(prefix=f".{INSPECT_DIR}.tmp-", dir=run_dir))
     try:
@@ -312,16 +324,20 @@ def inspect_run(
             dev = run_dev_data(rs.spec, opts.max_queries)
             step("dev set", 1, 1)
             result.seconds["dev set"] = round(time.perf_counter() - t0, 2)
-        if opts.probes and dev is not None:
-            _timed(result, "probes", lambda: _probes(rs, dev, opts, n_layers, tmp, result, step))
-        if opts.attention and dev is not None:
-            _timed(result, "attention", lambda: _attention(rs, dev, opts, tmp, result, step))
-        if opts.ablation and dev is not None:
-            _timed(result, "ablation", lambda: _ablation(rs, dev, opts, n_layers, lora, tmp, result, step))
+        with amp:
+            if opts.probes and dev is not None:
+                _timed(result, "probes", lambda: _probes(rs, dev, opts, n_layers, tmp, result, step))
+            if opts.attention and dev is not None:
+                _timed(result, "attention", lambda: _attention(rs, dev, opts, tmp, result, step))
+            if opts.ablation and dev is not None:
+                _timed(
+                    result, "ablation", lambda: _ablation(rs, dev, opts, n_layers, lora, tmp, result, step)
+                )
         info = {
             "run": str(run_dir.resolve()),
             "device": device,
             "dtype": str(dtype).removeprefix("torch."),
+            "bf16_autocast": autocast,
             "options": asdict(opts),
             "dev": None if dev is None else {"source": dev.source, "queries": len(dev.candidates.hits)},
             "written": result.written,

@@ -92,10 +92,18 @@ def retrieve(
 @app.command()
 def rerank(
     out: Annotated[Path, typer.Option(help="output folder: run.trec, metrics.json, config.yaml")],
-    model: Annotated[str, typer.Option(help="smollm2-135m, gemma3-270m, minilm-l6, a HF folder or .gguf")],
+    model: Annotated[
+        str | None, typer.Option(help="smollm2-135m, gemma3-270m, minilm-l6, a HF folder or .gguf")
+    ] = None,
     scorer: Annotated[
-        str, typer.Option(help="yes-no, query-likelihood, pairwise, bi-encoder, cross-encoder")
-    ],
+        str | None, typer.Option(help="yes-no, query-likelihood, pairwise, bi-encoder, cross-encoder")
+    ] = None,
+    run: Annotated[
+        Path | None, typer.Option(help="a trained run folder: its model, scorer and adapter/ score")
+    ] = None,
+    adapter: Annotated[
+        Path | None, typer.Option(help="with --run: a checkpoint folder instead of RUN/adapter")
+    ] = None,
     dataset: DatasetOpt = None,
     candidates: CandOpt = "bm25",
     queries: QueriesOpt = None,
@@ -117,11 +125,20 @@ def rerank(
     from rankscope.pipeline import load_inputs, run_rerank
     from rankscope.scorers.registry import check_scorer
 
-    check_scorer(scorer)
+    if run is None:
+        if not model or not scorer:
+            raise InputError("give --model and --scorer, or --run with a trained run folder", "--run")
+        check_scorer(scorer)
+    elif model or scorer:
+        raise InputError("--run brings its own model and scorer: drop --model/--scorer", "--run")
+    elif adapter is not None and not adapter.is_dir():
+        raise InputError("no such checkpoint folder", adapter)
     config = {
         "command": "rerank",
         "model": model,
         "scorer": scorer,
+        "run": str(run) if run else None,
+        "adapter": str(adapter) if adapter else None,
         "dataset": dataset,
         "candidates": candidates,
         "queries": queries,
@@ -148,13 +165,15 @@ def rerank(
             inputs,
             model,
             scorer,
+            run_dir=run,
+            adapter=adapter,
             depth=depth,
             pairwise_top=pairwise_top,
             device=device,
             dtype=dtype,
             measures=measures,
         )
-        write_trec_run(res.run, tmp / "run.trec", tag=f"rankscope-{scorer}")
+        write_trec_run(res.run, tmp / "run.trec", tag=f"rankscope-{scorer or 'run'}")
         write_json(tmp / "metrics.json", res.metrics)
         write_yaml(tmp / "config.yaml", config)
         write_json(

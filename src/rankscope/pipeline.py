@@ -106,9 +106,11 @@ class RerankResult:
 
 def run_rerank(
     inputs: Inputs,
-    model: str,
-    scorer: str,
+    model: str | None,
+    scorer: str | None,
     *,
+    run_dir: str | Path | None = None,
+    adapter: str | Path | None = None,
     depth: int = 100,
     pairwise_top: int = 20,
     device: str = "auto",
@@ -116,12 +118,19 @@ def run_rerank(
     measures: list[str] | None = None,
     show_progress: bool = True,
 ) -> RerankResult:
-    """Load the model, score the candidates, and evaluate when qrels are known."""
-    check_scorer(scorer)
+    """Load the model (or a trained run's scorer), score the candidates, and evaluate when qrels are known."""
     dev = pick_device(device)
-    kind = "encoder" if scorer in ENCODER_SCORERS else "causal"
-    backbone = load_backbone(model, kind=kind, dtype=pick_dtype(dtype, dev), device=dev)
-    sc = build_scorer(scorer, backbone)
+    if run_dir is not None:
+        from rankscope.train.export import load_run_scorer
+
+        sc, _ = load_run_scorer(run_dir, adapter, device=dev, dtype=pick_dtype(dtype, dev))
+    else:
+        if model is None or scorer is None:
+            raise InputError("give a model and a scorer, or a trained run", "--run")
+        check_scorer(scorer)
+        kind = "encoder" if scorer in ENCODER_SCORERS else "causal"
+        backbone = load_backbone(model, kind=kind, dtype=pick_dtype(dtype, dev), device=dev)
+        sc = build_scorer(scorer, backbone)
     coll, cands = inputs.collection, inputs.candidates
     start = time.perf_counter()
     if isinstance(sc, PairwiseScorer):

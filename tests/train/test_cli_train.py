@@ -38,3 +38,46 @@ def test_train_export_and_bad_input(make_spec, tmp_path: Path, capsys) -> None:
     assert invoke("train", str(spec_file), "--out", str(tmp_path / "other")) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "spec.yaml: optim.lr: Input should be a valid number" in err
+
+
+def test_rerank_with_a_trained_run(make_spec, triples_file: Path, tmp_path: Path, capsys) -> None:
+    from rankscope.data.readers import read_trec_run
+    from rankscope.evaluate.rerank import rerank
+    from rankscope.pipeline import load_inputs
+    from rankscope.train.export import load_run_scorer
+    from rankscope.train.run import train
+
+    run = tmp_path / "run"
+    train(make_spec(optim={"steps": 2, "save_every": 1}), run)
+    queries, qrels, corpus = tmp_path / "q.tsv", tmp_path / "qrels.txt", tmp_path / "corpus.tsv"
+    queries.write_text("q1\tcats sleep a lot\nq2\ttrains run on rails\n")
+    corpus.write_text("d1\tcats sleep most of the day\nd2\ttrains need rails\nd3\train falls from clouds\n")
+    qrels.write_text("q1 0 d1 1\nq2 0 d2 1\n")
+    files = ["--queries", str(queries), "--qrels", str(qrels), "--corpus", str(corpus), "--depth", "3"]
+    out = tmp_path / "rerank"
+    assert invoke("rerank", "--run", str(run), "--dtype", "float32", "--out", str(out), *files) in (0, None)
+    written = read_trec_run(out / "run.trec")
+    scorer, _ = load_run_scorer(run)
+    inputs = load_inputs(None, "bm25", queries=str(queries), qrels=str(qrels), corpus=str(corpus), depth=3)
+    expected = rerank(
+        scorer, inputs.candidates, inputs.collection.queries, 3, inputs.collection.corpus, False
+    )
+    for q, docs in expected.items():
+        assert written[q].keys() == docs.keys()
+        for d, s in docs.items():
+            assert abs(written[q][d] - s) < 1e-4
+
+    ckpt = run / "checkpoints" / "checkpoint-1"
+    out2 = tmp_path / "rerank-ckpt"
+    assert invoke("rerank", "--run", str(run), "--adapter", str(ckpt), "--out", str(out2), *files) in (
+        0,
+        None,
+    )
+    assert (out2 / "metrics.json").is_file()
+
+    bad = tmp_path / "bad"
+    assert invoke("rerank", "--run", str(run), "--model", "smollm2-135m", "--out", str(bad), *files) == 2
+    assert invoke("rerank", "--out", str(bad), *files) == 2
+    assert invoke("rerank", "--run", str(tmp_path), "--out", str(bad), *files) == 2
+    assert "--run" in capsys.readouterr().err
+    assert not bad.exists()

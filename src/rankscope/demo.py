@@ -1,41 +1,103 @@
-"""`rankscope demo`: a zero-shot rerank of a TREC DL 2019 subset, shown as a before/after table."""
+"""`rankscope demo`: fine-tune SmolLM2-135M with LoRA on bundled training data (TREC DL 2021's judged
+pool and MS MARCO training samples, never DL19), rerank a DL19 subset before and after with the same
+yes/no scorer, print the table and write the inspection report of the run."""
 
 from __future__ import annotations
 
+import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from rankscope.data.readers import write_trec_run
+from rankscope.config import spec_from_dict
+from rankscope.errors import InputError
 from rankscope.evaluate.metrics import evaluate
-from rankscope.io import atomic_dir, write_json
-from rankscope.pipeline import load_inputs, run_rerank
+from rankscope.io import write_json
+from rankscope.pipeline import load_inputs
 
 console = Console()
 
+DEMO_SPEC: dict[str, Any] = {
+    "model": "smollm2-135m",
+    "scorer": "yes-no",
+    "objective": "listwise",
+    "method": {"name": "lora", "rank": 8, "alpha": 16, "targets": ["attn", "mlp"], "layers": "all"},
+    "train": {
+        "datasets": ["dl21"],
+        "files": ["data:msmarco-passage-train-samples/bge_msmarco_hardneg_10q.jsonl"],
+        "group_size": 8,
+        "positives_per_query": 2,
+        "dev_fraction": 0.0,
+    },
+    "dev": {"dataset": "dl19", "candidates": "bm25", "depth": 20, "max_queries": 10},
+    "optim": {"steps": 40, "batch_size": 2, "lr": 3.0e-4, "warmup": 4, "save_every": 20},
+    "eval_sets": ["dl19"],
+    "max_doc_tokens": 128,
+}
+"""The demo's experiment, as a spec file would hold it; DL19 is the dev set reranked at every checkpoint
+(step 0 is the zero-shot "before" row) and is refused as training data."""
 
-def run_demo(out: Path, n_queries: int = 8, depth: int = 30, model: str = "smollm2-135m") -> dict:
-    """Rerank BM25's top `depth` for `n_queries` DL19 queries with two zero-shot scorers."""
-    inputs = load_inputs("dl19", "bm25", depth=depth, max_queries=n_queries)
-    qrels = inputs.collection.qrels or {}
+MARKER = "demo.json"
+
+
+def _fresh(out: Path) -> None:
+    """The demo owns `out`: a previous demo's output is replaced, anything else is refused."""
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).is_file() and not (out / "train" / "spec.yaml").is_file():
+            raise InputError("output folder exists and is not a previous demo's output", out)
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def run_demo(out: Path, steps: int | None = None, inspect: bool = True) -> dict[str, Any]:
+    """Train, compare before/after on the DL19 subset, inspect and report; returns the summary."""
+    from rankscope.report import write_report
+    from rankscope.train.run import console_log, train
+
+    data = {**DEMO_SPEC, "optim": {**DEMO_SPEC["optim"], **({"steps": steps} if steps else {})}}
+    spec = spec_from_dict(data, "demo spec")
+    _fresh(out)
+    start = time.perf_counter()
+    dev = spec.dev
+    console.print(
+        f"[bold]rankscope demo[/]: LoRA r={spec.method.rank} on {spec.model} ({spec.scorer} scorer, "
+        f"{spec.objective} loss, {spec.optim.steps} steps) trained on DL21 + MS MARCO samples; "
+        f"evaluated on {dev.max_queries} DL19 queries x BM25 top-{dev.depth}"
+    )
+    with console_log():
+        result = train(spec, out / "train")
+    rows = [r for r in result.metrics if "nDCG@10" in r]
+    before, after = rows[0], rows[-1]
+    inputs = load_inputs("dl19", "bm25", depth=dev.depth, max_queries=dev.max_queries)
     bm25_run = {q: {h.doc_id: h.score for h in hits} for q, hits in inputs.candidates.hits.items()}
-    rows = {"BM25": (evaluate(bm25_run, qrels), 0.0, bm25_run)}
-    for scorer in ("query-likelihood", "yes-no"):
-        console.print(f"[bold]{model} {scorer}[/] on {n_queries} DL19 queries x {depth} BM25 candidates")
-        res = run_rerank(inputs, model, scorer, depth=depth)
-        rows[f"{model} {scorer}"] = (res.metrics, res.seconds, res.run)
-    table = Table(title=f"TREC DL 2019, {n_queries} queries, BM25 top-{depth} (zero-shot)")
-    measures = list(rows["BM25"][0])
-    for col in ["ranker", *measures, "seconds"]:
+    bm25 = evaluate(bm25_run, inputs.collection.qrels or {})
+    measures = [m for m in bm25 if m in before]
+    table = Table(title=f"TREC DL 2019, {dev.max_queries} queries, BM25 top-{dev.depth}")
+    for col in ["ranker", *measures]:
         table.add_column(col)
-    summary = {}
-    with atomic_dir(out, overwrite=True) as tmp:
-        for name, (metrics, secs, run) in rows.items():
-            table.add_row(name, *[f"{metrics[m]:.4f}" for m in measures], f"{secs:.0f}")
-            summary[name] = {"metrics": metrics, "seconds": secs}
-            write_trec_run(run, tmp / f"{name.replace(' ', '_')}.trec")
-        write_json(tmp / "summary.json", summary)
+    table.add_row("BM25", *[f"{bm25[m]:.4f}" for m in measures])
+    table.add_row(f"{spec.model} {spec.scorer}, zero-shot (before)", *[f"{before[m]:.4f}" for m in measures])
+    table.add_row(
+        f"{spec.model} {spec.scorer}, LoRA step {after['step']} (after)",
+        *[f"{after[m]:.4f}" for m in measures],
+    )
     console.print(table)
-    console.print(f"runs and summary written to {out}")
+    if inspect:
+        from rankscope.inspect.run import inspect_run
+
+        inspect_run(out / "train", max_queries=dev.max_queries, windows=6, quick=True)
+    html = write_report(out / "train")
+    summary = {
+        "bm25": bm25,
+        "before": before,
+        "after": after,
+        "seconds": round(time.perf_counter() - start, 1),
+        "report": str(html),
+    }
+    write_json(out / MARKER, summary)
+    console.print(f"after beats before on nDCG@10: {after['nDCG@10'] > before['nDCG@10']}")
+    console.print(f"run in {out / 'train'}; report: {html} ({summary['seconds']:.0f} s in all)")
     return summary

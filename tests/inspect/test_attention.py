@@ -80,3 +80,14 @@ def test_hooks_and_attention_restored_after_an_error(lora_factory, tokenizer, pa
     handle.remove()
     assert all(not m._forward_hooks for m in attention_modules(model))
     assert model.get_base_model().config._attn_implementation == impl
+
+
+def test_masses_under_bf16_autocast_match_float32(lora_factory, tokenizer, pairs) -> None:
+    import torch
+
+    scorer = YesNoScorer(lora_factory(n_layers=2), tokenizer)
+    ref = attention_mass(scorer, pairs[0], batch_size=3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # as `inspect` runs a run trained under bf16
+        got = attention_mass(scorer, pairs[0], batch_size=3)
+    for m in MEASURES:
+        assert got[m].dtype == np.float32 and np.allclose(got[m], ref[m], atol=0.03)

@@ -175,7 +175,10 @@ class _Accumulator:
         self.q = self.d = self.last = torch.zeros(0)
 
     def add(self, layer: int, w: torch.Tensor) -> None:
-        w = w.float()
+        with torch.autocast(w.device.type, enabled=False):  # sums in float32 even under bf16 autocast
+            self._add(layer, w.float())
+
+    def _add(self, layer: int, w: torch.Tensor) -> None:
         rows = torch.arange(w.shape[0], device=w.device)
         to_q = torch.einsum("bhij,bj->bhi", w, self.q)
         to_d = torch.einsum("bhij,bj->bhi", w, self.d)
@@ -195,7 +198,8 @@ class _Accumulator:
         out = {}
         for m in MEASURES:
             rows = [
-                (self.sums[m][ly] / self.counts[m][ly].clamp(min=1)).cpu().numpy() for ly in range(n_layers)
+                (self.sums[m][ly] / self.counts[m][ly].clamp(min=1)).float().cpu().numpy()
+                for ly in range(n_layers)
             ]
             out[m] = np.stack(rows).astype(np.float32)
         return out

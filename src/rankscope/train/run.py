@@ -110,6 +110,9 @@ def dev_set(spec: ExperimentSpec, data: TrainingSet) -> DevSet:
     keys = sorted({g.key for g in data.dev})[: d.max_queries]
     groups = [g for g in data.dev if g.key in set(keys)]
     cands, qrels = groups_as_candidates(groups)
+    # sources mix graded and binary judgements: binarise, so RR@10 counts every positive
+    low = spec.train.min_relevance
+    qrels = {q: {doc: int(r >= low) for doc, r in docs.items()} for q, docs in qrels.items()}
     return DevSet(cands, dict(cands.queries), qrels, None, data.dev, d.depth, d.pairwise_top)
 
 

@@ -234,6 +234,126 @@ def demo(
     run_demo(out, steps=steps, inspect=inspect)
 
 
+def _int_list(text: str | None, option: str) -> list[int] | None:
+    """'auto' -> None, 'none'/'0' -> [], '4,8' -> [4, 8]."""
+    if text is None or text.strip().lower() == "auto":
+        return None
+    if text.strip().lower() in ("none", "0", ""):
+        return []
+    try:
+        return [int(t) for t in text.replace(" ", "").split(",")]
+    except ValueError:
+        raise InputError(f"expected auto, none or comma-separated sizes, got '{text}'", option) from None
+
+
+@app.command("inspect")
+def inspect_cmd(
+    run: Annotated[Path, typer.Argument(help="a trained run folder (rankscope train --out)")],
+    probes: Annotated[bool, typer.Option(help="linear probes per layer, base vs fine-tuned")] = True,
+    attention: Annotated[bool, typer.Option(help="query/document attention mass, before vs after")] = True,
+    ablation: Annotated[
+        bool, typer.Option(help="switch adapters off (presets + layer windows), rerank the dev set")
+    ] = True,
+    windows: Annotated[
+        str, typer.Option(help="layer-window sizes of the ablation sweep: auto (~1/6 of layers), 4,8, none")
+    ] = "auto",
+    stride: Annotated[int | None, typer.Option(help="window start step (default half the window)")] = None,
+    max_queries: Annotated[
+        int | None, typer.Option(help="dev queries reranked and probed (default the spec's dev.max_queries)")
+    ] = None,
+    layers: Annotated[
+        str | None, typer.Option(help="probe layers drawn as PCA plots (0 = embeddings), e.g. 5,15,30")
+    ] = None,
+    probe_pairs: Annotated[int, typer.Option(help="labelled pairs per class for the probes")] = 200,
+    attention_pairs: Annotated[int, typer.Option(help="pairs averaged in the attention pass")] = 64,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
+    dtype: Annotated[
+        str, typer.Option(help="auto (as training evaluated its dev set), float32, bfloat16 (no autocast)")
+    ] = "auto",
+) -> None:
+    """Analyse a trained run: weight deltas per checkpoint, probes, attention and adapter ablations on its
+    dev set, written into RUN/inspect/ (then `rankscope report RUN`)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rankscope.inspect.run import InspectOptions, check_run, inspect_run
+
+    check_run(run)
+    opts = InspectOptions(
+        probes=probes,
+        attention=attention,
+        ablation=ablation,
+        windows=_int_list(windows, "--windows"),
+        stride=stride,
+        max_queries=max_queries,
+        pca_layers=layers,
+        probe_pairs=probe_pairs,
+        attention_pairs=attention_pairs,
+        device=device,
+        dtype=dtype,
+    )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        res = inspect_run(run, opts, progress)
+    for name in res.written:
+        console.print(f"wrote {res.out / name}")
+    for name, why in res.skipped.items():
+        console.print(f"[yellow]skipped {name}:[/] {why}", highlight=False)
+    console.print(f"next: rankscope report {run}")
+
+
+@app.command("report")
+def report_cmd(
+    run: Annotated[Path, typer.Argument(help="a training run folder or a sweep folder")],
+    out: Annotated[Path | None, typer.Option(help="report folder (default DIR/report)")] = None,
+) -> None:
+    """One self-contained HTML page (figures, tables, findings), its PNGs and summary.json, for a run or a
+    sweep; prints the page's path."""
+    from rankscope.report import write_report
+
+    typer.echo(str(write_report(run, out)))  # plain: rich would wrap a long path
+
+
+@app.command("sweep")
+def sweep_cmd(
+    spec: Annotated[
+        Path, typer.Argument(help="sweep spec YAML: an experiment spec plus grid: {field.path: [values]}")
+    ],
+    out: Annotated[Path, typer.Option(help="sweep folder: runs/NAME, results.jsonl, comparison.png")],
+    resume: Annotated[bool, typer.Option(help="skip finished runs, resume an interrupted one")] = False,
+    only: Annotated[
+        str | None, typer.Option(help="I/N: run only grid points with index % N == I (one process per GPU)")
+    ] = None,
+) -> None:
+    """Train a grid of runs one after another into one results table and one comparison figure."""
+    from rankscope.sweep import GridPoint, parse_only, run_sweep
+    from rankscope.train.run import console_log
+
+    share = parse_only(only)
+
+    def announce(point: GridPoint, what: str) -> None:
+        console.print(f"[bold]{point.name}[/] ({point.index + 1}): {what}", highlight=False)
+
+    with console_log():
+        res = run_sweep(spec, out, resume=resume, only=share, on_point=announce)
+    if res.rows:
+        cols = [k for k in res.rows[0] if k not in ("name", "run")]
+        table = Table("name", *cols, title=f"sweep results ({res.out})")
+        for row in res.rows:
+            table.add_row(str(row.get("name")), *[_fmt(row.get(c)) for c in cols])
+        console.print(table)
+    console.print(
+        f"ran {len(res.ran)}, skipped {len(res.skipped)} finished; "
+        + (f"comparison of {res.metric}: {res.figure}" if res.figure else "no comparison figure yet")
+    )
+
+
 def _print_metrics(metrics: dict[str, float]) -> None:
     if not metrics:
         return

@@ -273,9 +273,7 @@ def inspect_cmd(
 ) -> None:
     """Analyse a trained run: weight deltas per checkpoint, probes, attention and adapter ablations on its
     dev set, written into RUN/inspect/ (then `rankscope report RUN`)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from rankscope.inspect.run import InspectOptions, check_run, inspect_run
+    from rankscope.inspect.run import InspectOptions, check_run, inspect_run, stage_bars
 
     check_run(run)
     opts = InspectOptions(
@@ -291,15 +289,7 @@ def inspect_cmd(
         device=device,
         dtype=dtype,
     )
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with stage_bars() as progress:
         res = inspect_run(run, opts, progress)
     for name in res.written:
         console.print(f"wrote {res.out / name}")

@@ -86,9 +86,11 @@ def run_demo(out: Path, steps: int | None = None, inspect: bool = True) -> dict[
     )
     console.print(table)
     if inspect:
-        from rankscope.inspect.run import inspect_run
+        from rankscope.inspect.run import inspect_run, stage_bars
 
-        inspect_run(out / "train", max_queries=dev.max_queries, windows=6, quick=True)
+        console.print("[bold]inspecting[/]: weight deltas, probes, attention, adapter ablations")
+        with stage_bars() as progress:  # quick: small labelled sets, three 10-layer windows
+            inspect_run(out / "train", progress=progress, max_queries=dev.max_queries, windows=10, quick=True)
     html = write_report(out / "train")
     summary = {
         "bm25": bm25,

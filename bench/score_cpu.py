@@ -63,9 +63,10 @@ def main() -> None:
     pairs = pairs[:: max(1, len(pairs) // args.pairs)][: args.pairs]
     bb = load_backbone(args.model, kind="causal", dtype=torch.float32)
     scorer = YesNoScorer(bb.model, bb.tokenizer)
-    # the baseline truncates nothing; give it the same passage budget so both see the same text
+    # the baseline truncates nothing: cut passages below the scorer's 192-token budget (re-encoding a
+    # decoded cut with the template's leading space can add a token) so both see exactly the same text
     pairs = [
-        Pair(p.query, bb.tokenizer.decode(bb.tokenizer.encode(p.doc, add_special_tokens=False)[:192]))
+        Pair(p.query, bb.tokenizer.decode(bb.tokenizer.encode(p.doc, add_special_tokens=False)[:176]))
         for p in pairs
     ]
     scorer.score(pairs[:8])  # warm-up for both paths

@@ -94,10 +94,10 @@ def test_example_specs_load() -> None:
         data_root()
     except InputError:
         pytest.skip("needs the shared data folder")
-    examples = sorted(Path(__file__).parents[1].joinpath("examples").glob("*.yaml"))
+    examples = sorted(Path(__file__).parents[1].joinpath("examples").glob("**/*.yaml"))
     assert examples
     for path in examples:
-        if path.name.startswith("sweep-"):  # an experiment spec plus grid: every grid point validated
+        if path.name.startswith("sweep-") or path.parent.name == "study":  # spec + grid: every point checked
             from rankscope.sweep import load_sweep
 
             assert load_sweep(path).points

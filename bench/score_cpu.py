@@ -24,7 +24,7 @@ from scipy.stats import spearmanr
 from rankscope.data.readers import read_candidates
 from rankscope.data.registry import load_dataset
 from rankscope.models.loading import load_backbone
-from rankscope.pipeline import pick_dtype
+from rankscope.runtime import pick_dtype
 from rankscope.scorers.base import Pair
 from rankscope.scorers.decoder import YesNoScorer
 from rankscope.scorers.prompts import YES_NO

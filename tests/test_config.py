@@ -45,7 +45,7 @@ def test_good_spec_loads_with_defaults_and_resolves_files(tmp_path: Path) -> Non
         ("method: {name: lora, targets: [attn.x]}", "method.targets: unknown component 'attn.x'"),
         ("method: {name: lora, layers: 5..9}", "method.layers: bad layer range"),
         ("method: {name: nope}", "method: unknown method 'nope'"),
-        ("scorer: bm25", "scorer: Input should be"),
+        ("scorer: bm25", "scorer: unknown or untrainable scorer 'bm25'"),
         ("objective: pairwise-ab", "'pairwise-ab' does not fit scorer 'yes-no'"),
         ("train: {files: [triples.tsv], group_size: 1}", "'listwise' needs negatives"),
         ("train: {files: [missing.tsv]}", "train.files.0: no such file"),

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import re
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     ValidatorFunctionWrapHandler,
@@ -20,47 +16,46 @@ from pydantic import (
     model_validator,
 )
 
+import rankscope.methods  # noqa: F401  (registers the built-in methods and their configs)
 from rankscope.errors import InputError
+from rankscope.fields import DatasetName, Strict
+from rankscope.methods.freeze import FreezeMethod
+from rankscope.methods.lora import LoraMethod
+from rankscope.methods.registry import METHOD_CONFIGS, MethodConfig
 
-ScorerName = Literal["yes-no", "linear-head", "query-likelihood", "pairwise", "cross-encoder"]
-ObjectiveName = Literal["pointwise-bce", "ranknet", "hinge", "listwise", "pairwise-ab", "ql-nll", "qpeft"]
-
-POINTWISE_SCORES = ("pointwise-bce", "ranknet", "hinge", "listwise")
-OBJECTIVES_FOR: dict[str, tuple[str, ...]] = {
-    "yes-no": POINTWISE_SCORES,
-    "linear-head": POINTWISE_SCORES,
-    "cross-encoder": POINTWISE_SCORES,
-    "query-likelihood": ("ql-nll", "ranknet", "hinge", "listwise", "qpeft"),
-    "pairwise": ("pairwise-ab",),
-}
-"""Which objectives each scorer can be trained with (query likelihoods are log-probabilities, not logits)."""
-NEEDS_NEGATIVES = ("ranknet", "hinge", "listwise", "pairwise-ab", "qpeft")
-_LAYERS = re.compile(r"^(all|\d+(-\d+)?(,\d+(-\d+)?)*)$")
+__all__ = ["ExperimentSpec", "FreezeMethod", "LoraMethod", "MethodConfig", "load_spec", "spec_from_dict"]
 
 
-class Strict(BaseModel):
-    """Every spec section refuses unknown fields."""
+def _check_scorer(name: str) -> str:
+    from rankscope.scorers.registry import SCORERS
 
-    model_config = ConfigDict(extra="forbid")
-
-
-def _check_targets(values: list[str]) -> list[str]:
-    from rankscope.models.components import COMPONENTS, GROUPS
-
-    bad = [v for v in values if v not in COMPONENTS and v not in GROUPS]
-    if bad:
-        raise ValueError(f"unknown component '{bad[0]}': expected one of {', '.join([*GROUPS, *COMPONENTS])}")
-    if not values:
-        raise ValueError("name at least one component")
-    return values
-
-
-def _check_dataset(name: str) -> str:
-    from rankscope.data.registry import DATASETS
-
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset '{name}': expected one of {', '.join(DATASETS)}")
+    entry = SCORERS.get(name)
+    if entry is None or entry.reranker is None:
+        trainable = [n for n, e in SCORERS.items() if e.reranker is not None]
+        raise ValueError(f"unknown or untrainable scorer '{name}': expected one of {', '.join(trainable)}")
     return name
+
+
+def _check_objective(name: str) -> str:
+    from rankscope.train.losses import LOSSES
+
+    if name not in LOSSES:
+        raise ValueError(f"unknown objective '{name}': expected one of {', '.join(LOSSES)}")
+    return name
+
+
+def objectives_for(scorer: str) -> list[str]:
+    """Which objectives a scorer can be trained with: the losses that accept its kind of score."""
+    from rankscope.scorers.registry import get_scorer
+    from rankscope.train.losses import objectives_for as for_kind
+
+    return for_kind(get_scorer(scorer, "scorer").scores)
+
+
+def needs_negatives(objective: str) -> bool:
+    from rankscope.train.losses import LOSSES
+
+    return LOSSES[objective].needs_negatives
 
 
 def _objective_list(value: Any) -> Any:
@@ -70,61 +65,8 @@ def _objective_list(value: Any) -> Any:
     return value
 
 
-def _check_layers(value: str) -> str:
-    value = value.replace(" ", "")
-    if not _LAYERS.match(value):
-        raise ValueError(f"bad layer range '{value}': expected all, 5, 5-15 or 0-9,20-29")
-    return value
-
-
-Targets = Annotated[list[str], AfterValidator(_check_targets)]
-Layers = Annotated[str, AfterValidator(_check_layers)]
-DatasetName = Annotated[str, AfterValidator(_check_dataset)]
-
-
-class MethodConfig(Strict):
-    """Base of every PEFT method config; subclasses register with `register_method_config`."""
-
-    name: str
-    scorers: ClassVar[tuple[str, ...] | None] = None
-    """Scorers the method works with (None: any)."""
-
-
-METHOD_CONFIGS: dict[str, type[MethodConfig]] = {}
-
-
-def register_method_config(name: str, cls: type[MethodConfig]) -> type[MethodConfig]:
-    """Make `method: {name: NAME, ...}` in a spec validate with `cls` (used by qpeft and others)."""
-    METHOD_CONFIGS[name] = cls
-    return cls
-
-
-class LoraMethod(MethodConfig):
-    """LoRA on chosen components and layers; `qlora` loads the backbone in 4-bit (CUDA + bitsandbytes)."""
-
-    name: Literal["lora"] = "lora"
-    rank: int = Field(8, ge=1)
-    alpha: float = Field(16.0, gt=0)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    targets: Targets = ["attn", "mlp"]
-    layers: Layers = "all"
-    qlora: bool = False
-
-
-class FreezeMethod(MethodConfig):
-    """Train only the chosen layers/components: fully (`full_weights`) or through LoRA on them."""
-
-    name: Literal["freeze"] = "freeze"
-    layers: Layers = "all"
-    targets: Targets = ["attn", "mlp"]
-    full_weights: bool = True
-    rank: int = Field(8, ge=1)
-    alpha: float = Field(16.0, gt=0)
-    dropout: float = Field(0.0, ge=0, lt=1)
-
-
-register_method_config("lora", LoraMethod)
-register_method_config("freeze", FreezeMethod)
+ScorerName = Annotated[str, AfterValidator(_check_scorer)]
+ObjectiveName = Annotated[str, AfterValidator(_check_objective)]
 
 
 def _parse_method(value: Any, handler: ValidatorFunctionWrapHandler) -> MethodConfig:
@@ -134,8 +76,6 @@ def _parse_method(value: Any, handler: ValidatorFunctionWrapHandler) -> MethodCo
     if not isinstance(value, dict):
         raise ValueError("expected a mapping with a 'name' (lora, freeze, ...)")
     name = value.get("name")
-    if name not in METHOD_CONFIGS:
-        importlib.import_module("rankscope.methods")  # registers the methods that live there
     if name not in METHOD_CONFIGS:
         raise ValueError(f"unknown method '{name}': expected one of {', '.join(METHOD_CONFIGS)}")
     return METHOD_CONFIGS[name].model_validate(value)
@@ -220,7 +160,7 @@ class ExperimentSpec(Strict):
 
     @model_validator(mode="after")
     def _fits(self) -> ExperimentSpec:
-        allowed = OBJECTIVES_FOR[self.scorer]
+        allowed = objectives_for(self.scorer)
         if not self.objectives:
             raise ValueError("objective: name at least one objective")
         for obj in self.objectives:
@@ -229,7 +169,7 @@ class ExperimentSpec(Strict):
                     f"objective: '{obj.name}' does not fit scorer '{self.scorer}': "
                     f"use one of {', '.join(allowed)}"
                 )
-            if obj.name in NEEDS_NEGATIVES and self.train.group_size < 2:
+            if needs_negatives(obj.name) and self.train.group_size < 2:
                 raise ValueError(f"objective: '{obj.name}' needs negatives: set train.group_size >= 2")
         if self.method.scorers is not None and self.scorer not in self.method.scorers:
             raise ValueError(

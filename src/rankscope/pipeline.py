@@ -6,8 +6,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from rankscope.data.readers import read_candidates
 from rankscope.data.registry import load_dataset, load_files
 from rankscope.data.types import Candidates, Collection
@@ -16,41 +14,15 @@ from rankscope.evaluate.metrics import Run, evaluate
 from rankscope.evaluate.rerank import rerank, rerank_pairwise
 from rankscope.models.loading import load_backbone
 from rankscope.retrieve.bm25 import bm25_retrieve
+from rankscope.runtime import pick_device, pick_dtype
 from rankscope.scorers.decoder import PairwiseScorer
-from rankscope.scorers.registry import ENCODER_SCORERS, build_scorer, check_scorer
+from rankscope.scorers.registry import build_for_backbone, get_scorer
 
 
 @dataclass
 class Inputs:
     collection: Collection
     candidates: Candidates
-
-
-def pick_device(device: str = "auto") -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("CUDA is not available on this machine", "--device")
-    return device
-
-
-def cpu_has_bf16() -> bool:
-    """True where the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def pick_dtype(dtype: str, device: str) -> torch.dtype:
-    """ "auto": bf16 on CUDA and on CPUs with native bf16, float32 elsewhere."""
-    choices = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if dtype == "auto":
-        return torch.bfloat16 if device.startswith("cuda") or cpu_has_bf16() else torch.float32
-    if dtype not in choices:
-        raise InputError(f"unknown dtype '{dtype}': expected auto, {', '.join(choices)}", "--dtype")
-    return choices[dtype]
 
 
 def load_inputs(
@@ -121,16 +93,15 @@ def run_rerank(
     """Load the model (or a trained run's scorer), score the candidates, and evaluate when qrels are known."""
     dev = pick_device(device)
     if run_dir is not None:
-        from rankscope.train.export import load_run_scorer
+        from rankscope.trained import load_run_scorer
 
         sc, _ = load_run_scorer(run_dir, adapter, device=dev, dtype=pick_dtype(dtype, dev))
     else:
         if model is None or scorer is None:
             raise InputError("give a model and a scorer, or a trained run", "--run")
-        check_scorer(scorer)
-        kind = "encoder" if scorer in ENCODER_SCORERS else "causal"
+        kind = get_scorer(scorer).kind
         backbone = load_backbone(model, kind=kind, dtype=pick_dtype(dtype, dev), device=dev)
-        sc = build_scorer(scorer, backbone)
+        sc = build_for_backbone(scorer, backbone)
     coll, cands = inputs.collection, inputs.candidates
     start = time.perf_counter()
     if isinstance(sc, PairwiseScorer):

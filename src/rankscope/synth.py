@@ -522,8 +522,8 @@ def run_synth(
 ) -> SynthResult:
     """Everything `rankscope synth` does: check the input, load, synthesize, write atomically."""
     from rankscope.models.loading import load_backbone
-    from rankscope.pipeline import pick_device, pick_dtype
-    from rankscope.scorers.registry import build_scorer
+    from rankscope.runtime import pick_device, pick_dtype
+    from rankscope.scorers.registry import build_for_backbone
 
     check_output(out, overwrite)
     if filter_scorer not in FILTER_SCORERS:
@@ -545,7 +545,7 @@ def run_synth(
     guard = load_eval_guard(names)
     dev = pick_device(device)
     backbone = load_backbone(model, kind="causal", dtype=pick_dtype(dtype, dev), device=dev)
-    scorer = build_scorer(filter_scorer, backbone)
+    scorer = build_for_backbone(filter_scorer, backbone)
     result = synthesize(
         docs,
         backbone.model,

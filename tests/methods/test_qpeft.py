@@ -16,10 +16,10 @@ from rankscope.config import ExperimentSpec, spec_from_dict
 from rankscope.errors import InputError
 from rankscope.scorers.base import Pair
 from rankscope.scorers.qpeft import AttentionPrompt, QPeftScorer, TopKPrompt
+from rankscope.scorers.trainable import TrainableReranker as Reranker
 from rankscope.train import run
-from rankscope.train.export import load_run_scorer
 from rankscope.train.losses import QPeftLoss, build_loss
-from rankscope.train.scoring import Reranker
+from rankscope.trained import load_run_scorer
 
 TOPICS = ["fleas live a year", "goldfish grow in tanks", "wifi has a long range", "cats sleep a lot"]
 VARIANTS = {

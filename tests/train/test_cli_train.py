@@ -44,8 +44,8 @@ def test_rerank_with_a_trained_run(make_spec, triples_file: Path, tmp_path: Path
     from rankscope.data.readers import read_trec_run
     from rankscope.evaluate.rerank import rerank
     from rankscope.pipeline import load_inputs
-    from rankscope.train.export import load_run_scorer
     from rankscope.train.run import train
+    from rankscope.trained import load_run_scorer
 
     run = tmp_path / "run"
     train(make_spec(optim={"steps": 2, "save_every": 1}), run)

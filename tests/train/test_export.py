@@ -10,8 +10,9 @@ from transformers import AutoModelForCausalLM
 
 from rankscope.errors import InputError
 from rankscope.scorers.base import Pair
-from rankscope.train.export import export, load_exported_scorer, load_run_scorer
+from rankscope.train.export import export
 from rankscope.train.run import train
+from rankscope.trained import load_exported_scorer, load_run_scorer
 
 PAIRS = [
     Pair("query fleas live a year 0", "passage: fleas live a year (0)"),

@@ -12,14 +12,15 @@ import pytest
 import torch
 from torch import nn
 
-from rankscope.config import METHOD_CONFIGS, MethodConfig
 from rankscope.errors import InputError
 from rankscope.methods import METHODS, register_method
+from rankscope.methods.registry import METHOD_CONFIGS, MethodConfig
 from rankscope.scorers.base import Pair
 from rankscope.scorers.qpeft import QPeftScorer, build_prompter
-from rankscope.train.export import export, load_run_scorer
+from rankscope.scorers.trainable import QueryLikelihoodReranker
+from rankscope.train.export import export
 from rankscope.train.run import train
-from rankscope.train.scoring import QueryLikelihoodReranker
+from rankscope.trained import load_run_scorer
 
 
 class PromptMethod(MethodConfig):

@@ -44,6 +44,7 @@ from rankscope.inspect.views import Item, base_model_view, check_inspectable
 from rankscope.models.components import num_layers, parse_layers
 from rankscope.scorers.base import Pair, Scorer
 from rankscope.scorers.decoder import PairwiseScorer
+from rankscope.trained import load_run_scorer, zero_shot_scorer
 
 log = logging.getLogger("rankscope.inspect")
 INSPECT_DIR = "inspect"
@@ -101,27 +102,6 @@ class RunScorers:
             yield self.scorer
 
 
-def zero_shot_scorer(
-    spec: ExperimentSpec, adapter: Path, device: str = "cpu", dtype: torch.dtype = torch.float32
-) -> Scorer:
-    """The spec's scorer over the untouched base model; a trained scoring head (linear-head,
-    cross-encoder) is loaded too, as in the adapter ablations, so only the backbone differs."""
-    from rankscope.methods import get_method
-    from rankscope.models.loading import load_backbone
-    from rankscope.train.export import _load_head
-    from rankscope.train.scoring import build_scorer
-
-    kind = "encoder" if spec.scorer == "cross-encoder" else "causal"
-    bb = load_backbone(spec.model, kind=kind, dtype=dtype, device=device)
-    scorer = build_scorer(
-        spec.scorer, bb.model, bb.tokenizer, None, spec.max_query_tokens, spec.max_doc_tokens
-    )
-    if get_method(spec.method.name).scorer is None:  # a method's own module (Q-PEFT) is not a head
-        _load_head(scorer, adapter)
-    bb.model.eval()
-    return scorer
-
-
 def load_run_scorers(
     run_dir: str | Path,
     device: str = "cpu",
@@ -131,8 +111,6 @@ def load_run_scorers(
 ) -> RunScorers:
     """Rebuild a run's base backbone + trained adapter/head + scorer from its spec.yaml and adapter/ (or
     `adapter`, e.g. a checkpoint folder), and the zero-shot scorer for before/after comparisons."""
-    from rankscope.train.export import load_run_scorer
-
     run_dir = Path(run_dir)
     folder = Path(adapter) if adapter else run_dir / "adapter"
     scorer, spec = load_run_scorer(run_dir, folder, device, dtype)
@@ -240,7 +218,7 @@ def training_precision(spec: ExperimentSpec, device: str) -> tuple[torch.dtype, 
     """(weight dtype, bf16 autocast) as training evaluated its dev set, so the analyses' fine-tuned and
     zero-shot numbers match metrics.jsonl: the backbone in bf16 on a bf16 GPU (fp32 for full-weight
     training), bf16 autocast wherever training used it (optim.bf16)."""
-    from rankscope.train.trainer import use_bf16
+    from rankscope.runtime import use_bf16
 
     bf16 = use_bf16(spec.optim.bf16, device)
     full = isinstance(spec.method, FreezeMethod) and spec.method.full_weights
@@ -249,7 +227,7 @@ def training_precision(spec: ExperimentSpec, device: str) -> tuple[torch.dtype, 
 
 def check_run(run_dir: str | Path) -> ExperimentSpec:
     """The run's spec; a clear InputError for a folder that is not a finished training run."""
-    from rankscope.train.export import run_spec
+    from rankscope.trained import run_spec
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -302,7 +280,7 @@ def inspect_run(
     """Run the chosen analyses on a trained run and move their files into RUN/inspect/ at the end (each
     replaced atomically; files of analyses not run this time stay); nothing is written on an error.
     Keyword `options` set InspectOptions fields (`windows=6` is short for `windows=[6]`)."""
-    from rankscope.pipeline import pick_device, pick_dtype
+    from rankscope.runtime import pick_device, pick_dtype
 
     opts = dataclasses.replace(opts or InspectOptions(), **options)
     if isinstance(opts.windows, int):

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
 from torch import nn
 
-from rankscope.config import FreezeMethod, MethodConfig
 from rankscope.errors import InputError
+from rankscope.fields import Layers, Targets
 from rankscope.methods.lora import lora_model
-from rankscope.methods.registry import register_method
+from rankscope.methods.registry import MethodConfig, register_method
 from rankscope.models.components import classify_parameters, expand_components, num_layers, parse_layers
+
+
+class FreezeMethod(MethodConfig):
+    """Train only the chosen layers/components: fully (`full_weights`) or through LoRA on them."""
+
+    name: Literal["freeze"] = "freeze"
+    layers: Layers = "all"
+    targets: Targets = ["attn", "mlp"]
+    full_weights: bool = True
+    rank: int = Field(8, ge=1)
+    alpha: float = Field(16.0, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
 
 
 def unfreeze(model: nn.Module, targets: list[str], layers: str) -> int:

@@ -5,18 +5,32 @@ from __future__ import annotations
 import importlib.util
 import warnings
 from pathlib import Path
+from typing import Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
-from rankscope.config import LoraMethod, MethodConfig
 from rankscope.errors import InputError
-from rankscope.methods.registry import register_method
+from rankscope.fields import Layers, Targets
+from rankscope.methods.registry import MethodConfig, register_method
 from rankscope.models.components import lora_target_names
 from rankscope.models.loading import ENCODER_TYPES, Backbone, resolve_model
 
 # PEFT asks the model for a deprecated transformers attribute on every wrap.
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+
+
+class LoraMethod(MethodConfig):
+    """LoRA on chosen components and layers; `qlora` loads the backbone in 4-bit (CUDA + bitsandbytes)."""
+
+    name: Literal["lora"] = "lora"
+    rank: int = Field(8, ge=1)
+    alpha: float = Field(16.0, gt=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    targets: Targets = ["attn", "mlp"]
+    layers: Layers = "all"
+    qlora: bool = False
 
 
 def check_qlora() -> None:

@@ -7,21 +7,23 @@ on the pairs of each batch and scores mean log P(query | soft prompts, document)
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 from pydantic import Field
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from rankscope.config import ExperimentSpec, MethodConfig
 from rankscope.data.examples import Group
 from rankscope.errors import InputError
-from rankscope.methods.registry import register_method
+from rankscope.methods.registry import MethodConfig, register_method
 from rankscope.scorers.base import Pair, unwrap
 from rankscope.scorers.qpeft import QPeftScorer, build_prompter
+from rankscope.scorers.trainable import QueryLikelihoodReranker
+
+if TYPE_CHECKING:
+    from rankscope.config import ExperimentSpec
 
 
 class QPeftRMethod(MethodConfig):
@@ -41,39 +43,32 @@ class QPeftAMethod(MethodConfig):
     scorers: ClassVar[tuple[str, ...] | None] = ("query-likelihood",)
 
 
-@functools.cache
-def reranker_class() -> type[nn.Module]:
-    """QPeftReranker, defined on first use: rankscope.train.scoring imports this package's registry."""
-    from rankscope.train.scoring import QueryLikelihoodReranker
+class QPeftReranker(QueryLikelihoodReranker):
+    """Query likelihood with soft prompts: the batch also carries the pairs the prompter reads."""
 
-    class QPeftReranker(QueryLikelihoodReranker):
-        """Query likelihood with soft prompts: the batch also carries the pairs the prompter reads."""
+    scorer: QPeftScorer
 
-        scorer: QPeftScorer
+    def collate(self, groups: Sequence[Group]) -> dict[str, Any]:
+        batch = super().collate(groups)
+        batch["pairs"] = [Pair(g.query, d) for g in groups for d in g.docs]
+        return batch
 
-        def collate(self, groups: Sequence[Group]) -> dict[str, Any]:
-            batch = super().collate(groups)
-            batch["pairs"] = [Pair(g.query, d) for g in groups for d in g.docs]
-            return batch
-
-        def forward(  # type: ignore[override]
-            self,
-            input_ids: torch.Tensor,
-            attention_mask: torch.Tensor,
-            spans: torch.Tensor,
-            group_size: int,
-            pairs: list[Pair],
-        ) -> torch.Tensor:
-            spans_list = [(int(a), int(b)) for a, b in spans.tolist()]
-            scores = self.scorer.token_logprobs_for(pairs, input_ids, attention_mask, spans_list)
-            return scores.view(-1, group_size)
-
-    return QPeftReranker
+    def forward(  # type: ignore[override]
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        spans: torch.Tensor,
+        group_size: int,
+        pairs: list[Pair],
+    ) -> torch.Tensor:
+        spans_list = [(int(a), int(b)) for a, b in spans.tolist()]
+        scores = self.scorer.token_logprobs_for(pairs, input_ids, attention_mask, spans_list)
+        return scores.view(-1, group_size)
 
 
 def qpeft_reranker(scorer: QPeftScorer, model: nn.Module, head: nn.Module | None = None) -> nn.Module:
     """The trainable module: the frozen model plus the prompter (`head`), scoring groups of pairs."""
-    return reranker_class()(scorer, model, head)
+    return QPeftReranker(scorer, model, head)
 
 
 def qpeft_scorer(

@@ -5,14 +5,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from rankscope.config import MethodConfig, register_method_config
 from rankscope.errors import InputError
+from rankscope.fields import Strict
+
+
+class MethodConfig(Strict):
+    """Base of every PEFT method config; each method keeps its config beside it (as PEFT does) and
+    registers both with `register_method`."""
+
+    name: str
+    scorers: ClassVar[tuple[str, ...] | None] = None
+    """Scorers the method works with (None: any)."""
+
+
+METHOD_CONFIGS: dict[str, type[MethodConfig]] = {}
+
+
+def register_method_config(name: str, cls: type[MethodConfig]) -> type[MethodConfig]:
+    """Make `method: {name: NAME, ...}` in a spec validate with `cls`."""
+    METHOD_CONFIGS[name] = cls
+    return cls
+
 
 Prepare = Callable[[nn.Module, MethodConfig], nn.Module]
 TRAINABLE_FILE = "trainable.safetensors"
@@ -21,7 +40,7 @@ TRAINABLE_FILE = "trainable.safetensors"
 @dataclass(frozen=True)
 class Method:
     """A registered method. `scorer(model, tokenizer, config, spec)` and `reranker` (a class like those in
-    rankscope.train.scoring) replace the spec's scorer when a method brings its own (Q-PEFT's prompter
+    rankscope.scorers.trainable) replace the spec's scorer when a method brings its own (Q-PEFT's prompter
     in front of a frozen LLM); such a scorer keeps its trainable module on `scorer.head`."""
 
     name: str
@@ -109,3 +128,24 @@ def load_trained(model: nn.Module, folder: str | Path) -> nn.Module:
 def merged(model: nn.Module) -> nn.Module:
     """A plain transformers model: LoRA merged into the base weights (merge_and_unload)."""
     return model.merge_and_unload() if is_peft(model) else model
+
+
+def method_scorer(spec: Any, model: nn.Module, tokenizer: Any) -> Any:
+    """The spec's scorer over the prepared model (with the spec's token budgets), or the one its method
+    brings (Q-PEFT's prompter in front of a frozen LLM)."""
+    from rankscope.scorers.registry import build_scorer
+
+    method = get_method(spec.method.name)
+    if method.scorer is not None:
+        return method.scorer(model, tokenizer, spec.method, spec)
+    return build_scorer(spec.scorer, model, tokenizer, None, spec.max_query_tokens, spec.max_doc_tokens)
+
+
+def method_reranker(spec: Any, scorer: Any, model: nn.Module) -> nn.Module:
+    """The trainable module: the method's own reranker class, else the scorer's registered one."""
+    from rankscope.scorers.registry import build_reranker
+
+    cls = get_method(spec.method.name).reranker
+    if cls is not None:
+        return cls(scorer, model, getattr(scorer, "head", None))
+    return build_reranker(spec.scorer, scorer, model, seed=spec.train.seed)

@@ -1,39 +1,160 @@
-"""Scorers by name, each checked against the kind of backbone it needs."""
+"""Scorers by name: one entry holds everything about a scorer (its class, the backbone kind it needs,
+the kind of score it makes, its trainable reranker). Adding a scorer is one module plus
+`register_scorer(ScorerEntry(...))`; the objectives it trains with follow from its score kind."""
 
 from __future__ import annotations
 
-from rankscope.errors import InputError
-from rankscope.models.loading import Backbone
-from rankscope.scorers.base import Scorer
-from rankscope.scorers.decoder import PairwiseScorer, QueryLikelihoodScorer, YesNoScorer
-from rankscope.scorers.encoder import BiEncoderScorer, CrossEncoderScorer
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
-DECODER_SCORERS = {
-    "yes-no": YesNoScorer,
-    "query-likelihood": QueryLikelihoodScorer,
-    "pairwise": PairwiseScorer,
-}
-ENCODER_SCORERS = {"bi-encoder": BiEncoderScorer, "cross-encoder": CrossEncoderScorer}
-SCORERS = (*DECODER_SCORERS, *ENCODER_SCORERS)
+from torch import nn
+
+from rankscope.errors import InputError
+from rankscope.scorers.base import Scorer
+
+BackboneKind = Literal["causal", "encoder"]
+ScoreKind = Literal["logit", "logprob", "ab", "similarity"]
+"""What a score is: a logit (yes/no, heads), a mean token log-probability (query likelihood), an A-vs-B
+logit (pairwise), a cosine (bi-encoder). Losses declare the kinds they accept."""
+
+
+@dataclass(frozen=True)
+class ScorerEntry:
+    """Everything about one scorer. `build(model, tokenizer, head, max_query_tokens, max_doc_tokens)`
+    makes it over a loaded (possibly PEFT-wrapped) backbone; `reranker` is its trainable module class
+    (None: not trainable); `zero_shot` is False where an untrained head makes the scores meaningless."""
+
+    name: str
+    kind: BackboneKind
+    scores: ScoreKind
+    build: Callable[..., Scorer]
+    reranker: type[nn.Module] | None = None
+    zero_shot: bool = True
+    description: str = ""
+
+
+SCORERS: dict[str, ScorerEntry] = {}
+
+
+def register_scorer(entry: ScorerEntry) -> ScorerEntry:
+    """Make `entry.name` usable everywhere a scorer is named: CLI, specs, training, the Python API."""
+    SCORERS[entry.name] = entry
+    return entry
+
+
+def get_scorer(name: str, option: str = "--scorer") -> ScorerEntry:
+    if name not in SCORERS:
+        raise InputError(f"unknown scorer '{name}': expected one of {', '.join(SCORERS)}", option)
+    return SCORERS[name]
 
 
 def check_scorer(name: str) -> str:
-    if name not in SCORERS:
-        raise InputError(f"unknown scorer '{name}': expected one of {', '.join(SCORERS)}", "--scorer")
+    get_scorer(name)
     return name
 
 
-def build_scorer(name: str, backbone: Backbone, **kwargs: int) -> Scorer:
-    """The scorer `name` over `backbone`; a decoder scorer on an encoder (or vice versa) is refused."""
-    check_scorer(name)
-    if name in DECODER_SCORERS:
-        if backbone.is_encoder:
-            raise InputError(
-                f"scorer '{name}' needs a causal LM, but {backbone.name} is an encoder", "--scorer"
-            )
-        return DECODER_SCORERS[name](backbone.model, backbone.tokenizer, **kwargs)
-    if not backbone.is_encoder:
-        raise InputError(
-            f"scorer '{name}' needs an encoder model, but {backbone.name} is a decoder", "--scorer"
-        )
-    return ENCODER_SCORERS[name](backbone.model, backbone.tokenizer, **kwargs)
+def build_scorer(
+    name: str,
+    model: nn.Module,
+    tokenizer: Any,
+    head: nn.Module | None = None,
+    max_query_tokens: int | None = None,
+    max_doc_tokens: int | None = None,
+) -> Scorer:
+    """The named scorer over a (possibly PEFT-wrapped) model; token budgets apply to its templates."""
+    scorer = get_scorer(name).build(model, tokenizer, head)
+    budgets = {
+        k: v
+        for k, v in (("query", max_query_tokens), ("doc", max_doc_tokens), ("doc_b", max_doc_tokens))
+        if v is not None
+    }
+    if budgets:
+        for attr in ("template", "prompt", "target"):
+            template = getattr(scorer, attr, None)
+            if template is not None:
+                template.max_tokens.update(budgets)
+        if hasattr(scorer, "max_length") and max_query_tokens and max_doc_tokens:
+            scorer.max_length = max_query_tokens + max_doc_tokens  # type: ignore[attr-defined]
+    return scorer
+
+
+def build_for_backbone(name: str, backbone: Any, **budgets: int | None) -> Scorer:
+    """The scorer `name` over a loaded Backbone; a decoder scorer on an encoder (or vice versa) is refused."""
+    entry = get_scorer(name)
+    if (entry.kind == "encoder") != bool(backbone.is_encoder):
+        need = "an encoder model" if entry.kind == "encoder" else "a causal LM"
+        have = "an encoder" if backbone.is_encoder else "a decoder"
+        raise InputError(f"scorer '{name}' needs {need}, but {backbone.name} is {have}", "--scorer")
+    return build_scorer(name, backbone.model, backbone.tokenizer, **budgets)
+
+
+def build_reranker(scorer_name: str, scorer: Scorer, model: nn.Module, seed: int = 0) -> nn.Module:
+    """The trainable module of scorer `scorer_name`, training `scorer.head` if it has one."""
+    entry = get_scorer(scorer_name, "scorer")
+    if entry.reranker is None:
+        raise InputError(f"scorer '{scorer_name}' cannot be trained", "scorer")
+    return entry.reranker(scorer, model, getattr(scorer, "head", None), seed=seed)
+
+
+def _register_builtins() -> None:
+    from rankscope.scorers import trainable as t
+    from rankscope.scorers.decoder import PairwiseScorer, QueryLikelihoodScorer, YesNoScorer
+    from rankscope.scorers.encoder import BiEncoderScorer, CrossEncoderScorer
+    from rankscope.scorers.linear_head import LinearHeadScorer
+
+    for entry in (
+        ScorerEntry(
+            "yes-no",
+            "causal",
+            "logit",
+            lambda m, t_, h=None: YesNoScorer(m, t_),
+            t.DecoderPointReranker,
+            description='logit of "yes" minus "no" after the chat template',
+        ),
+        ScorerEntry(
+            "query-likelihood",
+            "causal",
+            "logprob",
+            lambda m, t_, h=None: QueryLikelihoodScorer(m, t_),
+            t.QueryLikelihoodReranker,
+            description="mean log P(query | passage), UPR's prompt",
+        ),
+        ScorerEntry(
+            "pairwise",
+            "causal",
+            "ab",
+            lambda m, t_, h=None: PairwiseScorer(m, t_),
+            t.PairwiseReranker,
+            description='"Document A or B?", both orders, aggregated as duoT5 does',
+        ),
+        ScorerEntry(
+            "linear-head",
+            "causal",
+            "logit",
+            lambda m, t_, h=None: LinearHeadScorer(m, t_, head=h),
+            t.DecoderPointReranker,
+            zero_shot=False,
+            description="linear head on the last token",
+        ),
+        ScorerEntry(
+            "bi-encoder",
+            "encoder",
+            "similarity",
+            lambda m, t_, h=None: BiEncoderScorer(m, t_),
+            description="cosine of mean-pooled embeddings",
+        ),
+        ScorerEntry(
+            "cross-encoder",
+            "encoder",
+            "logit",
+            lambda m, t_, h=None: CrossEncoderScorer(m, t_, head=h),
+            t.CrossEncoderReranker,
+            zero_shot=False,
+            description="encoder with a linear head on [CLS]",
+        ),
+    ):
+        register_scorer(entry)
+
+
+_register_builtins()

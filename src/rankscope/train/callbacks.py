@@ -21,7 +21,8 @@ from rankscope.data.types import Candidates, Document, Qrels
 from rankscope.evaluate.metrics import evaluate
 from rankscope.evaluate.rerank import rerank, rerank_pairwise
 from rankscope.scorers.decoder import PairwiseScorer
-from rankscope.train.scoring import PairwiseReranker, Reranker
+from rankscope.scorers.trainable import PairwiseReranker
+from rankscope.scorers.trainable import TrainableReranker as Reranker
 
 log = logging.getLogger("rankscope.train")
 

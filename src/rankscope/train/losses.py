@@ -2,19 +2,36 @@
 
 `scores` and `labels` are (groups, group size): pointwise scores of each document of a group, with
 the positive at index 0 for the group losses. PairwiseAB takes A/B logits and 0/1 targets, shape (n,).
+
+Each loss declares what it needs: the kinds of score it accepts (`accepts`, see
+rankscope.scorers.registry.ScoreKind), whether its groups need negatives, and whether it takes the
+relevance threshold. `register_loss` makes a new one usable by name in specs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
-class PointwiseBCE(nn.Module):
+class Loss(nn.Module):
+    """Base of the registered losses: what they accept and need, declared as class attributes."""
+
+    accepts: ClassVar[frozenset[str]] = frozenset({"logit", "logprob"})
+    needs_negatives: ClassVar[bool] = True
+    takes_threshold: ClassVar[bool] = False
+
+
+class PointwiseBCE(Loss):
     """Binary cross-entropy on each (query, document) logit; graded labels binarised or scaled to [0, 1]."""
+
+    accepts = frozenset({"logit"})
+    needs_negatives = False
+    takes_threshold = True
 
     def __init__(self, threshold: float = 1.0, scale: bool = False) -> None:
         super().__init__()
@@ -37,7 +54,7 @@ def _pairs(scores: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, to
     return diff, mask
 
 
-class RankNet(nn.Module):
+class RankNet(Loss):
     """Logistic loss log(1 + exp(-(s_pos - s_neg))) over every ordered pair in a group."""
 
     def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -45,7 +62,7 @@ class RankNet(nn.Module):
         return (F.softplus(-diff) * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-class Hinge(nn.Module):
+class Hinge(Loss):
     """Margin loss max(0, margin - (s_pos - s_neg)) over every ordered pair in a group."""
 
     def __init__(self, margin: float = 1.0) -> None:
@@ -57,7 +74,7 @@ class Hinge(nn.Module):
         return (F.relu(self.margin - diff) * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-class ListwiseSoftmaxCE(nn.Module):
+class ListwiseSoftmaxCE(Loss):
     """Softmax cross-entropy over each group with the positive at index 0 (InfoNCE over 1 + n)."""
 
     def __init__(self, temperature: float = 1.0) -> None:
@@ -69,15 +86,21 @@ class ListwiseSoftmaxCE(nn.Module):
         return F.cross_entropy(scores.float() / self.temperature, target)
 
 
-class PairwiseAB(nn.Module):
+class PairwiseAB(Loss):
     """Two-way cross-entropy on logit(A) - logit(B): target 1 when A is the better document."""
+
+    accepts = frozenset({"ab"})
 
     def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(scores.float().reshape(-1), labels.float().reshape(-1))
 
 
-class QueryLikelihoodNLL(nn.Module):
+class QueryLikelihoodNLL(Loss):
     """Negative mean log P(query | relevant document): scores are per-token log-probabilities."""
+
+    accepts = frozenset({"logprob"})
+    needs_negatives = False
+    takes_threshold = True
 
     def __init__(self, threshold: float = 1.0) -> None:
         super().__init__()
@@ -88,7 +111,7 @@ class QueryLikelihoodNLL(nn.Module):
         return -(scores.float() * mask).sum() / mask.sum().clamp(min=1.0)
 
 
-class QPeftLoss(nn.Module):
+class QPeftLoss(Loss):
     """Q-PEFT's pointwise + pairwise sum on query-likelihood scores s (mean log P(q | d, prompts) per token):
 
         L = mean_{(i, j): y_ij >= t} -s_ij
@@ -96,6 +119,9 @@ class QPeftLoss(nn.Module):
 
     the positives' query NLL (as `ql-nll`) plus RankNet over every ordered pair of a group (as `ranknet`).
     """
+
+    accepts = frozenset({"logprob"})
+    takes_threshold = True
 
     def __init__(self, threshold: float = 1.0, pairwise_weight: float = 1.0) -> None:
         super().__init__()
@@ -124,7 +150,21 @@ class WeightedSum(nn.Module):
         return total
 
 
-LOSSES: dict[str, type[nn.Module]] = {
+LOSSES: dict[str, type[Loss]] = {}
+
+
+def register_loss(name: str) -> Callable[[type[Loss]], type[Loss]]:
+    """Class decorator: the loss becomes objective `name` in specs, for the scorers whose score kind it
+    accepts."""
+
+    def wrap(cls: type[Loss]) -> type[Loss]:
+        LOSSES[name] = cls
+        return cls
+
+    return wrap
+
+
+for _name, _cls in {
     "pointwise-bce": PointwiseBCE,
     "ranknet": RankNet,
     "hinge": Hinge,
@@ -132,16 +172,21 @@ LOSSES: dict[str, type[nn.Module]] = {
     "pairwise-ab": PairwiseAB,
     "ql-nll": QueryLikelihoodNLL,
     "qpeft": QPeftLoss,
-}
+}.items():
+    register_loss(_name)(_cls)
+
+
+def objectives_for(score_kind: str) -> list[str]:
+    """The objectives a scorer making `score_kind` scores can train with."""
+    return [name for name, cls in LOSSES.items() if score_kind in cls.accepts]
 
 
 def build_loss(objectives: Sequence[tuple[str, float]], min_relevance: int = 1) -> nn.Module:
     """One loss module for (name, weight) objectives; a single weight-1 objective is returned bare."""
 
     def make(name: str) -> nn.Module:
-        if name in ("pointwise-bce", "ql-nll", "qpeft"):
-            return LOSSES[name](threshold=float(min_relevance))
-        return LOSSES[name]()
+        cls = LOSSES[name]
+        return cls(threshold=float(min_relevance)) if cls.takes_threshold else cls()
 
     if len(objectives) == 1 and objectives[0][1] == 1.0:
         return make(objectives[0][0])

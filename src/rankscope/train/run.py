@@ -22,9 +22,13 @@ from rankscope.config import ExperimentSpec, FreezeMethod, LoraMethod, load_spec
 from rankscope.data.examples import groups_as_candidates
 from rankscope.errors import InputError
 from rankscope.io import write_json, write_yaml
-from rankscope.methods import get_method, prepare
+from rankscope.methods import prepare
+from rankscope.methods.registry import method_reranker, method_scorer
 from rankscope.models.loading import Backbone, load_backbone
+from rankscope.runtime import pick_device, use_bf16
 from rankscope.scorers.base import unwrap
+from rankscope.scorers.registry import get_scorer
+from rankscope.scorers.trainable import TrainableReranker as Reranker
 from rankscope.train.callbacks import (
     DevEvalCallback,
     DevSet,
@@ -35,13 +39,11 @@ from rankscope.train.callbacks import (
 )
 from rankscope.train.data import GroupDataset, TrainingSet, build_training_set
 from rankscope.train.losses import build_loss
-from rankscope.train.scoring import Reranker, build_reranker, method_scorer
 from rankscope.train.trainer import (
     RankTrainer,
     load_reranker,
     save_reranker,
     training_arguments,
-    use_bf16,
 )
 
 log = logging.getLogger("rankscope.train")
@@ -59,17 +61,9 @@ class TrainResult:
     seconds: float
 
 
-def pick_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError("CUDA is not available on this machine", "device")
-    return device
-
-
 def load_model(spec: ExperimentSpec, device: str, bf16: bool) -> Backbone:
     """The backbone: frozen weights in bf16 on a bf16 GPU (LoRA keeps its own weights in fp32), else fp32."""
-    kind = "encoder" if spec.scorer == "cross-encoder" else "causal"
+    kind = get_scorer(spec.scorer, "scorer").kind
     full = isinstance(spec.method, FreezeMethod) and spec.method.full_weights
     dtype = torch.bfloat16 if bf16 and device.startswith("cuda") and not full else torch.float32
     if isinstance(spec.method, LoraMethod) and spec.method.qlora:
@@ -91,8 +85,7 @@ def build_reranker_for(spec: ExperimentSpec, device: str, bf16: bool) -> tuple[B
     head = getattr(scorer, "head", None)
     if head is not None:
         head.to(next(unwrap(model).parameters()).device)
-    cls = get_method(spec.method.name).reranker
-    reranker = build_reranker(spec.scorer, scorer, model, seed=spec.train.seed, cls=cls)
+    reranker = method_reranker(spec, scorer, model)
     return bb, reranker.train()
 
 
@@ -190,7 +183,7 @@ def inspect_callbacks(out: Path, reranker: Reranker) -> list[TrainerCallback]:
 
 
 def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
-    device = pick_device(spec.device)
+    device = pick_device(spec.device, "device")
     bf16 = use_bf16(spec.optim.bf16, device)
     pointwise = spec.train.group_size == 1
     eval_sets = [*spec.eval_sets, *([spec.dev.dataset] if spec.dev.dataset else [])]

@@ -14,10 +14,8 @@ from transformers import Trainer, TrainingArguments
 
 from rankscope.config import ExperimentSpec
 from rankscope.methods.registry import load_trained, save_trained
-from rankscope.train.scoring import Reranker
-
-HEAD_FILE = "head.safetensors"
-INFO_FILE = "reranker.json"
+from rankscope.scorers.trainable import TrainableReranker as Reranker
+from rankscope.trained import HEAD_FILE, INFO_FILE
 
 
 def save_reranker(reranker: Reranker, folder: str | Path, info: dict[str, Any] | None = None) -> None:
@@ -77,18 +75,6 @@ class RankTrainer(Trainer):
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: nn.Module | None = None) -> None:
         load_reranker(self.model, resume_from_checkpoint)
-
-
-def use_bf16(setting: str | bool, device: str) -> bool:
-    """bf16 autocast: "auto" means on CUDA GPUs that support it and on CPUs with native bf16 instructions
-    (AVX512-BF16/AMX: 2.4x the float32 training speed of SmolLM2 LoRA here); elsewhere float32."""
-    if setting == "auto":
-        if device.startswith("cuda"):
-            return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        from rankscope.pipeline import cpu_has_bf16
-
-        return cpu_has_bf16()
-    return bool(setting)
 
 
 def training_arguments(spec: ExperimentSpec, out: Path, device: str, bf16: bool) -> TrainingArguments:

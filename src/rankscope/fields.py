@@ -1,0 +1,47 @@
+"""Pydantic building blocks shared by the experiment spec and the method configs beside their methods."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+_LAYERS = re.compile(r"^(all|\d+(-\d+)?(,\d+(-\d+)?)*)$")
+
+
+class Strict(BaseModel):
+    """Every spec section refuses unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_targets(values: list[str]) -> list[str]:
+    from rankscope.models.components import COMPONENTS, GROUPS
+
+    bad = [v for v in values if v not in COMPONENTS and v not in GROUPS]
+    if bad:
+        raise ValueError(f"unknown component '{bad[0]}': expected one of {', '.join([*GROUPS, *COMPONENTS])}")
+    if not values:
+        raise ValueError("name at least one component")
+    return values
+
+
+def _check_layers(value: str) -> str:
+    value = value.replace(" ", "")
+    if not _LAYERS.match(value):
+        raise ValueError(f"bad layer range '{value}': expected all, 5, 5-15 or 0-9,20-29")
+    return value
+
+
+def _check_dataset(name: str) -> str:
+    from rankscope.data.registry import DATASETS
+
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset '{name}': expected one of {', '.join(DATASETS)}")
+    return name
+
+
+Targets = Annotated[list[str], AfterValidator(_check_targets)]
+Layers = Annotated[str, AfterValidator(_check_layers)]
+DatasetName = Annotated[str, AfterValidator(_check_dataset)]

@@ -1,0 +1,153 @@
+"""Trainable rerankers: a scorer's differentiable path as an nn.Module that batches groups and scores them.
+
+Each module owns what training updates (the prepared backbone and any scoring head), builds padded
+batches from groups with the scorer's own `encode` (so training and reranking see the same tokens), and
+returns scores shaped (groups, group size), or A/B logits for the pairwise scorer. A scorer names its
+reranker class in its registry entry (rankscope.scorers.registry).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from rankscope.data.examples import Group
+from rankscope.errors import InputError
+from rankscope.scorers.base import Pair, Scorer, pad_right
+from rankscope.scorers.decoder import PairwiseScorer, QueryLikelihoodScorer, YesNoScorer
+from rankscope.scorers.encoder import CrossEncoderScorer
+
+CPU = torch.device("cpu")
+
+
+def group_labels(groups: Sequence[Group]) -> torch.Tensor:
+    sizes = {len(g.docs) for g in groups}
+    if len(sizes) != 1:
+        raise ValueError(f"groups in a batch must have one size, got {sorted(sizes)}")
+    return torch.tensor([list(g.labels) for g in groups], dtype=torch.float32)
+
+
+def group_pairs(groups: Sequence[Group]) -> list[Pair]:
+    return [Pair(g.query, d) for g in groups for d in g.docs]
+
+
+def make_batch(labels: torch.Tensor, **tensors: torch.Tensor) -> dict[str, Any]:
+    """Model inputs plus `labels` and `n_tokens` (both popped before the forward) and the group size."""
+    mask = tensors["attention_mask"]
+    size = int(labels.shape[-1]) if labels.dim() == 2 else 1
+    return {**tensors, "group_size": size, "labels": labels, "n_tokens": int(mask.sum())}
+
+
+class TrainableReranker(nn.Module):
+    """Backbone (+ head) under training; `collate` makes a batch, `forward(**batch)` scores it."""
+
+    def __init__(
+        self, scorer: Scorer, model: nn.Module, head: nn.Module | None = None, seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.head = head
+        self.scorer = scorer
+        self.seed = seed
+
+    @property
+    def name(self) -> str:
+        return self.scorer.name
+
+    def collate(self, groups: Sequence[Group]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def forward(self, **batch: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class DecoderPointReranker(TrainableReranker):
+    """Yes/no logit or linear head on the last token: one score per (query, document)."""
+
+    scorer: YesNoScorer
+
+    def collate(self, groups: Sequence[Group]) -> dict[str, Any]:
+        labels = group_labels(groups)
+        ids, mask = pad_right(self.scorer.encode(group_pairs(groups)), self.scorer.pad_id, CPU)
+        return make_batch(labels, input_ids=ids, attention_mask=mask)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, group_size: int) -> torch.Tensor:
+        return self.scorer.logits(input_ids, attention_mask).view(-1, group_size)
+
+
+class QueryLikelihoodReranker(TrainableReranker):
+    """Mean log P(query | document) per (query, document)."""
+
+    scorer: QueryLikelihoodScorer
+
+    def collate(self, groups: Sequence[Group]) -> dict[str, Any]:
+        labels = group_labels(groups)
+        seqs, spans = self.scorer.encode(group_pairs(groups))
+        ids, mask = pad_right(seqs, self.scorer.pad_id, CPU)
+        spans_t = torch.tensor(spans, dtype=torch.long)
+        return make_batch(labels, input_ids=ids, attention_mask=mask, spans=spans_t)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, spans: torch.Tensor, group_size: int
+    ) -> torch.Tensor:
+        spans_list = [(int(a), int(b)) for a, b in spans.tolist()]
+        return self.scorer.token_logprobs(input_ids, attention_mask, spans_list).view(-1, group_size)
+
+
+class CrossEncoderReranker(TrainableReranker):
+    """Query and document encoded together; a linear head on [CLS]."""
+
+    scorer: CrossEncoderScorer
+
+    def collate(self, groups: Sequence[Group]) -> dict[str, Any]:
+        labels = group_labels(groups)
+        pairs = group_pairs(groups)
+        enc = self.scorer.tokenizer(
+            [p.query for p in pairs],
+            [p.doc for p in pairs],
+            truncation="only_second",
+            max_length=self.scorer.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        return make_batch(labels, **dict(enc))
+
+    def forward(self, group_size: int, **enc: torch.Tensor) -> torch.Tensor:
+        return self.scorer.logits(enc).view(-1, group_size)
+
+
+class PairwiseReranker(TrainableReranker):
+    """logit(A) - logit(B) for (positive, negative) pairs of each group, in a random but seeded order."""
+
+    scorer: PairwiseScorer
+
+    def triples(self, groups: Sequence[Group]) -> tuple[list[tuple[str, str, str]], list[float]]:
+        """(query, A, B) and 1.0 where A is the more relevant; the order is fixed per example by the seed."""
+        triples, targets = [], []
+        for g in groups:
+            rng = random.Random(f"{self.seed}:{g.key}:{g.docs[0][:64]}")
+            for j in range(1, len(g.docs)):
+                if g.labels[0] == g.labels[j]:
+                    continue
+                better, worse = (0, j) if g.labels[0] > g.labels[j] else (j, 0)
+                if rng.random() < 0.5:
+                    triples.append((g.query, g.docs[better], g.docs[worse]))
+                    targets.append(1.0)
+                else:
+                    triples.append((g.query, g.docs[worse], g.docs[better]))
+                    targets.append(0.0)
+        return triples, targets
+
+    def collate(self, groups: Sequence[Group]) -> dict[str, Any]:
+        triples, targets = self.triples(groups)
+        if not triples:
+            raise InputError("pairwise training needs groups with a positive and a negative")
+        ids, mask = pad_right(self.scorer.encode(triples), self.scorer.pad_id, CPU)
+        return make_batch(torch.tensor(targets, dtype=torch.float32), input_ids=ids, attention_mask=mask)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, group_size: int) -> torch.Tensor:
+        return self.scorer.logits(input_ids, attention_mask)

@@ -1,0 +1,115 @@
+"""The one place that loads trained runs and exported rerankers back into scorers.
+
+A run folder (rankscope train --out) holds spec.yaml, adapter/ (PEFT format, or trained weights plus
+head.safetensors) and checkpoints/; an export folder holds a merged model and rankscope.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from rankscope.config import ExperimentSpec, spec_from_dict
+from rankscope.errors import InputError
+from rankscope.methods import get_method, load_trained, prepare
+from rankscope.methods.registry import method_scorer
+from rankscope.models.loading import load_backbone
+from rankscope.scorers.base import Scorer
+from rankscope.scorers.registry import build_scorer, get_scorer
+
+HEAD_FILE = "head.safetensors"
+INFO_FILE = "reranker.json"
+EXPORT_INFO = "rankscope.json"
+
+
+def run_spec(run_dir: str | Path) -> ExperimentSpec:
+    path = Path(run_dir) / "spec.yaml"
+    if not path.is_file():
+        raise InputError("not a training run folder (no spec.yaml)", run_dir)
+    return spec_from_dict(yaml.safe_load(path.read_text()), path, check_files=False)
+
+
+def load_head(scorer: Scorer, folder: Path) -> None:
+    """Load a trained scoring head (linear-head, cross-encoder, a method's prompter) into `scorer.head`."""
+    head = getattr(scorer, "head", None)
+    if head is None:
+        return
+    if not (folder / HEAD_FILE).is_file():
+        raise InputError(f"the scorer needs its trained head ({HEAD_FILE})", folder)
+    device = next(head.parameters()).device
+    head.load_state_dict({k: v.to(device) for k, v in load_file(str(folder / HEAD_FILE)).items()})
+
+
+def adapter_folder(run_dir: str | Path, checkpoint: str | Path | None = None) -> Path:
+    """RUN/adapter, or `checkpoint`: a checkpoint folder, or a step number / name under RUN/checkpoints."""
+    run_dir = Path(run_dir)
+    if checkpoint is None:
+        folder = run_dir / "adapter"
+    else:
+        name = str(checkpoint)
+        folder = Path(name)
+        if not folder.is_dir():
+            folder = (
+                run_dir / "checkpoints" / (name if name.startswith("checkpoint-") else f"checkpoint-{name}")
+            )
+    if not folder.is_dir():
+        raise InputError("no trained adapter here", folder)
+    return folder
+
+
+def load_run_scorer(
+    run_dir: str | Path,
+    adapter: str | Path | None = None,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Scorer, ExperimentSpec]:
+    """The scorer of a trained run (its final adapter, or `adapter`: a checkpoint), in eval mode."""
+    spec = run_spec(run_dir)
+    folder = adapter_folder(run_dir, adapter)
+    bb = load_backbone(spec.model, kind=get_scorer(spec.scorer, "scorer").kind, dtype=dtype, device=device)
+    if (folder / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(bb.model, str(folder))  # PEFT's own format, loaded the PEFT way
+    else:
+        model = load_trained(prepare(bb.model, spec.method), folder)
+    scorer = method_scorer(spec, model, bb.tokenizer)
+    load_head(scorer, folder)
+    model.eval()
+    return scorer, spec
+
+
+def zero_shot_scorer(
+    spec: ExperimentSpec, adapter: Path, device: str = "cpu", dtype: torch.dtype = torch.float32
+) -> Scorer:
+    """The spec's scorer over the untouched base model; a trained scoring head (linear-head,
+    cross-encoder) is loaded too, as in the adapter ablations, so only the backbone differs."""
+    bb = load_backbone(spec.model, kind=get_scorer(spec.scorer, "scorer").kind, dtype=dtype, device=device)
+    scorer = build_scorer(
+        spec.scorer, bb.model, bb.tokenizer, None, spec.max_query_tokens, spec.max_doc_tokens
+    )
+    if get_method(spec.method.name).scorer is None:  # a method's own module (Q-PEFT) is not a head
+        load_head(scorer, adapter)
+    bb.model.eval()
+    return scorer
+
+
+def load_exported_scorer(
+    folder: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32
+) -> Scorer:
+    """The scorer of a folder written by `export`."""
+    folder = Path(folder)
+    info_path = folder / EXPORT_INFO
+    if not info_path.is_file():
+        raise InputError(f"not an exported reranker ({EXPORT_INFO} missing)", folder)
+    info = json.loads(info_path.read_text())
+    bb = load_backbone(folder, kind=get_scorer(info["scorer"]).kind, dtype=dtype, device=device)
+    scorer = build_scorer(
+        info["scorer"], bb.model, bb.tokenizer, None, info["max_query_tokens"], info["max_doc_tokens"]
+    )
+    load_head(scorer, folder)
+    return scorer

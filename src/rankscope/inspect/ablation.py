@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -202,10 +202,12 @@ def run_ablation(
     depth: int = 100,
     corpus: dict[str, Document] | None = None,
     pairwise_top: int = 10,
+    on_ablation: Callable[[int, int], None] | None = None,
 ) -> AblationResult:
     """Zero-shot, fine-tuned and each ablation reranked on the dev set, with the share of the gain left.
     A preset or window that switches off no adapter (share 1) or every adapter (share 0: the run has no
-    adapters of the kind it keeps) is skipped and listed in `skipped`; custom ablations always run."""
+    adapters of the kind it keeps) is skipped and listed in `skipped`; custom ablations always run.
+    `on_ablation(done, total)` is called after each ablation, run or skipped (progress bars)."""
     model = scorer.model  # type: ignore[attr-defined]
     mods = lora_layers(model)
     if not mods:
@@ -221,12 +223,17 @@ def run_ablation(
         with base_model_view(model):
             zero = dev()
         result = AblationResult(ms, ms[0], num_layers(model), len(mods), zero, finetuned)
-        for ab in ablations:
+        for i, ab in enumerate(ablations, 1):
             with lora_off(model, ab.off_layers, ab.off_components) as n_off:
-                if ab.kind != "custom" and n_off in (0, len(mods)):
+                skip = ab.kind != "custom" and n_off in (0, len(mods))
+                if skip:
                     result.skipped[ab.name] = "switches off no adapter" if n_off == 0 else "keeps no adapter"
-                    continue
-                metrics = dev()
+                else:
+                    metrics = dev()
+            if on_ablation is not None:
+                on_ablation(i, len(ablations))
+            if skip:
+                continue
             share = {m: gain_share(metrics[m], zero[m], finetuned[m]) for m in ms}
             off_layers = list(ab.off_layers) if ab.off_layers is not None else None
             off_comps = list(ab.off_components) if ab.off_components is not None else None

@@ -20,8 +20,6 @@ from typing import Any
 import torch
 
 from rankscope.config import ExperimentSpec, FreezeMethod
-from rankscope.data.examples import groups_as_candidates
-from rankscope.data.types import Candidates, Document, Qrels
 from rankscope.errors import InputError
 from rankscope.inspect.ablation import (
     ABLATION_FILE,
@@ -44,7 +42,8 @@ from rankscope.inspect.views import Item, base_model_view, check_inspectable
 from rankscope.models.components import num_layers, parse_layers
 from rankscope.scorers.base import Pair, Scorer
 from rankscope.scorers.decoder import PairwiseScorer
-from rankscope.trained import load_run_scorer, zero_shot_scorer
+from rankscope.train.devset import DevSet, build_dev_set
+from rankscope.trained import load_run_scorer, run_spec, zero_shot_scorer
 
 log = logging.getLogger("rankscope.inspect")
 INSPECT_DIR = "inspect"
@@ -120,45 +119,13 @@ def load_run_scorers(
     return rs
 
 
-@dataclass
-class DevData:
-    """What the analyses rerank and probe: the run's dev set as training evaluated it."""
-
-    candidates: Candidates
-    queries: dict[str, str]
-    qrels: Qrels
-    corpus: dict[str, Document] | None
-    source: str
-
-    @property
-    def measures(self) -> list[str]:
-        graded = any(r >= 2 for d in self.qrels.values() for r in d.values())
-        return ["nDCG@10", "RR(rel=2)@10" if graded else "RR@10"]
+def run_dev_data(spec: ExperimentSpec, max_queries: int | None = None) -> DevSet:
+    """The run's dev set exactly as training evaluated it (rankscope.train.devset), capped at
+    `max_queries` (default the spec's)."""
+    return build_dev_set(spec, None, max_queries)
 
 
-def run_dev_data(spec: ExperimentSpec, max_queries: int | None = None) -> DevData:
-    """The spec's dev dataset over its candidates, or its held-out training queries (rebuilt with the
-    spec's seed, so the same queries training held out), capped at `max_queries` (default the spec's)."""
-    d = spec.dev
-    cap = max_queries or d.max_queries
-    if d.dataset:
-        from rankscope.pipeline import load_inputs
-
-        inputs = load_inputs(d.dataset, d.candidates, depth=d.depth, max_queries=cap)
-        coll = inputs.collection
-        return DevData(inputs.candidates, coll.queries, coll.qrels or {}, coll.corpus, d.dataset)
-    from rankscope.train.data import build_training_set
-
-    data = build_training_set(spec.train, list(spec.eval_sets), pointwise=spec.train.group_size == 1)
-    if not data.dev:
-        raise InputError("the run has no dev set: set dev.dataset or train.dev_fraction > 0", "spec.yaml")
-    keys = sorted({g.key for g in data.dev})[:cap]
-    groups = [g for g in data.dev if g.key in set(keys)]
-    cands, qrels = groups_as_candidates(groups)
-    return DevData(cands, dict(cands.queries), qrels, None, "held-out training queries")
-
-
-def candidate_items(dev: DevData, n: int, pairwise: bool, seed: int = 0) -> list[Item]:
+def candidate_items(dev: DevSet, n: int, pairwise: bool, seed: int = 0) -> list[Item]:
     """Up to `n` (query, document) pairs (or (query, A, B) triples of neighbouring candidates) drawn from
     the dev candidates with a fixed seed."""
     out: list[Item] = []
@@ -227,7 +194,6 @@ def training_precision(spec: ExperimentSpec, device: str) -> tuple[torch.dtype, 
 
 def check_run(run_dir: str | Path) -> ExperimentSpec:
     """The run's spec; a clear InputError for a folder that is not a finished training run."""
-    from rankscope.trained import run_spec
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -247,31 +213,6 @@ def window_sizes(n_layers: int, windows: list[int] | None) -> list[int]:
     if bad:
         raise InputError(f"window size {bad[0]} does not fit a model with {n_layers} layers", "--windows")
     return sorted(set(windows))
-
-
-@contextlib.contextmanager
-def _count_ablations(progress: Progress | None, total: int) -> Iterator[None]:
-    """Advance `progress` on each ablation run_ablation logs (it logs one line per ablation)."""
-    if progress is None:
-        yield
-        return
-    done = {"n": 0}
-
-    class Counter(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if str(record.msg).startswith("ablation "):
-                done["n"] += 1
-                progress("ablation", min(done["n"], total), total)
-
-    handler, level = Counter(logging.INFO), log.level
-    log.addHandler(handler)
-    if not log.isEnabledFor(logging.INFO):
-        log.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
 
 
 def inspect_run(
@@ -314,7 +255,7 @@ def inspect_run(
         n_layers = num_layers(rs.model)
         if opts.deltas:
             _timed(result, "deltas", lambda: _deltas(run_dir, rs, tmp, lora, result, step))
-        dev: DevData | None = None
+        dev: DevSet | None = None
         if opts.probes or opts.attention or opts.ablation:
             t0 = time.perf_counter()
             step("dev set", 0, 1)
@@ -391,7 +332,7 @@ def _inspectable(rs: RunScorers) -> str | None:
 
 def _probes(
     rs: RunScorers,
-    dev: DevData,
+    dev: DevSet,
     opts: InspectOptions,
     n_layers: int,
     tmp: Path,
@@ -427,7 +368,7 @@ def _probes(
 
 
 def _attention(
-    rs: RunScorers, dev: DevData, opts: InspectOptions, tmp: Path, result: InspectResult, step: Progress
+    rs: RunScorers, dev: DevSet, opts: InspectOptions, tmp: Path, result: InspectResult, step: Progress
 ) -> None:
     why = _inspectable(rs)
     if why:
@@ -446,7 +387,7 @@ def _attention(
 
 def _ablation(
     rs: RunScorers,
-    dev: DevData,
+    dev: DevSet,
     opts: InspectOptions,
     n_layers: int,
     lora: bool,
@@ -467,18 +408,18 @@ def _ablation(
         ablations += window_ablations(n_layers, sizes, stride)
     d = rs.spec.dev
     step("ablation", 0, len(ablations))
-    with _count_ablations(step, len(ablations)):
-        res = run_ablation(
-            rs.scorer,
-            dev.candidates,
-            dev.queries,
-            dev.qrels,
-            ablations,
-            dev.measures,
-            d.depth,
-            dev.corpus,
-            d.pairwise_top,
-        )
+    res = run_ablation(
+        rs.scorer,
+        dev.candidates,
+        dev.queries,
+        dev.qrels,
+        ablations,
+        dev.measures,
+        d.depth,
+        dev.corpus,
+        d.pairwise_top,
+        on_ablation=lambda done, total: step("ablation", done, total),
+    )
     step("ablation", len(ablations), len(ablations))
     save_ablation(res, tmp / ABLATION_FILE)
     result.written.append(ABLATION_FILE)

@@ -8,7 +8,6 @@ import logging
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,12 @@ from torch import nn
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from rankscope.data.examples import Group
-from rankscope.data.types import Candidates, Document, Qrels
 from rankscope.evaluate.metrics import evaluate
 from rankscope.evaluate.rerank import rerank, rerank_pairwise
 from rankscope.scorers.decoder import PairwiseScorer
 from rankscope.scorers.trainable import PairwiseReranker
 from rankscope.scorers.trainable import TrainableReranker as Reranker
+from rankscope.train.devset import DevSet
 
 log = logging.getLogger("rankscope.train")
 
@@ -92,20 +91,6 @@ class NonFiniteLossCallback(TrainerCallback):
             log.warning(
                 "non-finite loss at step %d: training stopped, this step is not saved", state.global_step
             )
-
-
-@dataclass
-class DevSet:
-    """What each dev evaluation reranks (candidates + qrels) and scores the loss on (held-out groups)."""
-
-    candidates: Candidates
-    queries: dict[str, str]
-    qrels: Qrels
-    corpus: dict[str, Document] | None
-    groups: Sequence[Group]
-    depth: int = 30
-    pairwise_top: int = 10
-    batch_size: int = 8
 
 
 @contextlib.contextmanager
@@ -193,8 +178,7 @@ class DevEvalCallback(TrainerCallback):
                     )
                 else:
                     run = rerank(scorer, dev.candidates, dev.queries, dev.depth, dev.corpus, False)
-                graded = any(r >= 2 for d in dev.qrels.values() for r in d.values())
-                row.update(evaluate(run, dev.qrels, ["nDCG@10", "RR(rel=2)@10" if graded else "RR@10"]))
+                row.update(evaluate(run, dev.qrels, dev.measures))
             row["dev_loss"] = dev_loss(self.reranker, self.loss_fn, dev.groups, dev.batch_size)
             if isinstance(scorer, PairwiseScorer):
                 row["pairwise_accuracy"] = pairwise_accuracy(scorer, dev.groups)

@@ -19,7 +19,6 @@ from transformers import PrinterCallback, TrainerCallback, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from rankscope.config import ExperimentSpec, FreezeMethod, LoraMethod, load_spec, spec_from_dict
-from rankscope.data.examples import groups_as_candidates
 from rankscope.errors import InputError
 from rankscope.io import write_json, write_yaml
 from rankscope.methods import prepare
@@ -31,13 +30,13 @@ from rankscope.scorers.registry import get_scorer
 from rankscope.scorers.trainable import TrainableReranker as Reranker
 from rankscope.train.callbacks import (
     DevEvalCallback,
-    DevSet,
     LossLogCallback,
     NonFiniteLossCallback,
     read_jsonl,
     truncate_jsonl,
 )
-from rankscope.train.data import GroupDataset, TrainingSet, build_training_set
+from rankscope.train.data import GroupDataset, build_training_set
+from rankscope.train.devset import build_dev_set
 from rankscope.train.losses import build_loss
 from rankscope.train.trainer import (
     RankTrainer,
@@ -87,26 +86,6 @@ def build_reranker_for(spec: ExperimentSpec, device: str, bf16: bool) -> tuple[B
         head.to(next(unwrap(model).parameters()).device)
     reranker = method_reranker(spec, scorer, model)
     return bb, reranker.train()
-
-
-def dev_set(spec: ExperimentSpec, data: TrainingSet) -> DevSet:
-    """The named dev dataset reranked over its candidates, or the held-out training queries' groups."""
-    d = spec.dev
-    if d.dataset:
-        from rankscope.pipeline import load_inputs
-
-        inputs = load_inputs(d.dataset, d.candidates, depth=d.depth, max_queries=d.max_queries)
-        coll = inputs.collection
-        return DevSet(
-            inputs.candidates, coll.queries, coll.qrels or {}, coll.corpus, data.dev, d.depth, d.pairwise_top
-        )
-    keys = sorted({g.key for g in data.dev})[: d.max_queries]
-    groups = [g for g in data.dev if g.key in set(keys)]
-    cands, qrels = groups_as_candidates(groups)
-    # sources mix graded and binary judgements: binarise, so RR@10 counts every positive
-    low = spec.train.min_relevance
-    qrels = {q: {doc: int(r >= low) for doc, r in docs.items()} for q, docs in qrels.items()}
-    return DevSet(cands, dict(cands.queries), qrels, None, data.dev, d.depth, d.pairwise_top)
 
 
 @contextlib.contextmanager
@@ -203,7 +182,7 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     )
     loss_fn = build_loss([(o.name, o.weight) for o in spec.objectives], spec.train.min_relevance)
     dev_cb = DevEvalCallback(
-        reranker, loss_fn, dev_set(spec, data), out / "metrics.jsonl", spec.optim.eval_every, bf16
+        reranker, loss_fn, build_dev_set(spec, data.dev), out / "metrics.jsonl", spec.optim.eval_every, bf16
     )
     nonfinite = NonFiniteLossCallback()
     info = {"model": spec.model, "base": str(bb.path), "method": spec.method.name}

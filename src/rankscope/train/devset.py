@@ -1,0 +1,74 @@
+"""The dev set of a spec, one implementation for training (metrics.jsonl) and inspection.
+
+A named dev dataset is reranked over its candidates; otherwise the held-out training queries' groups
+are, with their judgements binarised at `train.min_relevance` (sources mix graded and binary
+judgements, so RR@10 must count every positive). Both callers therefore measure the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from rankscope.config import ExperimentSpec
+from rankscope.data.examples import Group, groups_as_candidates
+from rankscope.data.types import Candidates, Document, Qrels
+from rankscope.errors import InputError
+
+
+@dataclass
+class DevSet:
+    """What each dev evaluation reranks (candidates + qrels) and scores the loss on (held-out groups)."""
+
+    candidates: Candidates
+    queries: dict[str, str]
+    qrels: Qrels
+    corpus: dict[str, Document] | None
+    groups: Sequence[Group] = field(default_factory=list)
+    depth: int = 30
+    pairwise_top: int = 10
+    batch_size: int = 8
+    source: str = "held-out training queries"
+
+    @property
+    def measures(self) -> list[str]:
+        """nDCG@10 and RR@10, counting only grade >= 2 as relevant for RR on graded qrels."""
+        graded = any(r >= 2 for d in self.qrels.values() for r in d.values())
+        return ["nDCG@10", "RR(rel=2)@10" if graded else "RR@10"]
+
+
+def build_dev_set(
+    spec: ExperimentSpec, held_out: Sequence[Group] | None = None, max_queries: int | None = None
+) -> DevSet:
+    """The spec's dev set, capped at `max_queries` (default the spec's dev.max_queries). `held_out` are
+    the training set's held-out groups; when None they are rebuilt with the spec's seed (inspection)."""
+    d = spec.dev
+    cap = max_queries or d.max_queries
+    if d.dataset:
+        from rankscope.pipeline import load_inputs
+
+        inputs = load_inputs(d.dataset, d.candidates, depth=d.depth, max_queries=cap)
+        coll = inputs.collection
+        return DevSet(
+            inputs.candidates,
+            coll.queries,
+            coll.qrels or {},
+            coll.corpus,
+            list(held_out or []),
+            d.depth,
+            d.pairwise_top,
+            source=d.dataset,
+        )
+    if held_out is None:
+        from rankscope.train.data import build_training_set
+
+        eval_sets = list(spec.eval_sets)
+        held_out = build_training_set(spec.train, eval_sets, pointwise=spec.train.group_size == 1).dev
+    if not held_out:
+        raise InputError("the run has no dev set: set dev.dataset or train.dev_fraction > 0", "spec.yaml")
+    keys = set(sorted({g.key for g in held_out})[:cap])
+    groups = [g for g in held_out if g.key in keys]
+    cands, qrels = groups_as_candidates(groups)
+    low = spec.train.min_relevance
+    qrels = {q: {doc: int(r >= low) for doc, r in docs.items()} for q, docs in qrels.items()}
+    return DevSet(cands, dict(cands.queries), qrels, None, list(held_out), d.depth, d.pairwise_top)

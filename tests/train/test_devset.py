@@ -1,0 +1,42 @@
+"""One dev set for training and inspection: a run held out of graded DL21 is measured the same way by
+both (binarised judgements, so RR@10 rather than RR(rel=2)@10)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rankscope.errors import InputError
+from rankscope.inspect.run import run_dev_data
+from rankscope.train.data import build_training_set
+from rankscope.train.devset import build_dev_set
+
+try:
+    from rankscope.data.registry import data_root
+
+    data_root()
+    HAVE_DATA = True
+except InputError:
+    HAVE_DATA = False
+
+
+@pytest.mark.skipif(not HAVE_DATA, reason="needs the shared data folder")
+def test_dl21_held_out_dev_set_is_the_same_in_training_and_inspection(make_spec) -> None:
+    spec = make_spec(
+        train={"files": [], "datasets": ["dl21"], "group_size": 3, "max_queries": 20, "dev_fraction": 0.25},
+        dev={"max_queries": 4},
+        eval_sets=["dl19"],
+    )
+    data = build_training_set(spec.train, list(spec.eval_sets), pointwise=False)
+    training = build_dev_set(spec, data.dev)
+    inspection = run_dev_data(spec)
+    assert training.qrels == inspection.qrels and training.qrels
+    assert set(training.candidates.hits) == set(inspection.candidates.hits)
+    # DL21's graded judgements (0-3) are binarised at train.min_relevance: one measure in both places
+    assert {r for docs in inspection.qrels.values() for r in docs.values()} <= {0, 1}
+    assert training.measures == inspection.measures == ["nDCG@10", "RR@10"]
+
+
+def test_a_run_without_dev_data_is_refused(make_spec) -> None:
+    spec = make_spec(train={"dev_fraction": 0.0})
+    with pytest.raises(InputError, match="no dev set"):
+        build_dev_set(spec, [])

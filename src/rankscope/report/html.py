@@ -3,22 +3,18 @@ plain words), the PNGs and summary.json beside it. Sections appear only for what
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import csv
 import datetime as dt
 import html
 import json
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from rankscope.errors import InputError
+from rankscope.evaluate.compare import QrelsLike
 from rankscope.inspect.ablation import ABLATION_FILE, load_ablation
 from rankscope.inspect.attention import ATTENTION_FILE, load_attention
 from rankscope.inspect.deltas import DELTAS_FILE, load_deltas
@@ -29,6 +25,9 @@ from rankscope.report import figures as F
 from rankscope.report import figures_inspect as FI
 from rankscope.report import findings as S
 from rankscope.report.figures import layer_range, thirds
+from rankscope.report.page import Builder, Section, table
+from rankscope.report.per_query import RUNS_DIR
+from rankscope.report.sweep_sections import per_query_section, sweep_section
 
 log = logging.getLogger("rankscope.report")
 REPORT_FILE = "report.html"
@@ -47,42 +46,6 @@ text-align:right}th{background:#f5f5f5}td:first-child,th:first-child{text-align:
 """
 
 
-@dataclass
-class Section:
-    key: str
-    title: str
-    findings: list[str] = field(default_factory=list)
-    parts: list[str] = field(default_factory=list)
-    numbers: dict[str, Any] = field(default_factory=dict)
-
-
-class _Builder:
-    def __init__(self, out_dir: Path) -> None:
-        self.out = out_dir
-        self.pngs: list[str] = []
-
-    def figure(self, section: Section, name: str, fig: Figure, caption: str = "") -> None:
-        path = self.out / f"{name}.png"
-        F.save(fig, path)
-        self.pngs.append(path.name)
-        data = base64.b64encode(path.read_bytes()).decode()
-        cap = f"<p class='meta'>{html.escape(caption)}</p>" if caption else ""
-        section.parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>{cap}")
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    def cell(v: Any) -> str:
-        if v is None:
-            return "–"
-        if isinstance(v, float | np.floating):
-            return "nan" if v != v else f"{v:.4g}"
-        return html.escape(str(v))
-
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def find(run_dir: Path, name: str) -> Path | None:
     """`name` in the run folder or its inspect/ subfolder."""
     for p in (run_dir / name, run_dir / "inspect" / name):
@@ -91,7 +54,7 @@ def find(run_dir: Path, name: str) -> Path | None:
     return None
 
 
-def _trajectory(run_dir: Path, b: _Builder) -> Section | None:
+def _trajectory(run_dir: Path, b: Builder) -> Section | None:
     if not find(run_dir, LOSS_FILE) and not find(run_dir, METRICS_FILE):
         return None
     traj = trajectory(run_dir)
@@ -111,7 +74,7 @@ def _trajectory(run_dir: Path, b: _Builder) -> Section | None:
     return s
 
 
-def _gradnorms(path: Path, b: _Builder) -> Section:
+def _gradnorms(path: Path, b: Builder) -> Section:
     hist = load_gradnorms(path)
     s = Section("gradnorms", "Gradient norms")
     f = S.gradnorm_findings(hist)
@@ -147,7 +110,7 @@ def _gradnorms(path: Path, b: _Builder) -> Section:
     return s
 
 
-def _deltas(path: Path, b: _Builder) -> Section:
+def _deltas(path: Path, b: Builder) -> Section:
     d = load_deltas(path)
     s = Section("deltas", "Weight deltas")
     f = S.delta_findings(d)
@@ -161,7 +124,7 @@ def _deltas(path: Path, b: _Builder) -> Section:
     return s
 
 
-def _probes(path: Path, b: _Builder) -> Section:
+def _probes(path: Path, b: Builder) -> Section:
     p = load_probes(path)
     s = Section("probes", "Linear probes")
     f = S.probe_findings(p)
@@ -181,7 +144,7 @@ def _probes(path: Path, b: _Builder) -> Section:
     return s
 
 
-def _attention(path: Path, b: _Builder) -> Section:
+def _attention(path: Path, b: Builder) -> Section:
     a = load_attention(path)
     s = Section("attention", "Attention between query and document")
     f = S.attention_findings(a)
@@ -212,7 +175,7 @@ def _attention(path: Path, b: _Builder) -> Section:
     return s
 
 
-def _ablation(path: Path, b: _Builder) -> Section:
+def _ablation(path: Path, b: Builder) -> Section:
     a = load_ablation(path)
     s = Section("ablation", "Adapter ablation")
     f = S.ablation_findings(a)
@@ -236,41 +199,6 @@ def _ablation(path: Path, b: _Builder) -> Section:
     return s
 
 
-def read_sweep(path: Path) -> list[dict[str, Any]]:
-    if path.suffix == ".csv":
-        with path.open() as fh:
-            rows: list[dict[str, Any]] = list(csv.DictReader(fh))
-        for r in rows:
-            for k, v in r.items():
-                with contextlib.suppress(TypeError, ValueError):
-                    r[k] = float(v)
-        return rows
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _sweep(path: Path, b: _Builder) -> Section | None:
-    rows = read_sweep(path)
-    if not rows:
-        return None
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    numeric = [
-        k
-        for k in keys
-        if any(isinstance(r.get(k), int | float) and not isinstance(r.get(k), bool) for r in rows)
-    ]
-    name_key = next((k for k in ("name", "run", "id") if k in keys), keys[0])
-    metric = next((k for k in ("nDCG@10", *numeric) if k in numeric), None)
-    s = Section("sweep", "Sweep results")
-    if metric:
-        vals = [(r[metric], str(r.get(name_key))) for r in rows if isinstance(r.get(metric), int | float)]
-        best = max(vals)
-        s.findings.append(f"Best run by {metric}: {best[1]} ({best[0]:.4g}) of {len(rows)}.")
-        s.numbers = {"metric": metric, "best": best[1], "best_value": best[0]}
-        b.figure(s, "sweep", FI.sweep_figure(rows, metric, name_key))
-    s.parts.append(table(keys, [[r.get(k) for k in keys] for r in rows]))
-    return s
-
-
 def _overview(run_dir: Path) -> Section | None:
     parts = []
     spec = run_dir / "spec.yaml"
@@ -286,8 +214,13 @@ def _overview(run_dir: Path) -> Section | None:
     return Section("run", "Run", parts=parts) if parts else None
 
 
-def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
-    """Write report.html, its PNGs and summary.json for `run_dir` into `out_dir` (default run_dir/report)."""
+def write_report(
+    run_dir: str | Path, out_dir: str | Path | None = None, qrels: QrelsLike | None = None
+) -> Path:
+    """Write report.html, its PNGs and summary.json for `run_dir` into `out_dir` (default run_dir/report).
+
+    `qrels` (a path or dict) scores the dev run files of a sweep's runs for per-query deltas, where the
+    run folders hold no qrels of their own."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError("no such run folder", run_dir)
@@ -295,22 +228,24 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
     if out.resolve() == run_dir.resolve():
         raise InputError("write the report into its own folder, not the run folder (its summary.json)", out)
     out.mkdir(parents=True, exist_ok=True)
-    b = _Builder(out)
+    b = Builder(out)
     sections: list[Section] = []
     errors: dict[str, str] = {}
     steps: list[tuple[str, Callable[[], Section | None]]] = [("trajectory", lambda: _trajectory(run_dir, b))]
-    loaders: list[tuple[str, Callable[[Path, _Builder], Section | None]]] = [
+    loaders: list[tuple[str, Callable[[Path, Builder], Section | None]]] = [
         (GRADNORMS_FILE, _gradnorms),
         (DELTAS_FILE, _deltas),
         (PROBES_FILE, _probes),
         (ATTENTION_FILE, _attention),
         (ABLATION_FILE, _ablation),
-        *[(n, _sweep) for n in SWEEP_FILES],
+        *[(n, sweep_section) for n in SWEEP_FILES],
     ]
     for name, fn in loaders:
         path = find(run_dir, name)
         if path is not None:
             steps.append((name, lambda fn=fn, path=path: fn(path, b)))
+    if (run_dir / SWEEP_FILES[0]).is_file() or (run_dir / RUNS_DIR).is_dir():
+        steps.append(("per-query deltas", lambda: per_query_section(run_dir, b, qrels)))
     overview = _overview(run_dir)
     for name, make in steps:
         try:

@@ -1,0 +1,138 @@
+"""Fuse a reranker's run with its first stage: per-query score interpolation or reciprocal rank fusion, and
+the interpolation weight chosen on a dev set (with the whole weight -> metric table, to record)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from rankscope.errors import InputError
+from rankscope.evaluate.compare import QrelsLike, RunLike, load_qrels, load_run
+from rankscope.evaluate.metrics import Run, evaluate, parse_measures
+
+Method = Literal["interpolate", "rrf"]
+Norm = Literal["minmax", "zscore"]
+GRID: tuple[float, ...] = tuple(round(i * 0.1, 1) for i in range(11))
+
+
+def normalise(scores: Mapping[str, float], norm: Norm = "minmax") -> dict[str, float]:
+    """One query's scores to [0, 1] (minmax) or to mean 0, sd 1 (zscore); all 0 when they are constant."""
+    if not scores:
+        return {}
+    v = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+    if norm == "minmax":
+        lo, span = v.min(), v.max() - v.min()
+        out = (v - lo) / span if span > 0 else np.zeros_like(v)
+    elif norm == "zscore":
+        sd = v.std()
+        out = (v - v.mean()) / sd if sd > 0 else np.zeros_like(v)
+    else:
+        raise InputError(f"unknown normalisation '{norm}': expected minmax or zscore", "--fuse-norm")
+    return dict(zip(scores, out.tolist(), strict=True))
+
+
+def ranks(scores: Mapping[str, float]) -> dict[str, int]:
+    """1-based ranks by score descending, ties by doc id descending (as trec_eval orders them)."""
+    order = sorted(scores.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+    return {d: i for i, (d, _) in enumerate(order, 1)}
+
+
+def _check(weight: float, method: str) -> None:
+    if not 0.0 <= weight <= 1.0:
+        raise InputError(f"fusion weight must be in [0, 1], got {weight}", "--fuse-weight")
+    if method not in ("interpolate", "rrf"):
+        raise InputError(f"unknown fusion method '{method}': expected interpolate or rrf", "--fuse")
+
+
+def fuse(
+    reranker_run: RunLike,
+    first_stage_run: RunLike,
+    weight: float,
+    method: Method = "interpolate",
+    norm: Norm = "minmax",
+    k: int = 60,
+) -> Run:
+    """Per query, over the union of both runs' documents:
+
+    - interpolate: `weight * norm(reranker) + (1 - weight) * norm(first stage)`, scores normalised per
+      query; a document missing from one side gets that side's minimum normalised score.
+    - rrf: `weight / (k + rank_reranker) + (1 - weight) / (k + rank_first_stage)`, a side that lacks the
+      document adding 0; weight 0.5 ranks as plain reciprocal rank fusion (Cormack et al., 2009).
+
+    weight 1 is the reranker alone, 0 the first stage alone. A query in one run only keeps that run's
+    order."""
+    _check(weight, method)
+    rr, fs = load_run(reranker_run), load_run(first_stage_run)
+    fused: Run = {}
+    for q in list(rr) + [q for q in fs if q not in rr]:
+        a, b = rr.get(q, {}), fs.get(q, {})
+        docs = list(a) + [d for d in b if d not in a]
+        if method == "rrf":
+            ra, rb = ranks(a), ranks(b)
+            fused[q] = {
+                d: (weight / (k + ra[d]) if d in ra else 0.0)
+                + ((1 - weight) / (k + rb[d]) if d in rb else 0.0)
+                for d in docs
+            }
+            continue
+        na, nb = normalise(a, norm), normalise(b, norm)
+        fa, fb = min(na.values(), default=0.0), min(nb.values(), default=0.0)
+        fused[q] = {d: weight * na.get(d, fa) + (1 - weight) * nb.get(d, fb) for d in docs}
+    return fused
+
+
+@dataclass(frozen=True)
+class WeightPoint:
+    weight: float
+    value: float
+
+
+@dataclass
+class WeightChoice:
+    """The chosen weight, its dev value and the whole table it was chosen from."""
+
+    weight: float
+    value: float
+    measure: str
+    method: Method
+    norm: Norm
+    table: list[WeightPoint]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "weight": self.weight,
+            "value": self.value,
+            "measure": self.measure,
+            "method": self.method,
+            "norm": self.norm,
+            "table": [{"weight": p.weight, "value": p.value} for p in self.table],
+        }
+
+
+def choose_weight(
+    reranker_run: RunLike,
+    first_stage_run: RunLike,
+    qrels: QrelsLike,
+    measure: str = "nDCG@10",
+    grid: Sequence[float] = GRID,
+    method: Method = "interpolate",
+    norm: Norm = "minmax",
+    k: int = 60,
+) -> WeightChoice:
+    """Evaluate `fuse` at every weight of `grid` (default 0, 0.1, ..., 1) on a dev set and pick the best
+    by `measure`; among equal values the larger weight (more reranker) wins."""
+    if not grid:
+        raise InputError("the weight grid is empty", "--fuse-grid")
+    for w in grid:
+        _check(w, method)
+    judged = load_qrels(qrels)
+    name = str(parse_measures([measure])[0])
+    rr, fs = load_run(reranker_run), load_run(first_stage_run)
+    table = [
+        WeightPoint(float(w), evaluate(fuse(rr, fs, w, method, norm, k), judged, [name])[name]) for w in grid
+    ]
+    best = max(table, key=lambda p: (p.value, p.weight))
+    return WeightChoice(best.weight, best.value, name, method, norm, table)

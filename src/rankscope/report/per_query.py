@@ -1,0 +1,151 @@
+"""Per-query values of a sweep's runs and their paired comparison with the baseline run (`compare`).
+
+Training stores only mean dev metrics (metrics.jsonl, summary.json), so per-query values come from files a
+run folder may hold, looked up in this order:
+
+- `dev_per_query.json`: `{measure: {query id: value}}`, as `metrics.per_query` returns it;
+- `dev_run.trec`: the final dev reranking as a TREC run, scored against `qrels` (an argument, else
+  `dev_qrels.txt` in the run folder, else in the sweep folder).
+
+A run folder with neither is listed as missing; the report says so rather than guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rankscope.errors import InputError
+from rankscope.evaluate.compare import CompareResult, QrelsLike, compare_values, load_qrels
+from rankscope.evaluate.metrics import default_measures, per_query
+
+log = logging.getLogger("rankscope.report")
+RESULTS_FILE = "results.jsonl"  # as rankscope.sweep writes them (not imported: sweep sits above report)
+RUNS_DIR = "runs"
+PER_QUERY_FILE = "dev_per_query.json"
+DEV_RUN_FILE = "dev_run.trec"
+DEV_QRELS_FILE = "dev_qrels.txt"
+PerQueryTable = dict[str, dict[str, float]]
+
+
+@dataclass
+class SweepDeltas:
+    """The sweep's runs with per-query values compared with the baseline (the first of them), and the
+    runs that had none."""
+
+    result: CompareResult
+    missing: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+    """run name -> the file its per-query values came from."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.result.to_json(), "missing": self.missing, "sources": self.sources}
+
+
+def read_per_query(path: str | Path) -> PerQueryTable:
+    """A `dev_per_query.json` file: measure -> query id -> value."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise InputError(f"cannot read per-query values ({e})", path) from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise InputError("expected {measure: {query id: value}}", path)
+    return {str(m): {str(q): float(x) for q, x in v.items()} for m, v in data.items()}
+
+
+def _results(sweep_dir: Path) -> list[dict[str, Any]]:
+    path = sweep_dir / RESULTS_FILE
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line) if line.strip() else None
+        except json.JSONDecodeError:  # a line cut by a kill mid-write
+            continue
+        if isinstance(row, dict) and "name" in row:
+            rows.append(row)
+    return rows
+
+
+def _qrels_for(run_dir: Path, sweep_dir: Path | None, qrels: QrelsLike | None) -> QrelsLike | None:
+    if qrels is not None:
+        return qrels
+    for folder in (run_dir, sweep_dir):
+        if folder is not None and (folder / DEV_QRELS_FILE).is_file():
+            return folder / DEV_QRELS_FILE
+    return None
+
+
+def run_per_query(
+    run_dir: str | Path,
+    qrels: QrelsLike | None = None,
+    measures: Sequence[str] | None = None,
+    sweep_dir: str | Path | None = None,
+) -> tuple[PerQueryTable, Path] | None:
+    """A run folder's per-query dev values and the file they came from, or None where it holds none.
+
+    From `dev_per_query.json` (restricted to `measures` when given), else from `dev_run.trec` and the
+    qrels (default measures: nDCG@10 and RR@10, at rel>=2 on graded qrels, as the dev evaluation uses)."""
+    run_dir = Path(run_dir)
+    stored = run_dir / PER_QUERY_FILE
+    if stored.is_file():
+        table = read_per_query(stored)
+        if measures:
+            table = {m: table[m] for m in measures if m in table}
+        return (table, stored) if table else None
+    run_file = run_dir / DEV_RUN_FILE
+    judged = _qrels_for(run_dir, Path(sweep_dir) if sweep_dir else None, qrels)
+    if not run_file.is_file() or judged is None:
+        return None
+    from rankscope.data.readers import read_trec_run
+
+    q = load_qrels(judged)
+    return per_query(read_trec_run(run_file), q, list(measures or default_measures(q)[:2])), run_file
+
+
+def sweep_per_query(
+    sweep_dir: str | Path,
+    qrels: QrelsLike | None = None,
+    measures: Sequence[str] | None = None,
+    baseline: str | None = None,
+    n_boot: int = 10000,
+    seed: int = 0,
+) -> SweepDeltas | None:
+    """Compare every run of a sweep folder (results.jsonl order) with the baseline run (`baseline`, else
+    the first with per-query values) on the measures all of them hold; None when fewer than two runs
+    have per-query values."""
+    sweep_dir = Path(sweep_dir)
+    rows = _results(sweep_dir)
+    folders = {str(r["name"]): sweep_dir / str(r.get("run") or Path(RUNS_DIR, str(r["name"]))) for r in rows}
+    if not folders and (sweep_dir / RUNS_DIR).is_dir():  # no results.jsonl: the run folders themselves
+        folders = {p.name: p for p in sorted((sweep_dir / RUNS_DIR).iterdir()) if p.is_dir()}
+    names = list(folders)
+    tables: dict[str, PerQueryTable] = {}
+    sources: dict[str, str] = {}
+    missing: list[str] = []
+    for n in names:
+        got = run_per_query(folders[n], qrels, measures, sweep_dir)
+        if got is None:
+            missing.append(n)
+            continue
+        tables[n], src = got
+        sources[n] = str(src.relative_to(sweep_dir)) if src.is_relative_to(sweep_dir) else str(src)
+    if baseline is not None:
+        if baseline not in tables:
+            raise InputError(f"baseline run '{baseline}' has no per-query values", sweep_dir / RESULTS_FILE)
+        tables = {baseline: tables[baseline], **{k: v for k, v in tables.items() if k != baseline}}
+    if len(tables) < 2:
+        log.info("per-query deltas: %d run(s) with per-query values, need 2", len(tables))
+        return None
+    shared = [m for m in next(iter(tables.values())) if all(m in t for t in tables.values())]
+    if not shared:
+        raise InputError("the runs' per-query files share no measure", sweep_dir)
+    values = [{m: t[m] for m in shared} for t in tables.values()]
+    result = compare_values(values, list(tables), n_boot, seed)
+    return SweepDeltas(result, missing, sources)

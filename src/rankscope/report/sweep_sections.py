@@ -1,0 +1,111 @@
+"""Report sections of a sweep folder: the results table with its bar chart, and the per-query deltas of
+each run against the baseline run (paired tests from `evaluate.compare`)."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from rankscope.evaluate.compare import QrelsLike, reading, verdict
+from rankscope.report import figures_inspect as FI
+from rankscope.report.figures_compare import delta_strips
+from rankscope.report.page import Builder, Section, table
+from rankscope.report.per_query import DEV_RUN_FILE, PER_QUERY_FILE, sweep_per_query
+
+
+def read_sweep(path: Path) -> list[dict[str, Any]]:
+    if path.suffix == ".csv":
+        with path.open() as fh:
+            rows: list[dict[str, Any]] = list(csv.DictReader(fh))
+        for r in rows:
+            for k, v in r.items():
+                with contextlib.suppress(TypeError, ValueError):
+                    r[k] = float(v)
+        return rows
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def sweep_section(path: Path, b: Builder) -> Section | None:
+    rows = read_sweep(path)
+    if not rows:
+        return None
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    numeric = [
+        k
+        for k in keys
+        if any(isinstance(r.get(k), int | float) and not isinstance(r.get(k), bool) for r in rows)
+    ]
+    name_key = next((k for k in ("name", "run", "id") if k in keys), keys[0])
+    metric = next((k for k in ("nDCG@10", *numeric) if k in numeric), None)
+    s = Section("sweep", "Sweep results")
+    if metric:
+        vals = [(r[metric], str(r.get(name_key))) for r in rows if isinstance(r.get(metric), int | float)]
+        best = max(vals)
+        s.findings.append(f"Best run by {metric}: {best[1]} ({best[0]:.4g}) of {len(rows)}.")
+        s.numbers = {"metric": metric, "best": best[1], "best_value": best[0]}
+        b.figure(s, "sweep", FI.sweep_figure(rows, metric, name_key))
+    s.parts.append(table(keys, [[r.get(k) for k in keys] for r in rows]))
+    return s
+
+
+def per_query_section(sweep_dir: Path, b: Builder, qrels: QrelsLike | None) -> Section | None:
+    """Each sweep run's per-query dev values against the first run's: strips, compare() table, readings."""
+    deltas = sweep_per_query(sweep_dir, qrels)
+    if deltas is None:
+        return None
+    res = deltas.result
+    s = Section("per_query", f"Per-query deltas against {res.names[0]}")
+    primary = "nDCG@10" if "nDCG@10" in res.measures else res.measures[0]
+    s.findings = [reading(c) + "." for c in res.comparisons if c.measure == primary]
+    if deltas.missing:
+        s.findings.append(
+            f"No per-query values ({PER_QUERY_FILE}, or {DEV_RUN_FILE} with qrels) for: "
+            + ", ".join(deltas.missing)
+            + "."
+        )
+    s.numbers = deltas.to_json()
+    for m in res.measures:
+        safe = "".join(ch if ch.isalnum() else "_" for ch in m)
+        b.figure(
+            s,
+            f"per_query_{safe}",
+            delta_strips(res, m),
+            "Each dot a dev query; paired t-test p (Holm-corrected over runs when more than one), "
+            "bootstrap 95% CI of the mean delta; finding = p < 0.05.",
+        )
+    rows = [
+        [
+            c.measure,
+            c.run,
+            c.mean_baseline,
+            c.mean_run,
+            c.delta,
+            f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}]",
+            c.p_value,
+            c.p_holm,
+            f"{c.wins}/{c.ties}/{c.losses}",
+            verdict(c),
+        ]
+        for c in res.comparisons
+    ]
+    s.parts.append(
+        table(
+            [
+                "measure",
+                "run",
+                f"{res.names[0]}",
+                "run mean",
+                "delta",
+                "95% CI",
+                "p",
+                "p_holm",
+                "W/T/L",
+                "reading",
+            ],
+            rows,
+        )
+    )
+    return s

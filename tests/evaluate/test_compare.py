@@ -1,0 +1,174 @@
+"""`compare`: paired t-test p-values equal scipy's, missing queries score 0, Holm by hand, bootstrap CI,
+wins/ties/losses, identical runs, and BM25 against SPLADE++ on TREC DL 2019."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from rankscope.data.readers import write_trec_run
+from rankscope.errors import InputError
+from rankscope.evaluate.compare import (
+    Comparison,
+    compare,
+    compare_values,
+    format_table,
+    holm,
+    reading,
+    verdict,
+)
+from rankscope.evaluate.metrics import per_query
+
+DL19 = Path("/work/shared/data/trec-dl-2019-passage")
+KEYS = ["measure", "baseline", "run", "mean_baseline", "mean_run", "delta", "p_value"]
+KEYS += ["ci_low", "ci_high", "wins", "ties", "losses"]
+
+
+def synthetic(n_q: int = 30, seed: int = 0) -> tuple[dict, list[dict]]:
+    """Qrels and three runs over 10 docs per query: a baseline, a better run, a shuffled run."""
+    rng = np.random.default_rng(seed)
+    qrels = {f"q{i}": {f"d{j}": int(rng.integers(0, 3)) for j in range(10)} for i in range(n_q)}
+    runs = []
+    for skill in (0.5, 1.5, 0.0):
+        runs.append({q: {d: skill * r + rng.normal() for d, r in docs.items()} for q, docs in qrels.items()})
+    return qrels, runs
+
+
+def test_p_values_equal_scipy_ttest_rel() -> None:
+    qrels, runs = synthetic()
+    res = compare(runs, qrels, ["nDCG@10", "P@5"], n_boot=200)
+    tables = [per_query(r, qrels, ["nDCG@10", "P@5"]) for r in runs]
+    qids = sorted(qrels)
+    for c in res.comparisons:
+        i = res.names.index(c.run)
+        base = [tables[0][c.measure][q] for q in qids]
+        other = [tables[i][c.measure][q] for q in qids]
+        assert abs(c.p_value - stats.ttest_rel(other, base).pvalue) < 1e-12
+        assert c.delta == pytest.approx(np.mean(other) - np.mean(base), abs=1e-12)
+        assert c.mean_baseline == pytest.approx(np.mean(base), abs=1e-12)
+    assert [c.run for c in res.comparisons] == ["run1", "run2", "run1", "run2"]
+
+
+def test_missing_query_scores_zero_and_counts() -> None:
+    qrels = {"q1": {"a": 1}, "q2": {"b": 1}, "q3": {"c": 1}, "q4": {"d": 1}}
+    base = {q: {d: 1.0, "x": 0.5} for q, docs in qrels.items() for d in docs}  # every query RR 1
+    run = {"q1": {"a": 1.0}, "q2": {"x": 2.0, "b": 1.0}, "q3": {"c": 1.0}}  # q4 missing -> 0
+    res = compare([base, run], qrels, ["RR@10"], names=["base", "new"], n_boot=500)
+    (c,) = res.comparisons
+    assert res.values["new"]["RR@10"] == {"q1": 1.0, "q2": 0.5, "q3": 1.0, "q4": 0.0}
+    assert c.mean_run == pytest.approx(2.5 / 4)
+    assert c.delta == pytest.approx(-1.5 / 4)
+    assert (c.wins, c.ties, c.losses) == (0, 2, 2)
+    assert abs(c.p_value - stats.ttest_rel([1, 0.5, 1, 0], [1, 1, 1, 1]).pvalue) < 1e-12
+    assert c.p_holm is None and "p_holm" not in c.to_json()
+
+
+def test_holm_by_hand() -> None:
+    # sorted: 0.01 (x3 = 0.03), 0.02 (x2 = 0.04), 0.04 (x1 = 0.04)
+    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    # monotone: the step-down maximum carries (0.03*2 = 0.06 > 0.04*1)
+    assert holm([0.02, 0.03, 0.04]) == pytest.approx([0.06, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    out = holm([0.01, math.nan, 0.04])  # nan is not a test
+    assert out[0] == pytest.approx(0.02) and math.isnan(out[1]) and out[2] == pytest.approx(0.04)
+
+
+def test_holm_applied_per_measure_with_more_than_two_runs() -> None:
+    qrels, runs = synthetic()
+    res = compare(runs, qrels, ["nDCG@10", "P@5"], n_boot=200)
+    for m in ("nDCG@10", "P@5"):
+        cs = [c for c in res.comparisons if c.measure == m]
+        assert [c.p_holm for c in cs] == pytest.approx(holm([c.p_value for c in cs]))
+        ps = sorted(c.p_value for c in cs)  # two tests by hand
+        assert min(c.p_holm for c in cs) == pytest.approx(min(1, 2 * ps[0]))
+        assert max(c.p_holm for c in cs) == pytest.approx(max(min(1, 2 * ps[0]), ps[1]))
+    assert all(set(c.to_json()) == {*KEYS, "p_holm"} for c in res.comparisons)
+
+
+def test_bootstrap_ci_contains_delta_and_is_seeded() -> None:
+    qrels, runs = synthetic()
+    a = compare(runs, qrels, ["nDCG@10"], n_boot=2000, seed=3)
+    b = compare(runs, qrels, ["nDCG@10"], n_boot=2000, seed=3)
+    c = compare(runs, qrels, ["nDCG@10"], n_boot=2000, seed=4)
+    for x in a.comparisons:
+        assert x.ci_low < x.delta < x.ci_high
+    assert a.to_json() == b.to_json()
+    assert a.comparisons[0].ci_low != c.comparisons[0].ci_low
+    better = a.comparisons[0]  # the skilled run: a clear finding, CI above 0
+    assert better.ci_low > 0 and verdict(better) == "finding"
+
+
+def test_identical_runs_p_is_one_and_noise() -> None:
+    qrels, runs = synthetic()
+    res = compare([runs[0], runs[0]], qrels, ["nDCG@10"], n_boot=100)
+    (c,) = res.comparisons
+    assert c.p_value == 1.0 and c.delta == 0.0 and c.ci_low == c.ci_high == 0.0
+    assert (c.wins, c.ties, c.losses) == (0, len(qrels), 0)
+    assert verdict(c) == "noise"
+    json.dumps(res.to_json(), allow_nan=False)
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")
+def test_degenerate_cases_constant_shift_and_single_query() -> None:
+    shift = [{"m": {"q1": 0.25, "q2": 0.5}}, {"m": {"q1": 0.5, "q2": 0.75}}]
+    (c,) = compare_values(shift, ["a", "b"], n_boot=50).comparisons
+    assert c.p_value == stats.ttest_rel([0.5, 0.75], [0.25, 0.5]).pvalue == 0.0  # scipy's: t is infinite
+    one = [{"m": {"q1": 0.25}}, {"m": {"q1": 0.5}}]
+    res = compare_values(one, ["a", "b"], n_boot=50)
+    (c,) = res.comparisons
+    assert math.isnan(c.p_value) and verdict(c) == "noise"
+    assert json.loads(json.dumps(c.to_json(), allow_nan=False))["p_value"] is None
+    assert "nan" in format_table(res)
+
+
+def test_files_names_json_shape_and_table(tmp_path: Path) -> None:
+    qrels, runs = synthetic(12)
+    paths = []
+    for i, r in enumerate(runs[:2]):
+        paths.append(tmp_path / f"sys{i}.trec")
+        write_trec_run(r, paths[-1])
+    res = compare(paths, qrels, ["nDCG@10"], n_boot=100)
+    assert res.names == ["sys0", "sys1"]
+    assert (
+        res.to_json() == compare(runs[:2], qrels, ["nDCG@10"], names=["sys0", "sys1"], n_boot=100).to_json()
+    )
+    assert list(res.to_json()) == ["comparisons"] and list(res.to_json()["comparisons"][0]) == KEYS
+    text = format_table(res)
+    assert "sys1" in text and "nDCG@10" in text and "p_holm" not in text
+    assert reading(res.comparisons[0]).startswith("sys1 vs sys0 on nDCG@10:")
+    deltas = res.deltas("sys1", "nDCG@10")
+    assert np.mean(list(deltas.values())) == pytest.approx(res.comparisons[0].delta)
+
+
+def test_refusals() -> None:
+    qrels, runs = synthetic(5)
+    with pytest.raises(InputError, match="baseline"):
+        compare(runs[:1], qrels)
+    with pytest.raises(InputError, match="names"):
+        compare(runs[:2], qrels, names=["a"])
+    with pytest.raises(InputError, match="measure"):
+        compare(runs[:2], qrels, ["nDCG@ten"])
+    with pytest.raises(InputError, match="other queries"):
+        compare_values([{"m": {"q1": 1.0}}, {"m": {"q2": 1.0}}], ["a", "b"])
+
+
+def test_verdict_uses_holm_when_present() -> None:
+    c = Comparison("m", "a", "b", 0.1, 0.2, 0.1, 0.03, 0.0, 0.2, 1, 0, 0, p_holm=0.06)
+    assert verdict(c) == "noise" and verdict(Comparison(**{**c.__dict__, "p_holm": None})) == "finding"
+
+
+@pytest.mark.skipif(not (DL19 / "qrels.txt").is_file(), reason="TREC DL 2019 files not present")
+def test_dl19_splade_beats_bm25() -> None:
+    files = [DL19 / "bm25_top100.jsonl.gz", DL19 / "splade_pp_ed_top100.jsonl.gz"]
+    res = compare(files, DL19 / "qrels.txt", n_boot=2000)
+    assert res.measures == ["nDCG@10", "RR(rel=2)@10", "R@100"]
+    c = res.comparisons[0]
+    assert (c.baseline, c.run) == ("bm25_top100", "splade_pp_ed_top100")
+    assert round(c.mean_baseline, 4) == 0.5058 and round(c.mean_run, 4) == 0.7308
+    assert c.wins + c.ties + c.losses == 43 and c.wins > 3 * c.losses
+    assert c.p_value < 1e-4 and 0 < c.ci_low < c.delta < c.ci_high and verdict(c) == "finding"

@@ -1,0 +1,88 @@
+"""Fusion: interpolation of per-query normalised scores (missing docs at that side's minimum), reciprocal
+rank fusion, the dev-set weight choice, and BM25 + SPLADE++ on TREC DL 2019."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rankscope.errors import InputError
+from rankscope.evaluate.compare import load_run
+from rankscope.evaluate.fusion import GRID, choose_weight, fuse, normalise, ranks
+from rankscope.evaluate.metrics import evaluate
+
+DL19 = Path("/work/shared/data/trec-dl-2019-passage")
+RER = {"q": {"a": 10.0, "b": 0.0, "c": 5.0}}
+FS = {"q": {"a": 1.0, "b": 3.0, "d": 2.0}, "q2": {"x": 1.0}}
+
+
+def test_normalise() -> None:
+    assert normalise({"a": 2.0, "b": 4.0, "c": 3.0}) == {"a": 0.0, "b": 1.0, "c": 0.5}
+    z = normalise({"a": 1.0, "b": 3.0}, "zscore")
+    assert z == pytest.approx({"a": -1.0, "b": 1.0})
+    assert normalise({"a": 7.0, "b": 7.0}) == {"a": 0.0, "b": 0.0}
+    assert normalise({"a": 7.0}, "zscore") == {"a": 0.0}
+
+
+def test_interpolate_by_hand_missing_docs_get_the_side_minimum() -> None:
+    out = fuse(RER, FS, 0.5)
+    # reranker minmax: a 1, b 0, c 0.5, d missing -> 0; first stage: a 0, b 1, d 0.5, c missing -> 0
+    assert out["q"] == pytest.approx({"a": 0.5, "b": 0.5, "c": 0.25, "d": 0.25})
+    assert out["q2"] == {"x": 0.0}  # only in one run: that run's order
+    z = fuse(RER, FS, 0.5, norm="zscore")
+    rz, fz = normalise(RER["q"], "zscore"), normalise(FS["q"], "zscore")
+    assert z["q"]["c"] == pytest.approx(0.5 * rz["c"] + 0.5 * min(fz.values()))
+
+
+def test_weight_one_and_zero_keep_each_sides_order() -> None:
+    one, zero = fuse(RER, FS, 1.0), fuse(RER, FS, 0.0)
+    assert sorted(RER["q"], key=lambda d: -one["q"][d]) == ["a", "c", "b"]
+    assert sorted(FS["q"], key=lambda d: -zero["q"][d]) == ["b", "d", "a"]
+
+
+def test_rrf_by_hand() -> None:
+    assert ranks({"a": 1.0, "b": 2.0, "c": 2.0}) == {"c": 1, "b": 2, "a": 3}  # ties: doc id descending
+    out = fuse(RER, FS, 0.5, method="rrf", k=60)
+    assert out["q"]["a"] == pytest.approx(0.5 / 61 + 0.5 / 63)
+    assert out["q"]["c"] == pytest.approx(0.5 / 62)  # missing from the first stage: adds 0
+    assert out["q"]["d"] == pytest.approx(0.5 / 62)
+
+
+def test_refusals() -> None:
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        fuse(RER, FS, 1.5)
+    with pytest.raises(InputError, match="method"):
+        fuse(RER, FS, 0.5, method="max")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="normalisation"):
+        fuse(RER, FS, 0.5, norm="rank")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="empty"):
+        choose_weight(RER, FS, {"q": {"a": 1}}, grid=[])
+
+
+def test_choose_weight_table_and_ties_to_the_larger_weight() -> None:
+    qrels = {"q": {"b": 1}}
+    assert [p.weight for p in choose_weight(RER, FS, qrels).table] == list(GRID) and GRID[3] == 0.3
+    ch = choose_weight(RER, FS, qrels, "RR@10", grid=[0.0, 0.2, 0.4, 0.6, 1.0])
+    # b (fused 1 - w) beats a (w) below 0.5; at 1, b ties with d at 0 and d ranks first (doc id descending)
+    assert [p.value for p in ch.table] == pytest.approx([1.0, 1.0, 1.0, 0.5, 1 / 3])
+    assert ch.weight == 0.4 and ch.value == 1.0
+    assert ch.to_json()["table"][0] == {"weight": 0.0, "value": 1.0}
+    assert ch.measure == "RR@10"
+
+
+@pytest.mark.skipif(not (DL19 / "qrels.txt").is_file(), reason="TREC DL 2019 files not present")
+def test_dl19_interpolating_bm25_and_splade() -> None:
+    qrels = DL19 / "qrels.txt"
+    splade, bm25 = load_run(DL19 / "splade_pp_ed_top100.jsonl.gz"), load_run(DL19 / "bm25_top100.jsonl.gz")
+    from rankscope.evaluate.compare import load_qrels
+
+    judged = load_qrels(qrels)
+    assert round(evaluate(fuse(splade, bm25, 1.0), judged, ["nDCG@10"])["nDCG@10"], 4) == 0.7308
+    assert round(evaluate(fuse(splade, bm25, 0.0), judged, ["nDCG@10"])["nDCG@10"], 4) == 0.5058
+    ch = choose_weight(splade, bm25, judged, grid=[0.0, 0.5, 0.7, 1.0])
+    values = {p.weight: p.value for p in ch.table}
+    assert ch.weight == 0.7 and round(ch.value, 4) == 0.7420  # fusion beats SPLADE++ alone
+    assert values[0.5] < values[1.0]  # too much BM25 hurts
+    rrf = evaluate(fuse(splade, bm25, 0.5, method="rrf"), judged, ["nDCG@10"])["nDCG@10"]
+    assert 0.5058 < rrf < 0.7308

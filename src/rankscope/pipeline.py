@@ -1,4 +1,5 @@
-"""The zero-shot rerank pipeline shared by the CLI, the demo and the benchmarks."""
+"""Inputs (a dataset or files, with candidates) and the rerank-and-evaluate step shared by the CLI,
+the demo and the benchmarks."""
 
 from __future__ import annotations
 
@@ -11,12 +12,9 @@ from rankscope.data.registry import load_dataset, load_files
 from rankscope.data.types import Candidates, Collection
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import Run, evaluate
-from rankscope.evaluate.rerank import rerank, rerank_pairwise
-from rankscope.models.loading import load_backbone
+from rankscope.reranker import Reranker
 from rankscope.retrieve.bm25 import bm25_retrieve
-from rankscope.runtime import pick_device, pick_dtype
 from rankscope.scorers.decoder import PairwiseScorer
-from rankscope.scorers.registry import build_for_backbone, get_scorer
 
 
 @dataclass
@@ -78,37 +76,22 @@ class RerankResult:
 
 def run_rerank(
     inputs: Inputs,
-    model: str | None,
-    scorer: str | None,
+    reranker: Reranker,
     *,
-    run_dir: str | Path | None = None,
-    adapter: str | Path | None = None,
     depth: int = 100,
     pairwise_top: int = 20,
-    device: str = "auto",
-    dtype: str = "auto",
     measures: list[str] | None = None,
     show_progress: bool = True,
 ) -> RerankResult:
-    """Load the model (or a trained run's scorer), score the candidates, and evaluate when qrels are known."""
-    dev = pick_device(device)
-    if run_dir is not None:
-        from rankscope.trained import load_run_scorer
-
-        sc, _ = load_run_scorer(run_dir, adapter, device=dev, dtype=pick_dtype(dtype, dev))
-    else:
-        if model is None or scorer is None:
-            raise InputError("give a model and a scorer, or a trained run", "--run")
-        kind = get_scorer(scorer).kind
-        backbone = load_backbone(model, kind=kind, dtype=pick_dtype(dtype, dev), device=dev)
-        sc = build_for_backbone(scorer, backbone)
+    """Score the candidates with an already loaded (zero-shot or fine-tuned) reranker, and evaluate when
+    qrels are known."""
     coll, cands = inputs.collection, inputs.candidates
+    reranker.pairwise_top = pairwise_top
     start = time.perf_counter()
-    if isinstance(sc, PairwiseScorer):
-        run = rerank_pairwise(sc, cands, coll.queries, pairwise_top, depth, coll.corpus, show_progress)
+    run = reranker.rerank_run(cands, coll.queries, depth, coll.corpus, show_progress)
+    if isinstance(reranker.scorer, PairwiseScorer):
         pairs = sum(min(pairwise_top, len(h)) * (min(pairwise_top, len(h)) - 1) for h in cands.hits.values())
     else:
-        run = rerank(sc, cands, coll.queries, depth, coll.corpus, show_progress)
         pairs = sum(len(v) for v in run.values())
     seconds = time.perf_counter() - start
     metrics = evaluate(run, coll.qrels, measures) if coll.qrels else {}

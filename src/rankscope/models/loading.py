@@ -1,7 +1,9 @@
-"""Backbone loading: bundled models (by alias), Hugging Face model folders and GGUF files, all offline.
+"""Backbone loading: bundled models (by alias), Hugging Face model folders, Hub ids and GGUF files.
 
 GGUF files are de-quantized to float32 once by transformers and cached as a normal safetensors model
-folder under ``cache_dir()``, which then reloads in seconds.
+folder under ``cache_dir()``, which then reloads in seconds. Hub ids (org/name) resolve the way
+transformers resolves them: the local Hub cache, and the Hub when online. This module never changes
+HF_HUB_OFFLINE: a user who is online stays online.
 """
 
 from __future__ import annotations
@@ -18,12 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import torch
+from torch import nn
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from rankscope.errors import InputError  # noqa: E402
+from rankscope.errors import InputError
 
 BackboneKind = Literal["causal", "encoder", "auto"]
 ENCODER_TYPES = frozenset(
@@ -133,7 +133,7 @@ def _unknown(name: str) -> InputError:
     aliases = ", ".join(ALIASES)
     return InputError(
         f"unknown model '{name}': expected one of the aliases {aliases}, a Hugging Face model folder, "
-        "or a .gguf file",
+        "a Hub id (org/name) or a .gguf file",
         "--model",
     )
 
@@ -162,7 +162,38 @@ def resolve_model(name_or_path: str | Path) -> Path:
         if not _is_model_folder(target):
             _convert_gguf(lambda _workdir: resolved, target)
         return target
-    raise _unknown(name)
+    return hub_snapshot(name)
+
+
+HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "tokenizer*"]
+"""What a Hub model needs to load (no duplicate .bin/.h5/.onnx weights)."""
+
+
+def hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def hub_snapshot(repo_id: str) -> Path:
+    """The local snapshot folder of a Hub model: from the Hub cache, else downloaded when online."""
+    from huggingface_hub import snapshot_download, try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, "config.json")
+    if isinstance(cached, str):
+        return Path(cached).parent
+    if "/" not in repo_id:  # not a Hub id (org/name) and not cached under that name either
+        raise _unknown(repo_id)
+    if hub_offline():
+        raise InputError(
+            f"model '{repo_id}' is not in the local Hugging Face cache and the Hub is offline "
+            "(HF_HUB_OFFLINE=1): download it once online, or give a model folder",
+            "--model",
+        )
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=HUB_FILES))
+    except Exception as exc:  # network errors, unknown or gated repos: one line for the user
+        raise InputError(f"cannot get model '{repo_id}' from the Hugging Face Hub: {exc}", "--model") from exc
 
 
 def _convert_gguf(locate: Callable[[Path], Path], target: Path) -> None:
@@ -215,11 +246,13 @@ def load_backbone(
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
     attn_implementation: str | None = "sdpa",
+    trust_remote_code: bool = False,
 ) -> Backbone:
     """Load a decoder (AutoModelForCausalLM) or encoder (AutoModel, heads are the scorer's) in eval mode.
 
     Decoder tokenizers get a pad token (eos when missing) and right padding: left padding with sdpa
-    attention was seen to turn training losses NaN.
+    attention was seen to turn training losses NaN. A model's own code (`trust_remote_code`) runs only
+    when asked for.
     """
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
@@ -227,7 +260,8 @@ def load_backbone(
         raise InputError(f"unknown backbone kind '{kind}': expected causal, encoder or auto", "--model")
     path = resolve_model(name_or_path)
     with quiet_transformers():
-        config = AutoConfig.from_pretrained(path, local_files_only=True)
+        remote = {"trust_remote_code": trust_remote_code, "local_files_only": True}
+        config = AutoConfig.from_pretrained(path, **remote)
         is_encoder = _is_encoder_config(config)
         what = f"{name_or_path} is {'an encoder' if is_encoder else 'a decoder'} ({config.model_type})"
         if kind == "causal" and is_encoder:
@@ -235,11 +269,11 @@ def load_backbone(
         if kind == "encoder" and not is_encoder:
             raise InputError(f"{what}, not an encoder", "--model")
         auto_cls = AutoModel if is_encoder else AutoModelForCausalLM
-        kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": True}
+        kwargs: dict[str, Any] = {"dtype": dtype, **remote}
         if attn_implementation is not None:
             kwargs["attn_implementation"] = attn_implementation
         model = auto_cls.from_pretrained(path, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, **remote)
     model.to(device)
     model.eval()
     if not is_encoder:

@@ -59,6 +59,12 @@ class TrainResult:
     tokens_per_second: float
     seconds: float
 
+    def reranker(self, checkpoint: str | int | None = None, device: str = "auto", dtype: str = "auto") -> Any:
+        """The trained reranker (rankscope.Reranker) of this run, or of one of its checkpoints."""
+        from rankscope.reranker import Reranker
+
+        return Reranker.from_run(self.out, checkpoint, device=device, dtype=dtype)
+
 
 def load_model(spec: ExperimentSpec, device: str, bf16: bool) -> Backbone:
     """The backbone: frozen weights in bf16 on a bf16 GPU (LoRA keeps its own weights in fp32), else fp32."""

@@ -1,0 +1,79 @@
+"""Commands over datasets: list them, and the BM25 first stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rankscope.cli.app import (
+    CorpusOpt,
+    DatasetOpt,
+    QrelsOpt,
+    QueriesOpt,
+    app,
+    console,
+    print_metrics,
+)
+from rankscope.errors import InputError
+
+
+@app.command()
+def datasets() -> None:
+    """List the registered datasets with their sizes and licenses."""
+    from rankscope.data.registry import DATASETS, describe
+
+    table = Table("name", "split", "queries", "documents", "judgements", "license")
+    for name in DATASETS:
+        d = describe(name)
+        table.add_row(
+            name,
+            str(d["split"]),
+            str(d["n_queries"]),
+            str(d["n_docs"]),
+            str(d["n_judgements"]),
+            str(d["license"]),
+        )
+    console.print(table)
+
+
+@app.command()
+def retrieve(
+    out: Annotated[Path, typer.Option(help="output folder: run.trec, candidates.jsonl.gz, metrics.json")],
+    dataset: DatasetOpt = None,
+    queries: QueriesOpt = None,
+    qrels: QrelsOpt = None,
+    corpus: CorpusOpt = None,
+    k: Annotated[int, typer.Option(help="hits per query")] = 100,
+    overwrite: bool = False,
+) -> None:
+    """BM25 first stage (bm25s) over a dataset's corpus: writes a TREC run and a candidates file."""
+    from rankscope.data.readers import write_candidates, write_trec_run
+    from rankscope.evaluate.metrics import evaluate
+    from rankscope.io import atomic_dir, write_json, write_yaml
+    from rankscope.pipeline import load_inputs
+
+    inputs = load_inputs(dataset, "bm25", queries=queries, qrels=qrels, corpus=corpus, depth=k)
+    if not inputs.collection.corpus:
+        raise InputError("BM25 needs a corpus: this dataset has none (give --corpus)", "--dataset")
+    run = {q: {h.doc_id: h.score for h in hits} for q, hits in inputs.candidates.hits.items()}
+    with atomic_dir(out, overwrite) as tmp:
+        write_trec_run(run, tmp / "run.trec", tag="bm25")
+        write_candidates(inputs.candidates, tmp / "candidates.jsonl.gz")
+        metrics = evaluate(run, inputs.collection.qrels) if inputs.collection.qrels else {}
+        write_json(tmp / "metrics.json", metrics)
+        write_yaml(
+            tmp / "config.yaml",
+            {
+                "command": "retrieve",
+                "dataset": dataset,
+                "queries": queries,
+                "qrels": qrels,
+                "corpus": corpus,
+                "k": k,
+            },
+        )
+    print_metrics(metrics)
+    console.print(f"wrote {out}/run.trec and {out}/candidates.jsonl.gz")

@@ -1,0 +1,107 @@
+"""Commands that score runs: evaluate against qrels, compare runs with paired tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rankscope.cli.app import (
+    MeasuresOpt,
+    app,
+    console,
+    fmt,
+    print_metrics,
+)
+from rankscope.errors import InputError
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    qrels: Annotated[Path, typer.Option(help="qrels file (TREC or BEIR .tsv)")],
+    run: Annotated[Path | None, typer.Option(help="TREC run file")] = None,
+    candidates: Annotated[
+        Path | None, typer.Option(help="or a candidates jsonl(.gz) file, ranked by its scores")
+    ] = None,
+    measures: MeasuresOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Evaluate a TREC run (or a candidates file) against qrels (default nDCG@10, RR@10, R@100)."""
+    from rankscope.data.readers import read_candidates, read_trec_run
+    from rankscope.data.registry import read_qrels_file
+    from rankscope.evaluate.metrics import evaluate
+
+    if (run is None) == (candidates is None):
+        raise InputError("give exactly one of --run and --candidates", "--run")
+    if run is not None:
+        ranking = read_trec_run(run)
+    else:
+        cands = read_candidates(candidates)
+        ranking = {q: {h.doc_id: h.score for h in hits} for q, hits in cands.hits.items()}
+    metrics = evaluate(ranking, read_qrels_file(qrels), measures)
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2))
+    else:
+        print_metrics(metrics)
+
+
+@app.command("compare")
+def compare_cmd(
+    runs: Annotated[
+        list[Path], typer.Argument(help="TREC run files (or candidates files); the first is the baseline")
+    ],
+    qrels: Annotated[Path, typer.Option(help="qrels file (TREC or BEIR .tsv)")],
+    measures: MeasuresOpt = None,
+    names: Annotated[list[str] | None, typer.Option("--name", help="a name per run (repeatable)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CI")] = 10000,
+    seed: int = 0,
+) -> None:
+    """Compare runs with the first over queries: means, delta, paired t-test p-value, bootstrap 95% CI,
+    wins/ties/losses, and Holm-corrected p-values with more than two runs."""
+    from rankscope.evaluate.compare import compare, format_table
+
+    if len(runs) < 2:
+        raise InputError("give at least two runs: a baseline and a run to compare with it", "RUNS")
+    result = compare(runs, qrels, measures or None, names=names or None, n_boot=bootstrap, seed=seed)
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        typer.echo(format_table(result))
+
+
+@app.command("fuse")
+def fuse_cmd(
+    reranked: Annotated[Path, typer.Option(help="the reranker's run on a DEV set (TREC run file)")],
+    first_stage: Annotated[
+        Path, typer.Option(help="the first stage's run or candidates on the same dev set")
+    ],
+    qrels: Annotated[Path, typer.Option(help="the dev set's qrels")],
+    out: Annotated[Path, typer.Option(help="fusion.json to write (give it to rerank --fuse-weight)")],
+    method: Annotated[str, typer.Option(help="interpolate or rrf")] = "interpolate",
+    norm: Annotated[str, typer.Option(help="minmax or zscore (interpolate)")] = "minmax",
+    measure: Annotated[str, typer.Option(help="the measure the weight is chosen by")] = "nDCG@10",
+) -> None:
+    """Choose the fusion weight of reranker and first-stage scores on a dev set, and record the choice."""
+    from rankscope.evaluate.fusion import choose_weight
+    from rankscope.io import atomic_file
+
+    if method not in ("interpolate", "rrf"):
+        raise InputError(f"unknown fusion '{method}': expected interpolate or rrf", "--method")
+    choice = choose_weight(reranked, first_stage, qrels, measure, method=method, norm=norm)  # type: ignore[arg-type]
+    record = {
+        **choice.to_json(),
+        "method": method,
+        "norm": norm,
+        "dev": {"reranked": str(reranked), "first_stage": str(first_stage), "qrels": str(qrels)},
+    }
+    with atomic_file(out) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+    table = Table("weight", measure, title=f"fusion weight on the dev set ({method}, {norm})")
+    for point in choice.table:
+        table.add_row(f"{point.weight:.2f}", fmt(point.value))
+    console.print(table)
+    console.print(f"chosen weight {choice.weight:.2f} ({measure} {choice.value:.4f}); wrote {out}")

@@ -1,0 +1,187 @@
+"""`rankscope rerank`: a zero-shot or fine-tuned reranker over candidates, optionally fused with the
+first stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rankscope.cli.app import (
+    CandOpt,
+    CorpusOpt,
+    DatasetOpt,
+    MeasuresOpt,
+    QrelsOpt,
+    QueriesOpt,
+    app,
+    console,
+    print_metrics,
+)
+from rankscope.errors import InputError
+
+
+def fusion_weight(value: str | None) -> tuple[float | None, dict[str, object] | None]:
+    """`--fuse-weight`: a number in [0, 1], or a JSON file written by `rankscope fuse` (the weight chosen
+    on a dev set, recorded with how it was chosen)."""
+    if value is None:
+        return None, None
+    path = Path(value)
+    if path.is_file():
+        try:
+            choice = json.loads(path.read_text())
+            return float(choice["weight"]), choice
+        except (ValueError, KeyError, TypeError) as e:
+            raise InputError(f"not a fusion choice written by `rankscope fuse` ({e})", path) from None
+    try:
+        weight = float(value)
+    except ValueError:
+        msg = f"expected a weight in [0, 1] or a fusion.json file, got '{value}'"
+        raise InputError(msg, "--fuse-weight") from None
+    if not 0.0 <= weight <= 1.0:
+        raise InputError(f"the weight must lie in [0, 1], got {weight}", "--fuse-weight")
+    return weight, None
+
+
+@app.command()
+def rerank(
+    out: Annotated[Path, typer.Option(help="output folder: run.trec, metrics.json, config.yaml")],
+    model: Annotated[
+        str | None, typer.Option(help="smollm2-135m, gemma3-270m, minilm-l6, a folder, a Hub id or .gguf")
+    ] = None,
+    scorer: Annotated[
+        str | None, typer.Option(help="yes-no, query-likelihood, pairwise, bi-encoder, cross-encoder, ...")
+    ] = None,
+    run: Annotated[
+        Path | None, typer.Option(help="a trained run folder: its model, scorer and adapter score")
+    ] = None,
+    adapter: Annotated[
+        str | None,
+        typer.Option("--adapter", "--checkpoint", help="with --run: a checkpoint (folder, name or step)"),
+    ] = None,
+    dataset: DatasetOpt = None,
+    candidates: CandOpt = "bm25",
+    queries: QueriesOpt = None,
+    qrels: QrelsOpt = None,
+    corpus: CorpusOpt = None,
+    depth: Annotated[int, typer.Option(help="candidates reranked per query")] = 100,
+    pairwise_top: Annotated[int, typer.Option(help="top-k compared pairwise (pairwise scorer)")] = 20,
+    max_queries: Annotated[int | None, typer.Option(help="rerank only the first N queries")] = None,
+    measures: MeasuresOpt = None,
+    fuse: Annotated[
+        str | None, typer.Option(help="fuse with the first stage: interpolate (normalised scores) or rrf")
+    ] = None,
+    fuse_weight: Annotated[
+        str | None, typer.Option(help="reranker weight in [0, 1], or the fusion.json of `rankscope fuse`")
+    ] = None,
+    fuse_norm: Annotated[str, typer.Option(help="score normalisation for interpolate: minmax, zscore")] = (
+        "minmax"
+    ),
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
+    dtype: Annotated[
+        str, typer.Option(help="auto (bf16 on CUDA and bf16-capable CPUs), float32, bfloat16")
+    ] = "auto",
+    trust_remote_code: Annotated[bool, typer.Option(help="run a Hub model's own code")] = False,
+    overwrite: bool = False,
+) -> None:
+    """Rerank candidates with a (zero-shot or fine-tuned) scorer and evaluate the run."""
+    from rankscope.data.readers import write_trec_run
+    from rankscope.evaluate.fusion import fuse as fuse_runs
+    from rankscope.evaluate.metrics import evaluate
+    from rankscope.io import atomic_dir, write_json, write_yaml
+    from rankscope.pipeline import load_inputs, run_rerank
+    from rankscope.reranker import Reranker
+    from rankscope.scorers.registry import check_scorer
+
+    if run is None:
+        if not model or not scorer:
+            raise InputError("give --model and --scorer, or --run with a trained run folder", "--run")
+        check_scorer(scorer)
+    elif model or scorer:
+        raise InputError("--run brings its own model and scorer: drop --model/--scorer", "--run")
+    if fuse not in (None, "interpolate", "rrf"):
+        raise InputError(f"unknown fusion '{fuse}': expected interpolate or rrf", "--fuse")
+    weight, choice = fusion_weight(fuse_weight)
+    if fuse and weight is None:
+        raise InputError("--fuse needs --fuse-weight (a number, or `rankscope fuse`'s fusion.json)", "--fuse")
+    config = {
+        "command": "rerank",
+        "model": model,
+        "scorer": scorer,
+        "run": str(run) if run else None,
+        "adapter": adapter,
+        "dataset": dataset,
+        "candidates": candidates,
+        "queries": queries,
+        "qrels": qrels,
+        "corpus": corpus,
+        "depth": depth,
+        "pairwise_top": pairwise_top,
+        "max_queries": max_queries,
+        "measures": measures,
+        "fuse": fuse,
+        "fuse_weight": fuse_weight,
+        "fuse_norm": fuse_norm,
+        "device": device,
+        "dtype": dtype,
+    }
+    with atomic_dir(out, overwrite) as tmp:
+        inputs = load_inputs(
+            dataset,
+            candidates,
+            queries=queries,
+            qrels=qrels,
+            corpus=corpus,
+            depth=depth,
+            max_queries=max_queries,
+        )
+        if run is not None:
+            reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype)
+        else:
+            assert model and scorer
+            reranker = Reranker.load(
+                model, scorer, device=device, dtype=dtype, trust_remote_code=trust_remote_code
+            )
+        res = run_rerank(inputs, reranker, depth=depth, pairwise_top=pairwise_top, measures=measures)
+        ranking, metrics = res.run, res.metrics
+        if fuse:
+            assert weight is not None
+            first = {
+                q: {h.doc_id: h.score for h in hits[:depth]} for q, hits in inputs.candidates.hits.items()
+            }
+            ranking = fuse_runs(res.run, first, weight, method=fuse, norm=fuse_norm)  # type: ignore[arg-type]
+            qrels_ = inputs.collection.qrels
+            metrics = evaluate(ranking, qrels_, measures) if qrels_ else {}
+            write_trec_run(res.run, tmp / "run.reranker.trec", tag=f"rankscope-{reranker.scorer_name}")
+            write_json(tmp / "metrics.reranker.json", res.metrics)
+            write_json(
+                tmp / "fusion.json",
+                {
+                    "method": fuse,
+                    "norm": fuse_norm,
+                    "weight": weight,
+                    "chosen": choice or "given on the command line",
+                },
+            )
+        write_trec_run(
+            ranking, tmp / "run.trec", tag=f"rankscope-{reranker.scorer_name}{'-fused' if fuse else ''}"
+        )
+        write_json(tmp / "metrics.json", metrics)
+        write_yaml(tmp / "config.yaml", config)
+        write_json(
+            tmp / "timing.json",
+            {
+                "seconds": res.seconds,
+                "pairs": res.pairs,
+                "pairs_per_second": res.pairs / max(res.seconds, 1e-9),
+            },
+        )
+    if fuse and res.metrics:
+        console.print("reranker alone:")
+        print_metrics(res.metrics)
+        console.print(f"fused with the first stage ({fuse}, weight {weight}):")
+    print_metrics(metrics)
+    speed = res.pairs / max(res.seconds, 1e-9)
+    console.print(f"{res.pairs} pairs in {res.seconds:.1f}s ({speed:.1f} pairs/s); wrote {out}")

@@ -1,0 +1,156 @@
+"""Commands that train: train, export, sweep, synth and the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from rankscope.cli.app import (
+    CorpusOpt,
+    app,
+    console,
+    fmt,
+    metrics_table,
+)
+from rankscope.errors import InputError
+
+
+@app.command("train")
+def train_cmd(
+    out: Annotated[Path, typer.Option(help="run folder: spec, log, checkpoints, metrics, adapter")],
+    spec: Annotated[Path | None, typer.Argument(help="experiment spec YAML (optional with --resume)")] = None,
+    resume: Annotated[bool, typer.Option(help="continue the run in --out from its last checkpoint")] = False,
+) -> None:
+    """Fine-tune a reranker as a spec says, reranking the dev set at every checkpoint."""
+    from rankscope.train.run import console_log, train
+
+    if spec is None and not resume:
+        raise InputError("give a SPEC file (or --resume to continue the run in --out)")
+    with console_log():
+        res = train(spec, out, resume=resume)
+    if res.metrics:
+        console.print(metrics_table(res.metrics, "dev set per checkpoint"))
+    if res.stopped_at is not None:
+        console.print(f"[bold red]stopped:[/] non-finite loss at step {res.stopped_at}")
+    speed = f"{res.tokens_per_second:.0f} tokens/s"
+    console.print(f"{res.steps} steps in {res.seconds:.0f}s ({speed}); adapter: {res.adapter}")
+
+
+@app.command("export")
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="a training run folder")],
+    out: Annotated[Path, typer.Option(help="standalone model folder to write")],
+    overwrite: bool = False,
+) -> None:
+    """Merge a run's LoRA adapter into its base model: a standalone Hugging Face folder."""
+    from rankscope.train.export import export
+
+    console.print(f"wrote {export(run, out, overwrite)}")
+
+
+@app.command("sweep")
+def sweep_cmd(
+    spec: Annotated[
+        Path, typer.Argument(help="sweep spec YAML: an experiment spec plus grid: {field.path: [values]}")
+    ],
+    out: Annotated[Path, typer.Option(help="sweep folder: runs/NAME, results.jsonl, comparison.png")],
+    resume: Annotated[bool, typer.Option(help="skip finished runs, resume an interrupted one")] = False,
+    only: Annotated[
+        str | None, typer.Option(help="I/N: run only grid points with index % N == I (one process per GPU)")
+    ] = None,
+) -> None:
+    """Train a grid of runs one after another into one results table and one comparison figure."""
+    from rankscope.sweep import GridPoint, parse_only, run_sweep
+    from rankscope.train.run import console_log
+
+    share = parse_only(only)
+
+    def announce(point: GridPoint, what: str) -> None:
+        console.print(f"[bold]{point.name}[/] ({point.index + 1}): {what}", highlight=False)
+
+    with console_log():
+        res = run_sweep(spec, out, resume=resume, only=share, on_point=announce)
+    if res.rows:
+        cols = [k for k in res.rows[0] if k not in ("name", "run")]
+        table = Table("name", *cols, title=f"sweep results ({res.out})")
+        for row in res.rows:
+            table.add_row(str(row.get("name")), *[fmt(row.get(c)) for c in cols])
+        console.print(table)
+    console.print(
+        f"ran {len(res.ran)}, skipped {len(res.skipped)} finished; "
+        + (f"comparison of {res.metric}: {res.figure}" if res.figure else "no comparison figure yet")
+    )
+
+
+@app.command("synth")
+def synth_cmd(
+    out: Annotated[
+        Path, typer.Option(help="training file to write (.jsonl[.gz]); stats go to NAME.synth.json")
+    ],
+    model: Annotated[str, typer.Option(help="causal LM that writes and filters: smollm2-135m, ...")],
+    passages: Annotated[int, typer.Option(help="passages sampled to generate from")],
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="a registered dataset with a corpus")
+    ] = None,
+    corpus: CorpusOpt = None,
+    negatives: Annotated[int, typer.Option(help="BM25 negatives per query (filter and output)")] = 15,
+    filter_scorer: Annotated[str, typer.Option(help="zero-shot filter: query-likelihood or yes-no")] = (
+        "query-likelihood"
+    ),
+    keep_top: Annotated[int, typer.Option(help="keep a query when its source ranks within this")] = 1,
+    eval_sets: Annotated[
+        str, typer.Option(help="comma-separated evaluation sets whose judged passages are never used")
+    ] = "dl19,scifact-test",
+    seed: int = 0,
+    temperature: Annotated[float, typer.Option(help="0 is greedy; above 0 samples with --seed")] = 0.0,
+    max_new_tokens: Annotated[int, typer.Option(help="generation budget per query")] = 32,
+    batch_size: Annotated[int, typer.Option(help="prompts generated together")] = 8,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16")] = "auto",
+    overwrite: bool = False,
+) -> None:
+    """Synthetic training queries: an LLM writes a query per sampled passage, a zero-shot scorer keeps it
+    when the passage ranks first among BM25 negatives (InPars / Promptagator)."""
+    from rankscope.synth import run_synth, stats_path
+
+    res = run_synth(
+        out,
+        model,
+        dataset=dataset,
+        corpus=corpus,
+        passages=passages,
+        negatives=negatives,
+        filter_scorer=filter_scorer,
+        keep_top=keep_top,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        eval_sets=eval_sets,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        temperature=temperature,
+        overwrite=overwrite,
+    )
+    s = res.stats
+    console.print(
+        f"kept {s['kept']} of {s['generated']} generated queries (keep rate {s['keep_rate']:.2f}; "
+        f"{s['passages_excluded_as_judged']} evaluation-judged passages excluded) in "
+        f"{s['seconds']['total']:.0f}s; wrote {out} and {stats_path(out)}"  # type: ignore[index]
+    )
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="output folder (a previous demo's output is replaced)")] = Path(
+        "runs/demo"
+    ),
+    steps: Annotated[int | None, typer.Option(help="training steps (default: the demo spec's 40)")] = None,
+    inspect: Annotated[bool, typer.Option(help="run the inspection analyses before the report")] = True,
+) -> None:
+    """Fine-tune SmolLM2-135M with LoRA, compare before/after on a DL19 subset, inspect and report."""
+    from rankscope.demo import run_demo
+
+    run_demo(out, steps=steps, inspect=inspect)

@@ -261,7 +261,16 @@ def load_backbone(
     path = resolve_model(name_or_path)
     with quiet_transformers():
         remote = {"trust_remote_code": trust_remote_code, "local_files_only": True}
-        config = AutoConfig.from_pretrained(path, **remote)
+        try:
+            config = AutoConfig.from_pretrained(path, **remote)
+        except ValueError as exc:
+            if "custom code" not in str(exc) and "trust_remote_code" not in str(exc):
+                raise
+            raise InputError(
+                "the model needs its own code to load: pass --trust-remote-code (trust_remote_code: true) "
+                "if you trust it",
+                "--model",
+            ) from None
         is_encoder = _is_encoder_config(config)
         what = f"{name_or_path} is {'an encoder' if is_encoder else 'a decoder'} ({config.model_type})"
         if kind == "causal" and is_encoder:

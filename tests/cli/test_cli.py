@@ -4,50 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import sys
-from pathlib import Path
-from unittest.mock import patch
 
 import pytest
 
-from rankscope.cli import main
 
-
-def invoke(*args: str) -> int | None:
-    """Run the console entry point (with its error handler) and return the exit code."""
-    with patch.object(sys, "argv", ["rankscope", *args]), pytest.raises(SystemExit) as exc:
-        main()
-    return exc.value.code
-
-
-@pytest.fixture()
-def files(tmp_path: Path) -> dict[str, Path]:
-    queries = tmp_path / "queries.tsv"
-    queries.write_text("q1\thow long do fleas live\nq2\tdo goldfish grow\n")
-    qrels = tmp_path / "qrels.txt"
-    qrels.write_text("q1 Q0 d1 2\nq1 Q0 d2 0\nq2 Q0 d3 1\n")
-    cands = tmp_path / "cands.jsonl.gz"
-    rows = [
-        {
-            "qid": "q1",
-            "query": "how long do fleas live",
-            "hits": [
-                {"docid": "d2", "rank": 1, "score": 3.0, "content": "goldfish grow in ponds"},
-                {"docid": "d1", "rank": 2, "score": 2.0, "content": "the flea life cycle lasts up to a year"},
-            ],
-        },
-        {
-            "qid": "q2",
-            "query": "do goldfish grow",
-            "hits": [{"docid": "d3", "rank": 1, "score": 1.0, "content": "goldfish grow to fit their tank"}],
-        },
-    ]
-    with gzip.open(cands, "wt") as f:
-        f.write("\n".join(json.dumps(r) for r in rows) + "\n")
-    return {"queries": queries, "qrels": qrels, "candidates": cands}
-
-
-def test_rerank_from_files_writes_outputs_equal_to_evaluate(files, llama_dir, tmp_path, capsys) -> None:
+def test_rerank_from_files_writes_outputs_equal_to_evaluate(
+    invoke, files, llama_dir, tmp_path, capsys
+) -> None:
     out = tmp_path / "out"
     code = invoke(
         "rerank",
@@ -83,7 +46,9 @@ def test_rerank_from_files_writes_outputs_equal_to_evaluate(files, llama_dir, tm
         (["--model", "LLAMA", "--scorer", "nonsense"], "--scorer"),
     ],
 )
-def test_bad_options_exit_2_and_write_nothing(files, llama_dir, tmp_path, capsys, args, needle) -> None:
+def test_bad_options_exit_2_and_write_nothing(
+    invoke, files, llama_dir, tmp_path, capsys, args, needle
+) -> None:
     out = tmp_path / "out"
     args = [str(llama_dir) if a == "LLAMA" else a for a in args]
     code = invoke(
@@ -101,7 +66,7 @@ def test_bad_options_exit_2_and_write_nothing(files, llama_dir, tmp_path, capsys
     assert not out.exists() and not list(tmp_path.glob(".out.tmp-*"))
 
 
-def test_malformed_qrels_line_named(files, llama_dir, tmp_path, capsys) -> None:
+def test_malformed_qrels_line_named(invoke, files, llama_dir, tmp_path, capsys) -> None:
     files["qrels"].write_text("q1 Q0 d1 2\nq1 Q0 d2\n")
     out = tmp_path / "out"
     code = invoke(
@@ -124,7 +89,7 @@ def test_malformed_qrels_line_named(files, llama_dir, tmp_path, capsys) -> None:
     assert not out.exists()
 
 
-def test_qrels_for_unknown_query_refused(files, llama_dir, tmp_path, capsys) -> None:
+def test_qrels_for_unknown_query_refused(invoke, files, llama_dir, tmp_path, capsys) -> None:
     files["qrels"].write_text("q1 Q0 d1 2\nq9 Q0 d2 1\n")
     code = invoke(
         "rerank",
@@ -146,7 +111,7 @@ def test_qrels_for_unknown_query_refused(files, llama_dir, tmp_path, capsys) -> 
     assert "qrels.txt:2" in err and "q9" in err
 
 
-def test_empty_passage_refused(files, llama_dir, tmp_path, capsys) -> None:
+def test_empty_passage_refused(invoke, files, llama_dir, tmp_path, capsys) -> None:
     with gzip.open(files["candidates"], "wt") as f:
         f.write(
             json.dumps({"qid": "q1", "query": "x", "hits": [{"docid": "d1", "score": 1.0, "content": ""}]})
@@ -168,7 +133,7 @@ def test_empty_passage_refused(files, llama_dir, tmp_path, capsys) -> None:
     assert "cands.jsonl.gz:1" in capsys.readouterr().err
 
 
-def test_missing_file_refused(tmp_path, capsys) -> None:
+def test_missing_file_refused(invoke, tmp_path, capsys) -> None:
     code = invoke("evaluate", "--run", str(tmp_path / "nope.trec"), "--qrels", str(tmp_path / "nope.txt"))
     assert code == 2
     assert "nope" in capsys.readouterr().err

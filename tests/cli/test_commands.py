@@ -1,0 +1,104 @@
+"""Every command is registered; compare, fuse, rerank --fuse and the --measures alias end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from scipy import stats
+from typer.main import get_command
+
+from rankscope.cli import COMMANDS, app
+from rankscope.evaluate.metrics import per_query
+
+
+def test_no_command_is_lost() -> None:
+    assert sorted(get_command(app).commands) == sorted(COMMANDS)  # type: ignore[attr-defined]
+
+
+def _run_file(path: Path, scores: dict[str, dict[str, float]]) -> Path:
+    lines = []
+    for q, docs in scores.items():
+        ranked = sorted(docs.items(), key=lambda kv: -kv[1])
+        lines += [f"{q} Q0 {d} {r} {s} t" for r, (d, s) in enumerate(ranked, 1)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture()
+def two_runs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("".join(f"q{i} 0 d{i}a 1\nq{i} 0 d{i}b 0\n" for i in range(6)))
+    base = {f"q{i}": {f"d{i}a": 1.0, f"d{i}b": 2.0} for i in range(6)}
+    better = {f"q{i}": {f"d{i}a": 2.0 if i % 3 else 1.0, f"d{i}b": 1.5} for i in range(6)}
+    return qrels, _run_file(tmp_path / "base.trec", base), _run_file(tmp_path / "better.trec", better)
+
+
+def test_compare_json_matches_scipy(invoke, two_runs, capsys) -> None:
+    qrels, base, better = two_runs
+    assert invoke(
+        "compare", str(base), str(better), "--qrels", str(qrels), "--measures", "RR@10", "--json"
+    ) in (
+        0,
+        None,
+    )
+    rows = json.loads(capsys.readouterr().out)["comparisons"]
+    assert len(rows) == 1 and rows[0]["measure"] == "RR@10"
+    from rankscope.data.readers import read_qrels, read_trec_run
+
+    q = read_qrels(qrels)
+    a = per_query(read_trec_run(base), q, ["RR@10"])["RR@10"]
+    b = per_query(read_trec_run(better), q, ["RR@10"])["RR@10"]
+    ids = sorted(a)
+    want = stats.ttest_rel([b[i] for i in ids], [a[i] for i in ids]).pvalue
+    assert rows[0]["p_value"] == pytest.approx(want, abs=1e-12)
+    assert (rows[0]["wins"], rows[0]["ties"], rows[0]["losses"]) == (4, 2, 0)
+
+
+def test_compare_needs_two_runs(invoke, two_runs, capsys) -> None:
+    qrels, base, _ = two_runs
+    assert invoke("compare", str(base), "--qrels", str(qrels)) == 2
+    assert "at least two runs" in capsys.readouterr().err
+
+
+def test_fuse_chooses_on_dev_and_rerank_uses_the_recorded_weight(invoke, files, llama_dir, tmp_path) -> None:
+    out = tmp_path / "rr"
+    common = ["--queries", str(files["queries"]), "--qrels", str(files["qrels"])]
+    common += ["--candidates", str(files["candidates"])]
+    assert invoke("rerank", "--model", str(llama_dir), "--scorer", "yes-no", *common, "--out", str(out)) in (
+        0,
+        None,
+    )
+    choice = tmp_path / "fusion.json"
+    code = invoke(
+        "fuse",
+        "--reranked",
+        str(out / "run.trec"),
+        "--first-stage",
+        str(files["candidates"]),
+        "--qrels",
+        str(files["qrels"]),
+        "--out",
+        str(choice),
+    )
+    assert code in (0, None)
+    recorded = json.loads(choice.read_text())
+    assert 0 <= recorded["weight"] <= 1 and len(recorded["table"]) == 11 and recorded["dev"]["qrels"]
+    fused = tmp_path / "fused"
+    args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", *common, "--out", str(fused)]
+    assert invoke(*args, "--fuse", "interpolate", "--fuse-weight", str(choice)) in (0, None)
+    info = json.loads((fused / "fusion.json").read_text())
+    assert info["weight"] == recorded["weight"] and info["chosen"]["measure"] == "nDCG@10"
+    assert (fused / "run.reranker.trec").read_text() == (out / "run.trec").read_text()
+    # weight 1 ranks exactly as the reranker alone
+    one = tmp_path / "one"
+    assert invoke(*args[:-1], str(one), "--fuse", "interpolate", "--fuse-weight", "1") in (0, None)
+    assert json.loads((one / "metrics.json").read_text()) == json.loads((out / "metrics.json").read_text())
+
+
+def test_bad_fusion_weight(invoke, files, llama_dir, tmp_path, capsys) -> None:
+    args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--queries", str(files["queries"])]
+    args += ["--candidates", str(files["candidates"]), "--out", str(tmp_path / "x"), "--fuse", "rrf"]
+    assert invoke(*args, "--fuse-weight", "1.5") == 2
+    assert "[0, 1]" in capsys.readouterr().err and not (tmp_path / "x").exists()

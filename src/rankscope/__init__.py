@@ -26,6 +26,7 @@ _LAZY = {
     "compare": ("rankscope.evaluate.compare", "compare"),
     "fuse": ("rankscope.evaluate.fusion", "fuse"),
     "load_dataset": ("rankscope.data.registry", "load_dataset"),
+    "load_candidates": ("rankscope.data.readers", "read_candidates"),
     "load_spec": ("rankscope.config", "load_spec"),
     "ExperimentSpec": ("rankscope.config", "ExperimentSpec"),
     "write_report": ("rankscope.report", "write_report"),

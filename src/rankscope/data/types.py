@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 Qrels = dict[str, dict[str, int]]
@@ -37,6 +38,17 @@ class Candidates:
 
     def truncate(self, depth: int) -> Candidates:
         return Candidates({q: h[:depth] for q, h in self.hits.items()}, dict(self.queries))
+
+    def subset(self, query_ids: Iterable[str]) -> Candidates:
+        """Only the given queries (in that order); an id the candidates lack is skipped."""
+        keep = [q for q in query_ids if q in self.hits]
+        return Candidates(
+            {q: self.hits[q] for q in keep}, {q: self.queries[q] for q in keep if q in self.queries}
+        )
+
+    def as_run(self) -> dict[str, dict[str, float]]:
+        """The first-stage scores as a run {query id: {doc id: score}}."""
+        return {q: {h.doc_id: h.score for h in hits} for q, hits in self.hits.items()}
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from rankscope.data.types import Candidates, Document
@@ -21,7 +22,7 @@ def progress_bar(label: str, total: int, enabled: bool = True) -> Iterator[Calla
         yield lambda n: None
         return
     cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*cols, transient=False) as bar:
+    with Progress(*cols, transient=False, console=Console(stderr=True)) as bar:  # stdout stays for data
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
 

@@ -3,14 +3,13 @@ guard that no evaluation query reaches training."""
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rankscope.data.nq import normalize_answer
-from rankscope.data.types import Candidates, Collection, Document, Hit, Qrels
+from rankscope.data.types import Candidates, Collection, Document, Hit, Qrels, text_id
 from rankscope.errors import InputError
 from rankscope.retrieve.bm25 import bm25_retrieve
 
@@ -29,11 +28,6 @@ class Group:
     def key(self) -> str:
         """Query identity across sources (what the train/dev split is made on)."""
         return f"{self.source}/{self.qid}"
-
-
-def text_id(text: str) -> str:
-    """A stable id for a query or passage that has none (file sources)."""
-    return "t" + hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def normalise_query(text: str) -> str:
@@ -183,8 +177,9 @@ def split_pointwise(groups: Iterable[Group]) -> list[Group]:
 
 
 def mine_bm25(coll: Collection, depth: int = 100) -> tuple[Candidates, dict[str, set[str]]]:
-    """BM25 candidates over the collection's corpus for its judged queries, and the unjudged hits that
-    hold an answer string (NQ-open): likely relevant, so never used as negatives."""
+    """BM25 candidates over the collection's corpus for its judged queries, and the documents never to use
+    as negatives: unjudged hits that hold an answer string (NQ-open) and the collection's own `exclude`
+    (LLM-flagged false negatives): likely relevant."""
     if not coll.corpus or coll.qrels is None:
         raise InputError(f"dataset '{coll.name}' has no corpus and judgements to mine negatives from")
     judged = {q: t for q, t in coll.queries.items() if q in coll.qrels}
@@ -203,6 +198,8 @@ def mine_bm25(coll: Collection, depth: int = 100) -> tuple[Candidates, dict[str,
                     toks = tokens[h.doc_id] = normalize_answer(h.text or "").split()
                 if any(_contains(toks, a) for a in answers):
                     exclude[qid].add(h.doc_id)
+    for qid, docs in (coll.exclude or {}).items():  # e.g. LLM-flagged false negatives (RLHN)
+        exclude.setdefault(qid, set()).update(docs)
     return cands, exclude
 
 

@@ -206,7 +206,7 @@ def read_trec_sgml_docs(path: str | Path) -> dict[str, Document]:
 read_trec_docs = read_trec_sgml_docs
 
 _NUM = re.compile(r"<num>\s*(?:Number:\s*)?([^<\s]+)", re.I)
-_TITLE = re.compile(r"<title>\s*(?:Topic:\s*)?(.*?)\s*(?=</title>|<[a-z]+>|\Z)", re.I | re.S)
+_TITLE = re.compile(r"<title>\s*(?:Topic:\s*)?(.*?)\s*(?=</?[a-z]+>|\Z)", re.I | re.S)
 
 
 def read_trec_topics(path: str | Path) -> dict[str, str]:

@@ -45,6 +45,24 @@ def data_root() -> Path:
     )
 
 
+DATA_PREFIX = "data:"
+
+
+def resolve_data_path(value: str) -> Path:
+    """`data:NAME` -> `data_root()/NAME`, refused (InputError) when it resolves outside the data folder:
+    an absolute NAME, `..` climbing out, or a symbolic link pointing elsewhere. The path need not exist."""
+    if not value.startswith(DATA_PREFIX):
+        raise InputError(f"expected a '{DATA_PREFIX}NAME' path, got {value!r}")
+    name = value.removeprefix(DATA_PREFIX)
+    if not name.strip() or "\x00" in name:
+        raise InputError(f"empty or invalid data path {value!r}")
+    root = data_root().resolve()
+    path = (root / name).resolve()
+    if path != root and root not in path.parents:
+        raise InputError(f"data path {value!r} resolves outside the data folder {root}")
+    return path
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """A registered dataset split; `loader` builds its Collection from the data root."""

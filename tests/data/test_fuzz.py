@@ -160,7 +160,9 @@ MUTATION = st.one_of(
     st.tuples(st.just("insert"), st.integers(0, 10_000), st.text(min_size=1, max_size=8)),
     st.tuples(st.just("delete"), st.integers(0, 10_000), st.integers(1, 6)),
     st.tuples(
-        st.just("replace"), st.integers(0, 10_000), st.sampled_from(list('\t \n\r"{}[]<>.:,0-9eIW\x00\ufeff'))
+        st.just("replace"),
+        st.integers(0, 10_000),
+        st.sampled_from(list('\t \n\r"{}[]<>.:,0-9eIW\x00\ufeff²')),
     ),
 )
 
@@ -276,3 +278,29 @@ def test_empty_run_no_longer_evaluates_to_zero(tmp_path: Path) -> None:
     path.write_text("")
     with pytest.raises(InputError, match=r"run.trec: empty file: no run lines"):
         r.read_trec_run(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "candidates",
+            '{"qid": "q", "hits": [{"docid": "d", "score": 1%s}]}\n' % ("0" * 400),
+        ),  # float overflow
+        ("candidates", "[" * 100_000 + "\n"),  # JSON nested too deep
+        ("candidates", '{"qid": "q", "hits": [{"docid": "d", "score": %s}]}\n' % ("9" * 5000)),  # int limit
+        ("smart_docs", ".I \u00b2\n.W\ntext\n"),  # "²".isdigit() but int() refuses it
+        ("smart_qrels", "\u00b2 1 0 0.000000\n"),
+        ("trec_run", "q Q0 d 1 nan t\n"),
+        ("candidates_gz", "not gzip"),
+    ],
+)
+def test_known_edge_cases(name: str, text: str, folder: Path) -> None:
+    """Inputs that once raised something other than InputError (or that the fuzzers should keep trying)."""
+    reader = READERS[IDS.index(name)]
+    path = folder / reader.filename
+    if name == "candidates_gz":
+        path.write_text(text)
+    else:
+        _write(path, text.encode())
+    check_only_input_errors(reader, path)

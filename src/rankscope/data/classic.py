@@ -33,7 +33,8 @@ _SMART_FIELD = re.compile(r"^\.([A-Z])\s*$")
 
 
 def _norm_id(raw: str) -> str:
-    return str(int(raw)) if raw.isdigit() else raw
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses; no int() length limit either.
+    return (raw.lstrip("0") or "0") if raw.isascii() and raw.isdigit() else raw
 
 
 def _smart_records(path: str | Path) -> Iterator[tuple[int, str, dict[str, str]]]:

@@ -16,18 +16,18 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from rankscope.data._io import open_write
-from rankscope.data.examples import normalise_query
-from rankscope.data.readers import read_candidates
+from rankscope.data.guards import EvalGuard as EvalGuard  # the guards live in data/; re-exported here
+from rankscope.data.guards import id_space, load_eval_guard, normalise_query, parse_eval_sets, text_keys
 from rankscope.data.registry import DATASETS, load_dataset, read_corpus_file
-from rankscope.data.types import Collection, Document
+from rankscope.data.types import Document
 from rankscope.errors import InputError
 from rankscope.evaluate.rerank import progress_bar
 from rankscope.retrieve.bm25 import bm25_retrieve
@@ -58,74 +58,6 @@ FEW_SHOT: tuple[tuple[str, str], ...] = (
         "typical current gain of a small signal transistor",
     ),
 )
-
-
-# --------------------------------------------------------------------------- evaluation guard
-
-
-@dataclass
-class EvalGuard:
-    """What the evaluation sets forbid: their judged passages (by id per id space, and by text) and
-    their query texts (only compared against, never shown to the model)."""
-
-    judged_ids: dict[str, set[str]] = field(default_factory=dict)
-    """id space -> document ids judged in some evaluation set of that space."""
-    judged_texts: set[str] = field(default_factory=set)
-    """normalised texts of the judged passages that have text (corpus or candidate lists)."""
-    queries: set[str] = field(default_factory=set)
-    """normalised evaluation query texts."""
-
-    @classmethod
-    def from_collections(cls, colls: Iterable[Collection]) -> EvalGuard:
-        guard = cls()
-        for coll in colls:
-            judged = {d for docs in (coll.qrels or {}).values() for d in docs}
-            guard.judged_ids.setdefault(id_space(coll.name), set()).update(judged)
-            if coll.corpus:
-                for d in judged:
-                    if d in coll.corpus:
-                        guard.judged_texts.update(_text_keys(coll.corpus[d]))
-            for path in coll.candidates.values():
-                for hits in read_candidates(path).hits.values():
-                    guard.judged_texts.update(
-                        normalise_query(h.text) for h in hits if h.doc_id in judged and h.text
-                    )
-            guard.queries.update(normalise_query(t) for t in coll.queries.values())
-        guard.judged_texts.discard("")
-        return guard
-
-    def is_judged(self, doc: Document, space: str | None) -> bool:
-        """True when `doc` is judged in an evaluation set: same id in the same id space (any space when
-        `space` is None, as for a corpus file), or the same text."""
-        if space is None:
-            if any(doc.doc_id in ids for ids in self.judged_ids.values()):
-                return True
-        elif doc.doc_id in self.judged_ids.get(space, set()):
-            return True
-        return any(k in self.judged_texts for k in _text_keys(doc))
-
-
-def id_space(dataset: str) -> str:
-    """Datasets whose document ids can be compared: MS MARCO v1's, SciFact's splits, else the dataset."""
-    spaces = {"dl19": "msmarco", "dl20": "msmarco", "msmarco-dev-small": "msmarco"}
-    return spaces.get(dataset, dataset.split("-")[0])
-
-
-def _text_keys(doc: Document) -> set[str]:
-    return {normalise_query(doc.text), normalise_query(doc.full_text)}
-
-
-def parse_eval_sets(value: str | Sequence[str]) -> list[str]:
-    names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
-    names = [n for n in dict.fromkeys(names) if n]
-    for n in names:
-        if n not in DATASETS:
-            raise InputError(f"unknown dataset {n!r}: expected one of {', '.join(DATASETS)}", "--eval-sets")
-    return names
-
-
-def load_eval_guard(names: Sequence[str]) -> EvalGuard:
-    return EvalGuard.from_collections(load_dataset(n) for n in names)
 
 
 # --------------------------------------------------------------------------- passages
@@ -320,11 +252,11 @@ def bm25_negatives(
     cands = bm25_retrieve(dict(corpus), queries, k=n + 5)
     out = []
     for i, (_, src) in enumerate(items):
-        keys = _text_keys(src)
+        keys = text_keys(src)
         negs: list[str] = []
         for h in cands.hits.get(str(i), []):
             doc = corpus[h.doc_id]
-            if h.doc_id == src.doc_id or _text_keys(doc) & keys or doc.full_text in negs:
+            if h.doc_id == src.doc_id or text_keys(doc) & keys or doc.full_text in negs:
                 continue
             negs.append(doc.full_text)
             if len(negs) == n:

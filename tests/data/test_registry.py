@@ -36,13 +36,19 @@ EXPECTED = {
     "cisi": (76, 1460, 3114),
     "adi": (35, 82, 170),
     "vaswani": (93, 11429, 2083),
+    # the 600 dev-small queries with text split by sha1(qid) % 4: each has exactly one judgement
+    "msmarco-dev600-train": (461, None, 461),
+    "msmarco-dev600-dev": (139, None, 139),
+    # 25 x (1 positive + 25 negatives) = 650 passages; the 95 flagged negatives stay unjudged
+    "msmarco-rlhn-25q": (25, 650, 650 - 95),
+    "dl22": (76, None, 0),
 }
 
 
 def test_registry_names() -> None:
     assert set(registry.DATASETS) == set(EXPECTED)
     for name, spec in registry.DATASETS.items():
-        assert spec.name == name and spec.license and spec.split in {"train", "dev", "test"}
+        assert spec.name == name and spec.license and spec.split in {"train", "dev", "test", "unlabelled"}
 
 
 def test_unknown_dataset_lists_names() -> None:
@@ -74,8 +80,11 @@ def test_dataset_counts(name: str) -> None:
     coll = registry.load_dataset(name)
     assert coll.name == name
     assert len(coll.queries) == n_queries
-    assert coll.qrels is not None and sum(len(d) for d in coll.qrels.values()) == n_judged
-    assert set(coll.qrels) <= set(coll.queries)
+    if n_judged == 0:
+        assert coll.qrels is None
+    else:
+        assert coll.qrels is not None and sum(len(d) for d in coll.qrels.values()) == n_judged
+        assert set(coll.qrels) <= set(coll.queries)
     assert all(t.strip() for t in coll.queries.values())
     if n_docs is not None and coll.corpus is not None:
         assert len(coll.corpus) == n_docs
@@ -154,13 +163,43 @@ def test_load_files_queries_from_candidates(files: dict[str, Path], tmp_path: Pa
     assert registry.load_files(candidates=files["cands"], qrels=beir).qrels == {"q1": {"d1": 1}}
 
 
-def test_load_files_unknown_query(files: dict[str, Path]) -> None:
-    files["qrels"].write_text("q1 Q0 d1 2\nq2 Q0 d2 0\nq9 Q0 d3 1\n")
+def test_load_files_qrels_of_more_queries_are_subset(
+    files: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Official qrels judge more queries than a subset being reranked: the others are skipped, with one
+    warning (logging, logger rankscope.data) that counts them."""
+    files["qrels"].write_text("q1 Q0 d1 2\nq2 Q0 d2 0\nq9 Q0 d3 1\nq8 Q0 d3 1\n")
+    with caplog.at_level("WARNING", logger="rankscope.data"):
+        coll = registry.load_files(queries=files["queries"], qrels=files["qrels"])
+    assert coll.qrels == {"q1": {"d1": 2}, "q2": {"d2": 0}}
+    warned = [rec for rec in caplog.records if rec.name == "rankscope.data"]
+    assert (
+        len(warned) == 1 and "2 queries" in warned[0].getMessage() and "qrels.txt" in warned[0].getMessage()
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="rankscope.data"):
+        coll = registry.load_files(candidates=files["cands"], qrels=files["qrels"])  # candidates hold q1 only
+    assert coll.qrels == {"q1": {"d1": 2}} and len(caplog.records) == 1
+    assert "3 queries" in caplog.records[0].getMessage()
+
+
+def test_load_files_qrels_of_no_query_refused(files: dict[str, Path]) -> None:
+    files["qrels"].write_text("\nq8 Q0 d1 2\nq9 Q0 d2 0\n")
     with pytest.raises(InputError) as exc:
         registry.load_files(queries=files["queries"], qrels=files["qrels"])
-    assert "qrels.txt:3:" in str(exc.value) and "unknown query 'q9'" in str(exc.value)
-    with pytest.raises(InputError, match=r"qrels.txt:2:.*'q2'"):
-        registry.load_files(candidates=files["cands"], qrels=files["qrels"])  # the candidates only hold q1
+    assert "qrels.txt:2:" in str(exc.value) and "judge none of the 2 queries" in str(exc.value)
+
+
+@needs_data
+def test_real_subset_against_official_qrels(caplog: pytest.LogCaptureFixture) -> None:
+    """The reported failure: the 600-query candidates against the full dev-small qrels."""
+    base = registry.data_root() / "msmarco-passage-dev-small"
+    with caplog.at_level("WARNING", logger="rankscope.data"):
+        coll = registry.load_files(
+            candidates=base / "bm25_top20_600q.jsonl.gz", qrels=base / "qrels.dev.small.txt"
+        )
+    assert coll.qrels is not None and len(coll.qrels) == 600 and "42255" not in coll.qrels
+    assert len(caplog.records) == 1 and "6380 queries" in caplog.records[0].getMessage()
 
 
 def test_load_files_bad_paths(files: dict[str, Path], tmp_path: Path) -> None:
@@ -174,3 +213,85 @@ def test_load_files_bad_paths(files: dict[str, Path], tmp_path: Path) -> None:
         registry.load_files(queries=files["queries"], corpus=odd)
     with pytest.raises(InputError):
         registry.load_files()
+
+
+# --------------------------------------------------------------------------- new datasets
+
+
+@needs_data
+def test_dev600_split_disjoint_complete_and_stable() -> None:
+    train = registry.load_dataset("msmarco-dev600-train")
+    dev = registry.load_dataset("msmarco-dev600-dev")
+    assert not set(train.queries) & set(dev.queries)
+    full = read_candidates(registry.data_root() / registry.DEV600_FILE)
+    assert set(train.queries) | set(dev.queries) == set(full.hits)
+    assert all(registry.dev600_part(q) == "dev" for q in dev.queries)
+    assert all(registry.dev600_part(q) == "train" for q in train.queries)
+    # Pinned: the split must never move (runs and specs of different days compare on it).
+    assert sorted(dev.queries)[:5] == ["1000678", "1003875", "1008911", "1009749", "1010277"]
+    # Each part's candidates hold its own queries only, though one file serves both.
+    dev_cands = registry.collection_candidates(dev, "bm25")
+    assert set(dev_cands.hits) == set(dev.queries) and all(len(h) == 20 for h in dev_cands.hits.values())
+    assert dev.qrels is not None and set(dev.qrels) == set(dev.queries)
+
+
+def test_dev600_rule_known_values() -> None:
+    import hashlib
+
+    assert [q for q in "12345678" if registry.dev600_part(q) == "dev"] == ["2", "5", "6"]
+    ids = [str(i) for i in range(1000, 3000)]
+    dev = [q for q in ids if registry.dev600_part(q) == "dev"]
+    assert all(int(hashlib.sha1(q.encode()).hexdigest(), 16) % registry.DEV600_MODULUS == 0 for q in dev)
+    assert 0.2 < len(dev) / len(ids) < 0.3
+
+
+@needs_data
+def test_rlhn_flags() -> None:
+    from rankscope.data.rlhn import read_rlhn
+
+    recs = read_rlhn(registry.data_root() / registry.RLHN_FILE)
+    assert len(recs) == 25 and all(len(x.negatives) == 25 and len(x.positives) == 1 for x in recs)
+    assert sum(len(x.flagged) for x in recs) == 95
+    first = recs[0]
+    assert first.qid == "e61a5737af172e3cf100e433b3dd3ca2"
+    assert first.flagged == {first.negatives[i].doc_id for i in (17, 20, 21)}
+    query, pos, neg = first.as_bge()
+    assert query == "statutory tax rate" and len(pos) == 1 and len(neg) == 22
+    assert len(first.as_bge(drop_flagged=False)[2]) == 25
+    coll = registry.load_dataset("msmarco-rlhn-25q")
+    assert coll.qrels is not None and coll.exclude is not None
+    assert coll.exclude[first.qid] == set(first.flagged)
+    assert not set(coll.qrels[first.qid]) & first.flagged
+    assert coll.qrels[first.qid][first.positives[0].doc_id] == 1
+
+
+@needs_data
+def test_rlhn_flagged_never_mined_as_negatives() -> None:
+    from rankscope.data.examples import mine_bm25
+
+    coll = registry.load_dataset("msmarco-rlhn-25q")
+    _, exclude = mine_bm25(coll, depth=30)
+    assert coll.exclude is not None
+    assert all(exclude[q] >= flagged for q, flagged in coll.exclude.items())
+
+
+def test_rlhn_bad(tmp_path: Path) -> None:
+    from rankscope.data.rlhn import read_rlhn
+
+    row = {"query_id": "a", "query": "q", "pos": ["p"], "neg": ["n1", "n2"], "llm_flagged_neg": [1]}
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(row) + "\n" + json.dumps({**row, "query_id": "b", "llm_flagged_neg": [2]}))
+    with pytest.raises(InputError, match=r"r.jsonl:2:.*out of range"):
+        read_rlhn(path)
+    path.write_text(json.dumps({**row, "pos": []}))
+    with pytest.raises(InputError, match=r"r.jsonl:1:.*no positive"):
+        read_rlhn(path)
+
+
+@needs_data
+def test_dl22_unlabelled() -> None:
+    coll = registry.load_dataset("dl22")
+    assert coll.qrels is None and list(coll.candidates) == ["bm25"]
+    cands = registry.collection_candidates(coll, "bm25")
+    assert set(cands.hits) == set(coll.queries) and all(len(h) == 100 for h in cands.hits.values())
+    assert registry.describe("dl22")["n_judgements"] == 0

@@ -5,12 +5,17 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import logging
 import math
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator, Sized
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from rankscope.errors import InputError, require_file
+
+log = logging.getLogger("rankscope.data")
+T = TypeVar("T", bound=Sized)
 
 
 def is_gzip(path: str | Path) -> bool:
@@ -49,8 +54,16 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
                 yield lineno, raw.rstrip("\r\n")
     except UnicodeDecodeError as e:
         raise InputError(f"not UTF-8 text ({e.reason})", p, lineno + 1) from e
-    except (OSError, EOFError) as e:
-        raise InputError(f"cannot read file: {e}", p) from e
+    except (OSError, EOFError, zlib.error) as e:  # gzip: not a gzip file, truncated or corrupt stream
+        raise InputError(f"cannot read file: {e}", p, lineno + 1) from e
+
+
+def require_records(records: T, path: str | Path, what: str) -> T:
+    """`records` unchanged, or InputError when there are none: an empty (or blank) file is refused rather
+    than read as nothing (an empty run would otherwise evaluate quietly to 0)."""
+    if not records:
+        raise InputError(f"empty file: no {what} found", path)
+    return records
 
 
 def iter_records(path: str | Path) -> Iterator[tuple[int, list[str]]]:
@@ -70,6 +83,8 @@ def iter_json(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise InputError(f"bad JSON: {e.msg} at column {e.colno}", path, lineno) from e
+        except (ValueError, RecursionError) as e:  # an integer too long to convert, nesting too deep
+            raise InputError(f"bad JSON: {str(e)[:80]}", path, lineno) from e
         if not isinstance(obj, dict):
             raise InputError(f"expected a JSON object, found {type(obj).__name__}", path, lineno)
         yield lineno, obj
@@ -109,7 +124,8 @@ def parse_int(value: str, what: str, path: str | Path, lineno: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise InputError(f"{what} {value!r} is not an integer", path, lineno) from None
+        shown = repr(value) if len(value) <= 40 else repr(value[:40]) + "..."
+        raise InputError(f"{what} {shown} is not an integer", path, lineno) from None
 
 
 def parse_float(value: Any, what: str, path: str | Path, lineno: int) -> float:
@@ -118,8 +134,9 @@ def parse_float(value: Any, what: str, path: str | Path, lineno: int) -> float:
         raise InputError(f"{what} {value!r} is not a number", path, lineno)
     try:
         x = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} {value!r} is not a number", path, lineno) from None
+    except (TypeError, ValueError, OverflowError):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise InputError(f"{what} {shown} is not a number", path, lineno) from None
     if math.isnan(x):
         raise InputError(f"{what} is NaN", path, lineno)
     return x
@@ -134,7 +151,34 @@ def find_line(path: str | Path, value: str, column: int = 0) -> int | None:
 
 
 def check_qrels_queries(qrels: dict[str, dict[str, int]], queries: dict[str, str], path: str | Path) -> None:
-    """Raise InputError at the first qrels line whose query id is not among `queries`."""
+    """Raise InputError at the first qrels line whose query id is not among `queries` (for the registered
+    datasets, whose files must agree; user files go through `subset_qrels`)."""
     for qid in qrels:
         if qid not in queries:
             raise InputError(f"qrels for unknown query {qid!r}", path, find_line(path, qid))
+
+
+def subset_qrels(
+    qrels: dict[str, dict[str, int]], queries: Iterable[str], path: str | Path
+) -> dict[str, dict[str, int]]:
+    """The judgements of `queries` only: official qrels usually judge more queries than a subset being
+    evaluated. The skipped queries are counted in ONE warning on the ``rankscope.data`` logger (logging,
+    not `warnings`: it is a fact about the input, not about the code). Qrels that judge none of the queries
+    are an InputError: the files do not belong together."""
+    wanted = set(queries)
+    kept = {q: docs for q, docs in qrels.items() if q in wanted}
+    if not kept:
+        first = next(iter(qrels), None)
+        line = find_line(path, first) if first is not None and Path(path).is_file() else None
+        raise InputError(f"the qrels judge none of the {len(wanted)} queries (first: {first!r})", path, line)
+    skipped = len(qrels) - len(kept)
+    if skipped:
+        example = next(q for q in qrels if q not in wanted)
+        log.warning(
+            "%s: skipped the judgements of %d queries that are not among the %d queries (e.g. %r)",
+            path,
+            skipped,
+            len(wanted),
+            example,
+        )
+    return kept

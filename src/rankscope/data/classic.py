@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from rankscope.data._io import iter_lines, iter_records, parse_int
+from rankscope.data._io import iter_lines, iter_records, parse_int, require_records
 from rankscope.data.types import Document, Qrels
 from rankscope.errors import InputError
 
@@ -33,7 +33,8 @@ _SMART_FIELD = re.compile(r"^\.([A-Z])\s*$")
 
 
 def _norm_id(raw: str) -> str:
-    return str(int(raw)) if raw.isdigit() else raw
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses; no int() length limit either.
+    return (raw.lstrip("0") or "0") if raw.isascii() and raw.isdigit() else raw
 
 
 def _smart_records(path: str | Path) -> Iterator[tuple[int, str, dict[str, str]]]:
@@ -95,7 +96,7 @@ def read_smart_docs(path: str | Path, skip_empty: bool = False) -> dict[str, Doc
         if rid in docs:
             raise InputError(f"duplicate document id {rid!r}", path, lineno)
         docs[rid] = Document(rid, text, title)
-    return docs
+    return require_records(docs, path, "documents")
 
 
 def read_smart_queries(path: str | Path, renumber: bool | None = None) -> dict[str, str]:
@@ -115,7 +116,7 @@ def read_smart_queries(path: str | Path, renumber: bool | None = None) -> dict[s
         if qid in queries:
             raise InputError(f"duplicate query id {qid!r}", path, lineno)
         queries[qid] = text
-    return queries
+    return require_records(queries, path, "queries")
 
 
 def read_smart_qrels(path: str | Path, cranfield: bool | None = None) -> Qrels:
@@ -147,7 +148,7 @@ def read_smart_qrels(path: str | Path, cranfield: bool | None = None) -> Qrels:
         if docid in judged:
             raise InputError(f"duplicate judgement for query {qid!r}, document {docid!r}", path, lineno)
         judged[docid] = grade
-    return qrels
+    return require_records(qrels, path, "judgements")
 
 
 # --------------------------------------------------------------------------- TREC SGML
@@ -200,13 +201,13 @@ def read_trec_sgml_docs(path: str | Path) -> dict[str, Document]:
             body.append(" ".join(line.split()))
     if body is not None:
         raise InputError("<DOC> not closed by </DOC>", path, start)
-    return docs
+    return require_records(docs, path, "documents")
 
 
 read_trec_docs = read_trec_sgml_docs
 
 _NUM = re.compile(r"<num>\s*(?:Number:\s*)?([^<\s]+)", re.I)
-_TITLE = re.compile(r"<title>\s*(?:Topic:\s*)?(.*?)\s*(?=</title>|<[a-z]+>|\Z)", re.I | re.S)
+_TITLE = re.compile(r"<title>\s*(?:Topic:\s*)?(.*?)\s*(?=</?[a-z]+>|\Z)", re.I | re.S)
 
 
 def read_trec_topics(path: str | Path) -> dict[str, str]:
@@ -243,4 +244,4 @@ def read_trec_topics(path: str | Path) -> dict[str, str]:
         queries[qid] = " ".join(title.group(1).split())
     if block is not None:
         raise InputError("<top> not closed by </top>", path, start)
-    return queries
+    return require_records(queries, path, "topics")

@@ -1,16 +1,18 @@
-"""Training examples: groups of 1 positive + n negatives (or single judged pairs), a split by query, and a
-guard that no evaluation query reaches training."""
+"""Training examples: groups of 1 positive + n negatives (or single judged pairs) and a split by query.
+
+The guards that no evaluation query reaches training live in `rankscope.data.guards` (re-exported here)."""
 
 from __future__ import annotations
 
-import hashlib
 import random
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from rankscope.data.guards import check_no_leak as check_no_leak  # re-exported: train/data.py imports it here
+from rankscope.data.guards import drop_eval_queries as drop_eval_queries
+from rankscope.data.guards import normalise_query as normalise_query
 from rankscope.data.nq import normalize_answer
-from rankscope.data.types import Candidates, Collection, Document, Hit, Qrels
+from rankscope.data.types import Candidates, Collection, Document, Hit, Qrels, text_id
 from rankscope.errors import InputError
 from rankscope.retrieve.bm25 import bm25_retrieve
 
@@ -29,16 +31,6 @@ class Group:
     def key(self) -> str:
         """Query identity across sources (what the train/dev split is made on)."""
         return f"{self.source}/{self.qid}"
-
-
-def text_id(text: str) -> str:
-    """A stable id for a query or passage that has none (file sources)."""
-    return "t" + hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
-def normalise_query(text: str) -> str:
-    """Lower case, letters and digits only, single spaces: how queries are compared for leaks."""
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
 
 
 def _rng(seed: int, *parts: str) -> random.Random:
@@ -183,8 +175,9 @@ def split_pointwise(groups: Iterable[Group]) -> list[Group]:
 
 
 def mine_bm25(coll: Collection, depth: int = 100) -> tuple[Candidates, dict[str, set[str]]]:
-    """BM25 candidates over the collection's corpus for its judged queries, and the unjudged hits that
-    hold an answer string (NQ-open): likely relevant, so never used as negatives."""
+    """BM25 candidates over the collection's corpus for its judged queries, and the documents never to use
+    as negatives: unjudged hits that hold an answer string (NQ-open) and the collection's own `exclude`
+    (LLM-flagged false negatives): likely relevant."""
     if not coll.corpus or coll.qrels is None:
         raise InputError(f"dataset '{coll.name}' has no corpus and judgements to mine negatives from")
     judged = {q: t for q, t in coll.queries.items() if q in coll.qrels}
@@ -203,6 +196,8 @@ def mine_bm25(coll: Collection, depth: int = 100) -> tuple[Candidates, dict[str,
                     toks = tokens[h.doc_id] = normalize_answer(h.text or "").split()
                 if any(_contains(toks, a) for a in answers):
                     exclude[qid].add(h.doc_id)
+    for qid, docs in (coll.exclude or {}).items():  # e.g. LLM-flagged false negatives (RLHN)
+        exclude.setdefault(qid, set()).update(docs)
     return cands, exclude
 
 
@@ -222,50 +217,6 @@ def split_by_query(ids: Iterable[str], dev_fraction: float, seed: int = 0) -> tu
         n_dev = max(1, n_dev)
     cut = len(unique) - n_dev
     return sorted(unique[:cut]), sorted(unique[cut:])
-
-
-def check_no_leak(
-    train_queries: Mapping[str, str] | Iterable[str],
-    eval_collection: Collection,
-    compare_ids: bool = True,
-) -> None:
-    """Raise InputError when any evaluation query is in the training data, by id or by normalised text.
-
-    `train_queries` is query id -> text, or plain query texts. Ids are only compared when the two share
-    an id space (`compare_ids`): small numeric ids of unrelated collections coincide by chance."""
-    if isinstance(train_queries, Mapping):
-        ids, texts = set(train_queries), {normalise_query(t) for t in train_queries.values()}
-    else:
-        ids, texts = set(), {normalise_query(t) for t in train_queries}
-    for qid, text in eval_collection.queries.items():
-        if compare_ids and qid in ids:
-            raise InputError(
-                f"evaluation query '{qid}' of {eval_collection.name} is in the training data (same id)"
-            )
-        if normalise_query(text) in texts:
-            raise InputError(
-                f"evaluation query '{qid}' of {eval_collection.name} ('{text}') is in the training data"
-            )
-
-
-def drop_eval_queries(
-    groups: Sequence[Group], eval_collection: Collection, compare_ids: bool = True, max_share: float = 0.1
-) -> tuple[list[Group], int]:
-    """Groups without the queries an evaluation set also holds (SciFact repeats 2 test claims in train).
-
-    More than `max_share` of the training queries overlapping means training on the evaluation set
-    itself (CISI holds all 35 ADI queries): that is refused, not quietly dropped. Returns (kept, dropped)."""
-    ev_ids = set(eval_collection.queries) if compare_ids else set()
-    ev_texts = {normalise_query(t) for t in eval_collection.queries.values()}
-    bad = {g.key for g in groups if g.qid in ev_ids or normalise_query(g.query) in ev_texts}
-    n_queries = len({g.key for g in groups})
-    if bad and len(bad) > max_share * n_queries:
-        source = groups[0].source or "the training data"
-        raise InputError(
-            f"{len(bad)} of the {n_queries} training queries of {source} are queries of the evaluation set "
-            f"{eval_collection.name}: train on other data or drop it from eval_sets"
-        )
-    return [g for g in groups if g.key not in bad], len(bad)
 
 
 def groups_as_candidates(groups: Iterable[Group]) -> tuple[Candidates, Qrels]:

@@ -7,7 +7,7 @@ import string
 import unicodedata
 from pathlib import Path
 
-from rankscope.data._io import iter_json, json_text
+from rankscope.data._io import iter_json, json_text, require_records
 from rankscope.data.types import Candidates, Document, Qrels
 from rankscope.errors import InputError
 
@@ -99,6 +99,7 @@ def read_nq_open(
             judged[ids[key]] = 1
         queries[qid] = str(question).strip()
         qrels[qid] = judged
+    require_records(queries, path, "questions")
     return queries, answers, corpus, qrels
 
 
@@ -111,4 +112,4 @@ def read_bge_jsonl(path: str | Path) -> list[tuple[str, list[str], list[str]]]:
         pos = _str_list(obj, "pos", path, lineno, allow_empty=False)
         neg = _str_list(obj, "neg", path, lineno, allow_empty=True) if "neg" in obj else []
         out.append((str(query).strip(), pos, neg))
-    return out
+    return require_records(out, path, "training rows")

@@ -21,6 +21,7 @@ from rankscope.data._io import (
     open_write,
     parse_float,
     parse_int,
+    require_records,
 )
 from rankscope.data.classic import (
     CRANFIELD_GRADES,
@@ -82,7 +83,7 @@ def read_trec_qrels(path: str | Path) -> Qrels:
         if docid in judged:
             raise InputError(f"duplicate judgement for query {qid!r}, document {docid!r}", path, lineno)
         judged[docid] = grade
-    return qrels
+    return require_records(qrels, path, "judgements")
 
 
 def read_trec_run(path: str | Path) -> Run:
@@ -100,7 +101,7 @@ def read_trec_run(path: str | Path) -> Run:
         if docid in hits:
             raise InputError(f"duplicate document {docid!r} for query {qid!r}", path, lineno)
         hits[docid] = value
-    return run
+    return require_records(run, path, "run lines")
 
 
 def _check_token(value: str, what: str, path: str | Path) -> None:
@@ -148,7 +149,7 @@ def read_queries_tsv(path: str | Path) -> dict[str, str]:
         if qid in queries:
             raise InputError(f"duplicate query id {qid!r}", path, lineno)
         queries[qid] = text.strip()
-    return queries
+    return require_records(queries, path, "queries")
 
 
 def read_msmarco_collection(path: str | Path) -> dict[str, Document]:
@@ -163,7 +164,7 @@ def read_msmarco_collection(path: str | Path) -> dict[str, Document]:
         if pid in docs:
             raise InputError(f"duplicate passage id {pid!r}", path, lineno)
         docs[pid] = Document(pid, text.strip())
-    return docs
+    return require_records(docs, path, "passages")
 
 
 def read_msmarco_triples(path: str | Path) -> list[tuple[str, str, str]]:
@@ -176,7 +177,7 @@ def read_msmarco_triples(path: str | Path) -> list[tuple[str, str, str]]:
         if not pos or not neg:
             raise InputError("empty passage text", path, lineno)
         triples.append((query, pos, neg))
-    return triples
+    return require_records(triples, path, "triples")
 
 
 # --------------------------------------------------------------------------- BEIR
@@ -197,7 +198,7 @@ def read_beir_corpus(path: str | Path) -> dict[str, Document]:
         if doc_id in docs:
             raise InputError(f"duplicate document id {doc_id!r}", path, lineno)
         docs[doc_id] = Document(doc_id, text.strip(), title.strip())
-    return docs
+    return require_records(docs, path, "documents")
 
 
 def read_beir_queries(path: str | Path) -> dict[str, str]:
@@ -209,7 +210,7 @@ def read_beir_queries(path: str | Path) -> dict[str, str]:
         if qid in queries:
             raise InputError(f"duplicate query id {qid!r}", path, lineno)
         queries[qid] = str(text).strip()
-    return queries
+    return require_records(queries, path, "queries")
 
 
 def read_beir_qrels(path: str | Path) -> Qrels:
@@ -228,7 +229,7 @@ def read_beir_qrels(path: str | Path) -> Qrels:
         if docid in judged:
             raise InputError(f"duplicate judgement for query {qid!r}, document {docid!r}", path, lineno)
         judged[docid] = grade
-    return qrels
+    return require_records(qrels, path, "judgements")
 
 
 def read_qrels(path: str | Path) -> Qrels:
@@ -304,6 +305,7 @@ def read_candidates(path: str | Path) -> Candidates:
             hits.append(Hit(docid, score, text))
         hits.sort(key=lambda hit: -hit.score)
         cands.hits[qid] = hits
+    require_records(cands.hits, path, "queries")
     return cands
 
 

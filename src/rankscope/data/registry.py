@@ -5,6 +5,7 @@ Nothing is loaded or cached at import: `load_dataset` reads the files each time 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,8 +13,12 @@ from functools import partial
 from pathlib import Path
 
 from rankscope.data import readers as r
-from rankscope.data._io import check_qrels_queries
-from rankscope.data.types import Collection, Document, Qrels
+from rankscope.data._io import check_qrels_queries, subset_qrels
+from rankscope.data.formats import read_corpus_file, read_qrels_file, read_queries_file
+from rankscope.data.rlhn import rlhn_collection
+from rankscope.data.types import Candidates, Collection, Document, Qrels
+
+__all__ = ["read_corpus_file", "read_qrels_file", "read_queries_file"]  # moved to formats, kept importable
 from rankscope.errors import InputError
 
 MSMARCO = "MS MARCO non-commercial research"
@@ -38,6 +43,24 @@ def data_root() -> Path:
         "no data folder found: set RANKSCOPE_DATA, or put the data at shared/data beside the checkout "
         "(for example X/main with X/shared/data)"
     )
+
+
+DATA_PREFIX = "data:"
+
+
+def resolve_data_path(value: str) -> Path:
+    """`data:NAME` -> `data_root()/NAME`, refused (InputError) when it resolves outside the data folder:
+    an absolute NAME, `..` climbing out, or a symbolic link pointing elsewhere. The path need not exist."""
+    if not value.startswith(DATA_PREFIX):
+        raise InputError(f"expected a '{DATA_PREFIX}NAME' path, got {value!r}")
+    name = value.removeprefix(DATA_PREFIX)
+    if not name.strip() or "\x00" in name:
+        raise InputError(f"empty or invalid data path {value!r}")
+    root = data_root().resolve()
+    path = (root / name).resolve()
+    if path != root and root not in path.parents:
+        raise InputError(f"data path {value!r} resolves outside the data folder {root}")
+    return path
 
 
 @dataclass(frozen=True)
@@ -92,6 +115,47 @@ def _msmarco_dev(root: Path) -> Collection:
     qrels_path = base / "qrels.dev.small.txt"
     queries = r.read_queries_tsv(base / "queries.dev.small.tsv")
     return _judged_only(_checked("msmarco-dev-small", queries, r.read_trec_qrels(qrels_path), qrels_path))
+
+
+DEV600_FILE = "msmarco-passage-dev-small/bm25_top20_600q.jsonl.gz"
+DEV600_MODULUS = 4
+"""The fixed train/dev split of the 600 MS MARCO dev queries with text: a query is in the dev part when
+int(sha1(query id as UTF-8).hexdigest(), 16) % DEV600_MODULUS == 0 (139 dev, 461 train). It depends on
+the id alone, so every spec and run, on any machine, gets the same split."""
+
+
+def dev600_part(qid: str) -> str:
+    """The part ("dev" or "train") of the 600-query MS MARCO set that `qid` is in (see DEV600_MODULUS)."""
+    return "dev" if int(hashlib.sha1(qid.encode("utf-8")).hexdigest(), 16) % DEV600_MODULUS == 0 else "train"
+
+
+def _msmarco_dev600(part: str, root: Path) -> Collection:
+    """One part of the 600 dev-small queries with BM25 top-20 text; judgements restricted to the part.
+
+    The candidates file holds all 600 queries: read it with `collection_candidates`, which keeps the part."""
+    path = root / DEV600_FILE
+    base = path.parent
+    qrels_path = base / "qrels.dev.small.txt"
+    cands = r.read_candidates(path)
+    queries = {q: t for q, t in cands.queries.items() if dev600_part(q) == part}
+    qrels = r.read_trec_qrels(qrels_path)
+    judged = {q: qrels[q] for q in queries if q in qrels}
+    return Collection(f"msmarco-dev600-{part}", queries, judged, candidates={"bm25": str(path)})
+
+
+def _dl22(root: Path) -> Collection:
+    base = root / "trec-dl-2022-passage"
+    path = base / "bm25_top100.jsonl.gz"
+    if not path.is_file():
+        raise InputError("no such file", path)
+    return Collection("dl22", r.read_queries_tsv(base / "queries.tsv"), None, candidates={"bm25": str(path)})
+
+
+RLHN_FILE = "msmarco-passage-train-samples/rlhn_msmarco_25q.jsonl"
+
+
+def _rlhn(root: Path) -> Collection:
+    return rlhn_collection("msmarco-rlhn-25q", root / RLHN_FILE)
 
 
 def _scifact(split: str, root: Path) -> Collection:
@@ -150,6 +214,42 @@ _SPECS = [
         "MS MARCO passage dev small: queries and binary qrels, no passage text",
         MSMARCO,
         _msmarco_dev,
+    ),
+    DatasetSpec(
+        "msmarco-dev600-train",
+        "train",
+        "msmarco-passage-dev-small",
+        "MS MARCO dev small, the train part (461 queries, sha1(qid) % 4 != 0) of the 600 queries with "
+        "BM25 top-20 text; one judged positive each, binary",
+        MSMARCO,
+        partial(_msmarco_dev600, "train"),
+    ),
+    DatasetSpec(
+        "msmarco-dev600-dev",
+        "dev",
+        "msmarco-passage-dev-small",
+        "MS MARCO dev small, the dev part (139 queries, sha1(qid) % 4 == 0) of the 600 queries with "
+        "BM25 top-20 text, binary; an in-domain dev set disjoint from msmarco-dev600-train",
+        MSMARCO,
+        partial(_msmarco_dev600, "dev"),
+    ),
+    DatasetSpec(
+        "msmarco-rlhn-25q",
+        "train",
+        "msmarco-passage-train-samples",
+        "25 MS MARCO train queries, 1 positive + 25 hard negatives each; the 95 negatives an LLM flagged "
+        "as likely relevant are unjudged and never used as negatives (read_rlhn gives the flags)",
+        "Apache-2.0 (rlhn) + MS MARCO non-commercial research",
+        _rlhn,
+    ),
+    DatasetSpec(
+        "dl22",
+        "unlabelled",
+        "trec-dl-2022-passage",
+        "TREC DL 2022 passage (MS MARCO v2): 76 queries, bm25 top-100 with text, NO judgements "
+        "(unlabelled material: synthetic queries, distillation; never report a metric on it)",
+        MSMARCO,
+        _dl22,
     ),
     DatasetSpec(
         "scifact-train",
@@ -223,6 +323,19 @@ def load_dataset(name: str) -> Collection:
     return get_spec(name).loader(data_root())
 
 
+def collection_candidates(coll: Collection, name: str) -> Candidates:
+    """Candidate set `name` of `coll`, restricted to the collection's queries (a file may hold more: the
+    600-query MS MARCO file serves both msmarco-dev600 parts)."""
+    if name not in coll.candidates:
+        known = ", ".join(coll.candidates) or "none"
+        raise InputError(f"unknown candidates '{name}' for {coll.name}: expected {known}", "--candidates")
+    cands = r.read_candidates(coll.candidates[name])
+    if set(cands.hits) <= set(coll.queries):
+        return cands
+    hits = {q: h for q, h in cands.hits.items() if q in coll.queries}
+    return Candidates(hits, {q: t for q, t in cands.queries.items() if q in hits})
+
+
 def describe(name: str) -> dict[str, object]:
     """Counts and license of a dataset: name, split, n_queries, n_docs (corpus size, else the number of
     distinct candidate documents over all candidate sets, else 0), n_judgements, license, candidates."""
@@ -232,8 +345,8 @@ def describe(name: str) -> dict[str, object]:
         n_docs = len(coll.corpus)
     else:
         seen: set[str] = set()
-        for path in coll.candidates.values():
-            for hits in r.read_candidates(path).hits.values():
+        for key in coll.candidates:
+            for hits in collection_candidates(coll, key).hits.values():
                 seen.update(h.doc_id for h in hits)
         n_docs = len(seen)
     return {
@@ -250,46 +363,6 @@ def describe(name: str) -> dict[str, object]:
 # --------------------------------------------------------------------------- collections from files
 
 
-def _name(path: str | Path) -> str:
-    return Path(path).name.lower()
-
-
-def read_queries_file(path: str | Path) -> dict[str, str]:
-    """Queries by file name: .jsonl[.gz] BEIR, .trec/.xml TREC topics, .qry SMART, else qid<TAB>text."""
-    name = _name(path)
-    if name.endswith((".jsonl", ".jsonl.gz")):
-        return r.read_beir_queries(path)
-    if name.endswith((".trec", ".trec.gz", ".xml")):
-        return r.read_trec_topics(path)
-    if name.endswith((".qry", ".qry.gz")):
-        return r.read_smart_queries(path)
-    return r.read_queries_tsv(path)
-
-
-def read_corpus_file(path: str | Path) -> dict[str, Document]:
-    """A corpus by file name: .jsonl[.gz] BEIR, .tsv[.gz] MS MARCO, .trec[.gz] TREC SGML, .all[.gz] or
-    cran.all.1400 SMART."""
-    name = _name(path)
-    if name.endswith((".jsonl", ".jsonl.gz")):
-        return r.read_beir_corpus(path)
-    if name.endswith((".tsv", ".tsv.gz")):
-        return r.read_msmarco_collection(path)
-    if name.endswith((".trec", ".trec.gz")):
-        return r.read_trec_sgml_docs(path)
-    if name.endswith((".all", ".all.gz")) or name.startswith("cran.all"):
-        return r.read_smart_docs(path)
-    raise InputError(
-        "cannot tell the corpus format from the file name (expected .jsonl[.gz], .tsv[.gz], .trec[.gz] "
-        "or a SMART .all file)",
-        path,
-    )
-
-
-def read_qrels_file(path: str | Path) -> Qrels:
-    """Qrels in TREC (4 columns) or BEIR (header / 3 columns) form, sniffed from the first line."""
-    return r.read_qrels(path)
-
-
 def _candidates_name(path: str | Path) -> str:
     name = Path(path).name
     for suffix in (".gz", ".jsonl", ".json"):
@@ -303,10 +376,11 @@ def load_files(
     corpus: str | Path | None = None,
     candidates: str | Path | None = None,
 ) -> Collection:
-    """A Collection from files, each reader chosen by file name (qrels by their first line).
+    """A Collection from files, each format told by content (`rankscope.data.formats`).
 
-    Without a queries file the query texts come from the candidates file. Qrels naming a query that is
-    not among the queries are refused, naming the qrels file and line."""
+    Without a queries file the query texts come from the candidates file. Judgements of queries that are
+    not among the queries (official qrels against a subset) are skipped with one logged warning; qrels
+    that judge none of them are refused."""
     if queries is None and candidates is None:
         raise InputError("give a queries file or a candidates file")
     cand_paths: dict[str, str] = {}
@@ -321,7 +395,6 @@ def load_files(
         cand_paths[_candidates_name(candidates)] = str(candidates)
     judged = None
     if qrels is not None:
-        judged = read_qrels_file(qrels)
-        check_qrels_queries(judged, qtext, qrels)
+        judged = subset_qrels(read_qrels_file(qrels), qtext, qrels)
     docs = read_corpus_file(corpus) if corpus is not None else None
     return Collection("files", qtext, judged, docs, candidates=cand_paths)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 Qrels = dict[str, dict[str, int]]
 """query id -> document id -> graded relevance."""
+
+
+def text_id(text: str) -> str:
+    """A stable id for a query or passage that has none (file sources)."""
+    return "t" + hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -63,3 +69,5 @@ class Collection:
     """candidate set name (e.g. "bm25") -> path of a candidates jsonl(.gz) file."""
     answers: dict[str, list[str]] | None = None
     """query id -> answer strings, for answer-match relevance (NQ-open)."""
+    exclude: dict[str, set[str]] | None = None
+    """query id -> documents never to use as its negatives (likely false negatives, e.g. LLM-flagged)."""

@@ -1,12 +1,17 @@
-"""IR metrics through ir-measures; a judged query that is missing from the run scores 0."""
+"""IR metrics through ir-measures; a judged query that is missing from the run scores 0.
+
+Evaluating a subset of a collection's queries (`queries=`) restricts the qrels to that subset first, with
+one logged warning counting the judged queries left out (`rankscope.data._io.subset_qrels`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import ir_measures
 from ir_measures import Measure
 
+from rankscope.data._io import subset_qrels
 from rankscope.data.types import Qrels
 from rankscope.errors import InputError
 
@@ -42,8 +47,20 @@ def per_query(run: Run, qrels: Qrels, measures: list[str]) -> dict[str, dict[str
     return table
 
 
-def evaluate(run: Run, qrels: Qrels, measures: list[str] | None = None) -> dict[str, float]:
-    """Mean of each measure over all judged queries, keyed as ir-measures prints the measure."""
+def evaluate(
+    run: Run,
+    qrels: Qrels,
+    measures: list[str] | None = None,
+    *,
+    queries: Iterable[str] | None = None,
+    qrels_source: str | Path = "qrels",
+) -> dict[str, float]:
+    """Mean of each measure over all judged queries, keyed as ir-measures prints the measure.
+
+    With `queries` (the query set evaluated, e.g. a candidates file's), only their judgements count; a
+    judged query of the set that is missing from the run still scores 0."""
+    if queries is not None:
+        qrels = subset_qrels(qrels, queries, qrels_source)
     measures = measures or default_measures(qrels)
     table = per_query(run, qrels, measures)
     return {m: (sum(v.values()) / len(v) if v else 0.0) for m, v in table.items()}

@@ -199,9 +199,9 @@ def format_errors(err: ValidationError) -> str:
 def resolve_path(value: str, base: Path) -> str:
     """`data:NAME` -> the shared data folder; a relative path -> beside the spec file, if it is there."""
     if value.startswith("data:"):
-        from rankscope.data.registry import data_root
+        from rankscope.data.registry import resolve_data_path
 
-        return str(data_root() / value.removeprefix("data:"))
+        return str(resolve_data_path(value))
     p = Path(value).expanduser()
     if not p.is_absolute() and (base / p).exists():
         return str((base / p).resolve())

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rankscope.data.readers import read_candidates
-from rankscope.data.registry import load_dataset, load_files
+from rankscope.data.registry import collection_candidates, load_dataset, load_files
 from rankscope.data.types import Candidates, Collection
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import Run, evaluate
@@ -42,7 +42,7 @@ def load_inputs(
     else:
         raise InputError("give --dataset NAME or the files (--queries/--qrels/--corpus/--candidates)")
     if candidates and candidates in coll.candidates:
-        cands = read_candidates(coll.candidates[candidates])
+        cands = collection_candidates(coll, candidates)
     elif candidates and Path(candidates).is_file():
         cands = read_candidates(candidates)
     elif candidates in (None, "bm25") and coll.corpus:

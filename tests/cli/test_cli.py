@@ -89,26 +89,21 @@ def test_malformed_qrels_line_named(invoke, files, llama_dir, tmp_path, capsys) 
     assert not out.exists()
 
 
-def test_qrels_for_unknown_query_refused(invoke, files, llama_dir, tmp_path, capsys) -> None:
-    files["qrels"].write_text("q1 Q0 d1 2\nq9 Q0 d2 1\n")
-    code = invoke(
-        "rerank",
-        "--model",
-        str(llama_dir),
-        "--scorer",
-        "yes-no",
-        "--queries",
-        str(files["queries"]),
-        "--qrels",
-        str(files["qrels"]),
-        "--candidates",
-        str(files["candidates"]),
-        "--out",
-        str(tmp_path / "out"),
-    )
-    assert code == 2
-    err = capsys.readouterr().err
-    assert "qrels.txt:2" in err and "q9" in err
+def test_qrels_of_other_queries_are_skipped_but_judging_none_is_refused(
+    invoke, files, llama_dir, tmp_path, capsys, caplog
+) -> None:
+    """A subset of a collection's queries evaluates against its full qrels; qrels judging none of the
+    queries stay an error."""
+    args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--queries", str(files["queries"])]
+    args += ["--qrels", str(files["qrels"]), "--candidates", str(files["candidates"])]
+    files["qrels"].write_text("q1 Q0 d1 2\nq9 Q0 d2 1\nq8 Q0 d2 1\n")
+    with caplog.at_level("WARNING"):
+        assert invoke(*args, "--out", str(tmp_path / "out")) in (0, None)
+    warned = [r.getMessage() for r in caplog.records if "2" in r.getMessage() and "quer" in r.getMessage()]
+    assert len(warned) == 1
+    files["qrels"].write_text("q9 Q0 d2 1\n")
+    assert invoke(*args, "--out", str(tmp_path / "none")) == 2
+    assert "qrels.txt" in capsys.readouterr().err and not (tmp_path / "none").exists()
 
 
 def test_empty_passage_refused(invoke, files, llama_dir, tmp_path, capsys) -> None:

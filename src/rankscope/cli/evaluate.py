@@ -41,7 +41,8 @@ def evaluate_cmd(
     else:
         cands = read_candidates(candidates)
         ranking = {q: {h.doc_id: h.score for h in hits} for q, hits in cands.hits.items()}
-    metrics = evaluate(ranking, read_qrels_file(qrels), measures)
+    queries = ranking if candidates is not None else None  # a candidates file: its own queries only
+    metrics = evaluate(ranking, read_qrels_file(qrels), measures, queries=queries, qrels_source=qrels)
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:

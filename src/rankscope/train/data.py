@@ -22,18 +22,13 @@ from rankscope.data.examples import (
     split_pointwise,
     triple_groups,
 )
-from rankscope.data.readers import read_bge_jsonl, read_candidates, read_msmarco_triples
-from rankscope.data.registry import load_dataset
+from rankscope.data.guards import query_id_space as id_space
+from rankscope.data.readers import read_bge_jsonl, read_msmarco_triples
+from rankscope.data.registry import collection_candidates, load_dataset
 from rankscope.data.types import Collection
 from rankscope.errors import InputError
 
 log = logging.getLogger("rankscope.train")
-ID_SPACES = {"dl19": "msmarco", "dl20": "msmarco", "dl21": "msmarco", "msmarco-dev-small": "msmarco"}
-
-
-def id_space(dataset: str) -> str:
-    """Datasets whose query ids can be compared: MS MARCO's, SciFact's splits, else the dataset itself."""
-    return ID_SPACES.get(dataset, dataset.split("-")[0])
 
 
 class GroupDataset(Dataset):
@@ -65,7 +60,7 @@ def dataset_groups(coll: Collection, cfg: TrainData, size: int) -> list[Group]:
         raise InputError(f"dataset '{coll.name}' has no judgements to train on", "train.datasets")
     exclude: dict[str, set[str]] = {}
     if cfg.candidates in coll.candidates:
-        cands = read_candidates(coll.candidates[cfg.candidates])
+        cands = collection_candidates(coll, cfg.candidates)
     elif coll.corpus:
         cands, exclude = mine_bm25(coll)
     else:

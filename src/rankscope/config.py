@@ -135,6 +135,9 @@ class OptimConfig(Strict):
     save_every: int = Field(50, ge=1)
     keep_checkpoints: int = Field(3, ge=1)
     eval_every: int | None = Field(None, ge=1, description="extra dev evaluations between checkpoints")
+    report_to: Literal["auto"] | list[Literal["tensorboard", "wandb", "mlflow", "none"]] = "auto"
+    """where the Trainer also logs loss, learning rate and dev metrics: auto is TensorBoard (RUN/tensorboard)
+    when installed; W&B runs in offline mode unless WANDB_MODE says otherwise."""
     seed: int = 0
 
 

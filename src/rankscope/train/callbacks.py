@@ -7,7 +7,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,8 @@ class DevEvalCallback(TrainerCallback):
         self.reranker, self.loss_fn, self.dev, self.path = reranker, loss_fn, dev, path
         self.eval_every, self.bf16 = eval_every, bf16
         self.done: set[int] = set()
+        self.on_metrics: Callable[[dict[str, Any]], None] | None = None
+        """also called with each row (training sends it to the Trainer's loggers: TensorBoard, W&B)."""
         self.last: dict[str, Any] | None = None
         self.seconds = 0.0
         """time spent evaluating (kept out of the training speed)."""
@@ -189,6 +191,8 @@ class DevEvalCallback(TrainerCallback):
         log.info("dev at step %d: %s", step, {k: v for k, v in row.items() if k != "step"})
         self.done.add(step)
         self.last = row
+        if self.on_metrics is not None:
+            self.on_metrics(row)
         return row
 
     def maybe_evaluate(self, state: TrainerState) -> None:

@@ -201,6 +201,7 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         callbacks=[LossLogCallback(out / "loss.jsonl"), nonfinite, *inspect_callbacks(out, reranker), dev_cb],
     )
     trainer.remove_callback(PrinterCallback)  # steps go to train.log and the rankscope.train logger
+    _log_dev_metrics(trainer, dev_cb, out)
     last = (
         get_last_checkpoint(str(out / "checkpoints")) if resume and (out / "checkpoints").is_dir() else None
     )
@@ -241,6 +242,19 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     log.info("done: %s", summary)
     metrics = read_jsonl(out / "metrics.jsonl")
     return TrainResult(out, steps, nonfinite.stopped_at, adapter, metrics, tps, seconds)
+
+
+def _log_dev_metrics(trainer: RankTrainer, dev_cb: DevEvalCallback, out: Path) -> None:
+    """TensorBoard events go to RUN/tensorboard; dev rows reach every logger as eval/<measure>."""
+    from transformers.integrations import TensorBoardCallback
+
+    for cb in trainer.callback_handler.callbacks:
+        if isinstance(cb, TensorBoardCallback):
+            cb.logging_dir = str(out / "tensorboard")
+    if trainer.args.report_to:
+        dev_cb.on_metrics = lambda row: trainer.log(
+            {f"eval_{k}": v for k, v in row.items() if k != "step" and isinstance(v, int | float)}
+        )
 
 
 def _final_adapter(

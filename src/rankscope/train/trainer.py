@@ -3,7 +3,9 @@ and checkpoints hold the adapter in PEFT's format plus the scoring head instead 
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,16 @@ class RankTrainer(Trainer):
         load_reranker(self.model, resume_from_checkpoint)
 
 
+def report_targets(setting: str | list[str]) -> list[str]:
+    """The Trainer's `report_to`: "auto" is TensorBoard where it is installed, else nothing."""
+    if setting == "auto":
+        return ["tensorboard"] if importlib.util.find_spec("tensorboard") is not None else []
+    targets = [t for t in setting if t != "none"]
+    if "wandb" in targets:
+        os.environ.setdefault("WANDB_MODE", "offline")  # never reach a server unless the user says so
+    return targets
+
+
 def training_arguments(spec: ExperimentSpec, out: Path, device: str, bf16: bool) -> TrainingArguments:
     o = spec.optim
     return TrainingArguments(
@@ -95,7 +107,7 @@ def training_arguments(spec: ExperimentSpec, out: Path, device: str, bf16: bool)
         save_total_limit=o.keep_checkpoints,
         logging_steps=1,
         logging_nan_inf_filter=False,
-        report_to=[],
+        report_to=report_targets(o.report_to),
         seed=o.seed,
         data_seed=o.seed,
         remove_unused_columns=False,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sys
 from pathlib import Path
 from unittest.mock import patch
@@ -74,6 +76,10 @@ def test_rerank_with_a_trained_run(make_spec, triples_file: Path, tmp_path: Path
         None,
     )
     assert (out2 / "metrics.json").is_file()
+    # each evaluation of the run is kept in RUN/evals/ and shown on its model card
+    kept = json.loads((run / "evals" / "bm25.json").read_text())
+    assert kept["checkpoint"] == str(ckpt) and "nDCG@10" in kept
+    assert "| bm25 |" in (run / "adapter" / "README.md").read_text()
 
     bad = tmp_path / "bad"
     assert invoke("rerank", "--run", str(run), "--model", "smollm2-135m", "--out", str(bad), *files) == 2

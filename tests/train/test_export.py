@@ -38,6 +38,9 @@ def test_export_scores_like_the_adapter(make_spec, tmp_path: Path, scorer: str, 
     out = export(run, tmp_path / "merged")
     assert (out / "config.json").is_file() and (out / "rankscope.json").is_file()
     assert not (out / "adapter_config.json").exists()  # a plain model folder, no PEFT left
+    if scorer != "cross-encoder":
+        AutoModelForCausalLM.from_pretrained(out)  # loads with plain transformers
+    assert "library_name: transformers" in (out / "README.md").read_text()
     after = load_exported_scorer(out).score(PAIRS)
     assert max(abs(a - b) for a, b in zip(before, after, strict=True)) < 1e-4
     base = load_run_scorer(run, adapter=run / "checkpoints" / "checkpoint-3")[0].score(PAIRS)
@@ -51,6 +54,18 @@ def test_adapter_is_plain_peft_format(make_spec, tmp_path: Path, llama_dir: Path
     model = PeftModel.from_pretrained(base, str(run / "adapter"))
     lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
     assert lora_b and any(p.abs().sum() > 0 for p in lora_b)  # trained, not the zero init
+    # the PEFT-loaded adapter scores exactly as rankscope's own loading of the run
+    from transformers import AutoTokenizer
+
+    from rankscope import Reranker
+    from rankscope.scorers.registry import build_scorer
+
+    peft_scores = build_scorer("yes-no", model.eval(), AutoTokenizer.from_pretrained(llama_dir)).score(PAIRS)
+    ours = Reranker.from_run(run, device="cpu", dtype="float32").scorer.score(PAIRS)
+    assert peft_scores == pytest.approx(ours, abs=1e-6)
+    card = (run / "adapter" / "README.md").read_text()
+    assert f"base_model: {llama_dir}" in card and "## Dev metrics per checkpoint" in card
+    assert "listwise" in card and "PeftModel.from_pretrained" in card and "triples.tsv" in card
     with pytest.raises(InputError, match="not empty"):
         export(run, run)
     with pytest.raises(InputError, match="no spec.yaml"):

@@ -178,6 +178,18 @@ def rerank(
                 "pairs_per_second": res.pairs / max(res.seconds, 1e-9),
             },
         )
+    if run is not None and metrics:
+        from rankscope.train.card import record_eval
+
+        name = dataset or Path(candidates or "candidates").name.split(".")[0]
+        info = {
+            "candidates": candidates,
+            "depth": depth,
+            "checkpoint": adapter,
+            "fused": fuse,
+            "output": str(out),
+        }
+        record_eval(run, f"{name}-{candidates}-top{depth}" if dataset else name, metrics, info)
     if fuse and res.metrics:
         console.print("reranker alone:")
         print_metrics(res.metrics)

@@ -11,6 +11,7 @@ from rankscope.errors import InputError
 from rankscope.io import atomic_dir
 from rankscope.methods import get_method
 from rankscope.methods.registry import merged
+from rankscope.train.card import model_card
 from rankscope.trained import EXPORT_INFO, HEAD_FILE, load_run_scorer, run_spec
 
 
@@ -42,4 +43,5 @@ def export(run_dir: str | Path, out: str | Path, overwrite: bool = False) -> Pat
             "method": spec.method.name,
         }
         (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=2) + "\n")
+        (tmp / "README.md").write_text(model_card(Path(run_dir), spec, merged=True))
     return Path(out)

@@ -239,6 +239,10 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         "final_dev": dev_cb.last,
     }
     write_json(out / "summary.json", summary)
+    if adapter is not None:
+        from rankscope.train.card import current_command, write_card
+
+        write_card(out, spec, adapter, current_command() or None)
     log.info("done: %s", summary)
     metrics = read_jsonl(out / "metrics.jsonl")
     return TrainResult(out, steps, nonfinite.stopped_at, adapter, metrics, tps, seconds)

@@ -154,6 +154,8 @@ class ExperimentSpec(Strict):
     max_query_tokens: int = Field(64, ge=1)
     max_doc_tokens: int = Field(192, ge=1)
     device: str = "auto"
+    trust_remote_code: bool = False
+    """run the model's own code from its folder or the Hub (off unless asked for)."""
 
     @property
     def objectives(self) -> list[WeightedObjective]:

@@ -70,7 +70,10 @@ def load_run_scorer(
     """The scorer of a trained run (its final adapter, or `adapter`: a checkpoint), in eval mode."""
     spec = run_spec(run_dir)
     folder = adapter_folder(run_dir, adapter)
-    bb = load_backbone(spec.model, kind=get_scorer(spec.scorer, "scorer").kind, dtype=dtype, device=device)
+    kind = get_scorer(spec.scorer, "scorer").kind
+    bb = load_backbone(
+        spec.model, kind=kind, dtype=dtype, device=device, trust_remote_code=spec.trust_remote_code
+    )
     if (folder / "adapter_config.json").is_file():
         from peft import PeftModel
 

@@ -75,7 +75,9 @@ def load_model(spec: ExperimentSpec, device: str, bf16: bool) -> Backbone:
         from rankscope.methods.lora import load_4bit_backbone
 
         return load_4bit_backbone(spec.model, kind)
-    return load_backbone(spec.model, kind=kind, dtype=dtype, device=device)
+    return load_backbone(
+        spec.model, kind=kind, dtype=dtype, device=device, trust_remote_code=spec.trust_remote_code
+    )
 
 
 def build_reranker_for(spec: ExperimentSpec, device: str, bf16: bool) -> tuple[Backbone, Reranker]:

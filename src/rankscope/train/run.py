@@ -234,8 +234,11 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     log.info("training groups %d, dev groups %d, sources %s", len(data.train), len(data.dev), data.sources)
     if data.dropped:
         log.warning("training queries dropped because an evaluation set holds them: %s", data.dropped)
+    dev_set = build_dev_set(spec, data.dev)
+    measure = select_measure(spec, dev_set)
     args = training_arguments(spec, out, device, bf16)
     teacher_info = with_teacher(spec, data, out, device, args)
+    dev_set.groups = list(data.dev)  # with their teacher scores (dev_loss of the distillation objectives)
     bb, reranker = build_reranker_for(spec, device, bf16)
     n_train = sum(p.numel() for p in reranker.parameters() if p.requires_grad)
     log.info(
@@ -249,8 +252,6 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     temperature = spec.teacher.temperature if spec.teacher else 1.0
     objectives = [(o.name, o.weight) for o in spec.objectives]
     loss_fn = build_loss(objectives, spec.train.min_relevance, temperature)
-    dev_set = build_dev_set(spec, data.dev)
-    measure = select_measure(spec, dev_set)
     dev_cb = DevEvalCallback(
         reranker,
         loss_fn,

@@ -68,3 +68,12 @@ def test_no_gain_over_zero_shot() -> None:
 def test_measure_can_be_named() -> None:
     r = [{**row, "RR@10": 0.5 - 0.1 * i} for i, row in enumerate(rows([0.3, 0.35, 0.4], [1.0] * 3))]
     assert verdicts(r, FALLING, measure="RR@10")[-1].kind == "no-gain"
+
+
+def test_without_a_zero_shot_row_the_line_says_so() -> None:
+    no_zero = [r for r in rows([0.5, 0.6, 0.4], [1.0] * 3) if r["step"]]
+    (v,) = verdicts(no_zero, FALLING)
+    assert (
+        v.line
+        == "healthy (dev nDCG@10 0.6000 -> 0.4000 (no zero-shot row to compare); no collapse, no overfitting)"
+    )

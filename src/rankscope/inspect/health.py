@@ -192,6 +192,9 @@ def verdicts(
             )
     if not out:
         scored = [r for r in rows if name is not None and _finite(r.get(name))]
-        what = f"dev {name} {scored[0][name]:.4f} -> {scored[-1][name]:.4f}; " if len(scored) > 1 else ""
+        what = ""
+        if len(scored) > 1:
+            what = f"dev {name} {scored[0][name]:.4f} -> {scored[-1][name]:.4f}"
+            what += "; " if int(scored[0]["step"]) == 0 else " (no zero-shot row to compare); "
         out.append(Verdict("healthy", None, f"healthy ({what}no collapse, no overfitting)"))
     return out

@@ -103,3 +103,47 @@ def test_example_specs_load() -> None:
             assert load_sweep(path).points
         else:
             assert load_spec(path).model
+
+
+def test_teacher_and_filter_fields() -> None:
+    base = {"model": "m", "scorer": "yes-no", "train": {"datasets": ["dl21"]}}
+    teacher = {
+        "scorers": [
+            {"model": "minilm-l6", "scorer": "bi-encoder", "weight": 0.5},
+            {"model": "smollm2-135m", "scorer": "query-likelihood", "weight": 0.5},
+        ],
+        "temperature": 2.0,
+    }
+    spec = spec_from_dict(
+        {
+            **base,
+            "objective": [{"name": "kl"}, {"name": "listwise", "weight": 0.1}],
+            "teacher": teacher,
+            "train": {"datasets": ["dl21"], "filter_negatives": {"margin": 0.5}},
+            "dev": {"select_by": "RR@10"},
+        }
+    )
+    assert spec.teacher is not None and spec.teacher.normalise == "zscore"
+    assert [m.weight for m in spec.teacher.scorers] == [0.5, 0.5]
+    assert spec.train.filter_negatives is not None and spec.train.filter_negatives.margin == 0.5
+    assert ExperimentSpec.model_validate(spec.dump()).dump() == spec.dump()
+    bad = [
+        ({"objective": "margin-mse"}, "'margin-mse' distils a teacher"),
+        ({"objective": "kl", "teacher": {}}, "give either scorers"),
+        (
+            {"objective": "kl", "teacher": {"scorers": [{"model": "m"}]}},
+            "give either model and scorer, or run",
+        ),
+        (
+            {"objective": "kl", "teacher": {"scorers": [{"model": "m", "scorer": "pairwise"}]}},
+            "pairwise teacher",
+        ),
+        ({"objective": "kl", "teacher": {"file": "/no/such.jsonl"}}, "teacher.file: no such file"),
+        (
+            {"objective": "listwise", "train": {"datasets": ["dl21"], "filter_negatives": {}}},
+            "filter_negatives: needs a teacher",
+        ),
+    ]
+    for over, message in bad:
+        with pytest.raises(InputError, match=message):
+            spec_from_dict({**base, **over})

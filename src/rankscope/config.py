@@ -23,7 +23,17 @@ from rankscope.methods.freeze import FreezeMethod
 from rankscope.methods.lora import LoraMethod
 from rankscope.methods.registry import METHOD_CONFIGS, MethodConfig
 
-__all__ = ["ExperimentSpec", "FreezeMethod", "LoraMethod", "MethodConfig", "load_spec", "spec_from_dict"]
+__all__ = [
+    "ExperimentSpec",
+    "FreezeMethod",
+    "LoraMethod",
+    "MethodConfig",
+    "NegativeFilter",
+    "TeacherConfig",
+    "TeacherMember",
+    "load_spec",
+    "spec_from_dict",
+]
 
 
 def _check_scorer(name: str) -> str:
@@ -58,6 +68,24 @@ def needs_negatives(objective: str) -> bool:
     return LOSSES[objective].needs_negatives
 
 
+def needs_teacher(objective: str) -> bool:
+    from rankscope.train.losses import LOSSES
+
+    return LOSSES[objective].needs_teacher
+
+
+def _check_teacher_scorer(name: str) -> str:
+    from rankscope.scorers.registry import SCORERS
+
+    entry = SCORERS.get(name)
+    pointwise = [n for n, e in SCORERS.items() if e.scores != "ab"]
+    if entry is None or entry.scores == "ab":
+        raise ValueError(
+            f"unknown or pairwise teacher scorer '{name}': expected one of {', '.join(pointwise)}"
+        )
+    return name
+
+
 def _objective_list(value: Any) -> Any:
     """`[ql-nll, ranknet]` is short for `[{name: ql-nll}, {name: ranknet}]`."""
     if isinstance(value, list):
@@ -81,6 +109,51 @@ def _parse_method(value: Any, handler: ValidatorFunctionWrapHandler) -> MethodCo
     return METHOD_CONFIGS[name].model_validate(value)
 
 
+class TeacherMember(Strict):
+    """One scorer of a teacher ensemble: a model with a zero-shot scorer, or a trained run folder."""
+
+    model: str | None = None
+    scorer: Annotated[str, AfterValidator(_check_teacher_scorer)] | None = None
+    run: str | None = None
+    """a rankscope training run folder: its best (or final) adapter scores."""
+    weight: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TeacherMember:
+        if (self.run is None) == (self.model is None or self.scorer is None):
+            raise ValueError("give either model and scorer, or run")
+        if self.run is not None and (self.model or self.scorer):
+            raise ValueError("a run brings its own model and scorer: drop model/scorer")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"run:{self.run}" if self.run else f"{self.scorer}:{self.model}"
+
+
+class TeacherConfig(Strict):
+    """Teacher scores for distillation and false-negative filtering: a weighted ensemble of scorers
+    (each member's scores normalised within each query, then summed), or a file of scores (jsonl rows
+    {query, doc, score} with texts, or a TREC run). Computed once per run, cached in teacher_scores.jsonl."""
+
+    scorers: list[TeacherMember] = []
+    file: str | None = None
+    normalise: Literal["zscore", "none"] = "zscore"
+    temperature: float = Field(1.0, gt=0, description="softmax temperature of the kl objective")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TeacherConfig:
+        if bool(self.scorers) == (self.file is not None):
+            raise ValueError("give either scorers (an ensemble) or file")
+        return self
+
+
+class NegativeFilter(Strict):
+    """Drop mined negatives the teacher scores at or above (positive - margin): likely false negatives."""
+
+    margin: float = 0.0
+
+
 class WeightedObjective(Strict):
     name: ObjectiveName
     weight: float = Field(1.0, gt=0)
@@ -101,6 +174,9 @@ class TrainData(Strict):
     max_queries: int | None = Field(None, ge=1)
     dev_fraction: float = Field(0.1, ge=0, lt=1)
     seed: int = 0
+    filter_negatives: NegativeFilter | None = None
+    """with a teacher: drop likely false negatives from the training groups (refilled from the query's
+    other negatives; groups that cannot be refilled are dropped)."""
 
     @model_validator(mode="after")
     def _some_data(self) -> TrainData:
@@ -119,6 +195,9 @@ class DevConfig(Strict):
     pairwise_top: int = Field(10, ge=2)
     at_start: bool = True
     """also evaluate before the first step (the zero-shot row of metrics.jsonl)."""
+    select_by: str | None = None
+    """measure that picks the best checkpoint (RUN/best): a dev measure (default the first, nDCG@10) or
+    dev_loss (lowest wins)."""
 
 
 class OptimConfig(Strict):
@@ -149,6 +228,7 @@ class ExperimentSpec(Strict):
     train: TrainData
     dev: DevConfig = DevConfig()
     optim: OptimConfig = OptimConfig()
+    teacher: TeacherConfig | None = None
     eval_sets: list[DatasetName] = ["dl19", "scifact-test"]
     """evaluation datasets that must never reach training (checked by query id and text)."""
     max_query_tokens: int = Field(64, ge=1)
@@ -176,6 +256,13 @@ class ExperimentSpec(Strict):
                 )
             if needs_negatives(obj.name) and self.train.group_size < 2:
                 raise ValueError(f"objective: '{obj.name}' needs negatives: set train.group_size >= 2")
+            if needs_teacher(obj.name) and self.teacher is None:
+                raise ValueError(f"objective: '{obj.name}' distils a teacher: add a teacher section")
+        if self.train.filter_negatives is not None:
+            if self.teacher is None:
+                raise ValueError("train.filter_negatives: needs a teacher section to score the negatives")
+            if self.train.group_size < 2:
+                raise ValueError("train.filter_negatives: needs groups with negatives (group_size >= 2)")
         if self.method.scorers is not None and self.scorer not in self.method.scorers:
             raise ValueError(
                 f"method: '{self.method.name}' works with scorer {' or '.join(self.method.scorers)}, "
@@ -229,6 +316,14 @@ def spec_from_dict(
         if check_files and not Path(f).is_file():
             raise InputError(f"train.files.{i}: no such file '{spec.train.files[i]}'", source)
     spec.train.files = files
+    if spec.teacher is not None and spec.teacher.file is not None:
+        spec.teacher.file = resolve_path(spec.teacher.file, base)
+        if check_files and not Path(spec.teacher.file).is_file():
+            raise InputError(f"teacher.file: no such file '{spec.teacher.file}'", source)
+    if spec.teacher is not None:
+        for m in spec.teacher.scorers:
+            if m.run is not None:
+                m.run = resolve_path(m.run, base)
     return spec
 
 

@@ -1,7 +1,8 @@
 """The one place that loads trained runs and exported rerankers back into scorers.
 
-A run folder (rankscope train --out) holds spec.yaml, adapter/ (PEFT format, or trained weights plus
-head.safetensors) and checkpoints/; an export folder holds a merged model and rankscope.json.
+A run folder (rankscope train --out) holds spec.yaml, adapter/ (the final state: PEFT format, or trained
+weights plus head.safetensors), best/ (the best checkpoint by the dev measure, the default everywhere a
+run is loaded) and checkpoints/; an export folder holds a merged model and rankscope.json.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rankscope.scorers.registry import build_scorer, get_scorer
 HEAD_FILE = "head.safetensors"
 INFO_FILE = "reranker.json"
 EXPORT_INFO = "rankscope.json"
+BEST_DIR = "best"
 
 
 def run_spec(run_dir: str | Path) -> ExperimentSpec:
@@ -45,10 +47,16 @@ def load_head(scorer: Scorer, folder: Path) -> None:
 
 
 def adapter_folder(run_dir: str | Path, checkpoint: str | Path | None = None) -> Path:
-    """RUN/adapter, or `checkpoint`: a checkpoint folder, or a step number / name under RUN/checkpoints."""
+    """The trained state to load: by default RUN/best (the best checkpoint, summary.json's
+    best_checkpoint), else RUN/adapter for runs without one; `checkpoint` picks another: "best", "final"
+    (RUN/adapter), a checkpoint folder, or a step number / name under RUN/checkpoints."""
     run_dir = Path(run_dir)
     if checkpoint is None:
+        folder = run_dir / BEST_DIR if (run_dir / BEST_DIR).is_dir() else run_dir / "adapter"
+    elif str(checkpoint) in ("final", "adapter"):
         folder = run_dir / "adapter"
+    elif str(checkpoint) == BEST_DIR:
+        folder = run_dir / BEST_DIR
     else:
         name = str(checkpoint)
         folder = Path(name)
@@ -67,7 +75,8 @@ def load_run_scorer(
     device: str = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> tuple[Scorer, ExperimentSpec]:
-    """The scorer of a trained run (its final adapter, or `adapter`: a checkpoint), in eval mode."""
+    """The scorer of a trained run, in eval mode: its best checkpoint by default, or `adapter` ("final",
+    "best", a checkpoint folder, step number or name; see adapter_folder)."""
     spec = run_spec(run_dir)
     folder = adapter_folder(run_dir, adapter)
     kind = get_scorer(spec.scorer, "scorer").kind

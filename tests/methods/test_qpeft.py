@@ -100,7 +100,7 @@ def test_trains_saves_and_scores_again(
         assert (folder / "head.safetensors").is_file()
     reranker.eval()
     expected = reranker.scorer.score(PAIRS)
-    scorer, spec = load_run_scorer(out)
+    scorer, spec = load_run_scorer(out, "final")  # the final state (by default: the best checkpoint)
     assert isinstance(scorer, QPeftScorer) and scorer.variant == variant == spec.method.name
     assert torch.allclose(torch.tensor(scorer.score(PAIRS)), torch.tensor(expected), atol=1e-5)
 

@@ -69,3 +69,49 @@ def test_gradient_raises_positive_and_lowers_negatives(loss: torch.nn.Module) ->
     s = torch.zeros(1, 3, requires_grad=True)
     loss(s, LABELS).backward()
     assert s.grad[0, 0] < 0 and (s.grad[0, 1:] > 0).all()
+
+
+TEACHER = torch.tensor([[3.0, 0.0, 1.0]])
+
+
+def test_margin_mse_regresses_student_margins_on_teacher_margins() -> None:
+    from rankscope.train.losses import MarginMSE
+
+    # student margins (1, 3), teacher margins (3, 2): ((1-3)^2 + (3-2)^2) / 2
+    assert MarginMSE()(SCORES, LABELS, teacher=TEACHER).item() == pytest.approx(2.5)
+    assert MarginMSE()(TEACHER + 7.0, LABELS, teacher=TEACHER).item() == pytest.approx(0.0)  # shift-free
+    with pytest.raises(ValueError, match="teacher"):
+        MarginMSE()(SCORES, LABELS)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_kl_is_listwise_kl_to_teacher_softmax(temperature: float) -> None:
+    from rankscope.train.losses import ListwiseKL
+
+    p = torch.softmax(TEACHER[0] / temperature, -1).tolist()
+    q = torch.softmax(SCORES[0] / temperature, -1).tolist()
+    want = sum(a * math.log(a / b) for a, b in zip(p, q, strict=True)) * temperature**2
+    assert ListwiseKL(temperature)(SCORES, LABELS, teacher=TEACHER).item() == pytest.approx(want, rel=1e-5)
+    assert ListwiseKL(temperature)(TEACHER, LABELS, teacher=TEACHER).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_distillation_in_a_weighted_sum_gets_the_teacher() -> None:
+    from rankscope.train.losses import ListwiseKL, MarginMSE, apply_loss
+
+    loss = build_loss([("kl", 1.0), ("listwise", 0.5)], temperature=2.0)
+    assert isinstance(loss, WeightedSum) and loss.needs_teacher
+    assert loss.losses[0].temperature == 2.0
+    want = ListwiseKL(2.0)(SCORES, LABELS, teacher=TEACHER) + 0.5 * ListwiseSoftmaxCE()(SCORES, LABELS)
+    assert apply_loss(loss, SCORES, LABELS, TEACHER).item() == pytest.approx(want.item())
+    assert apply_loss(RankNet(), SCORES, LABELS, TEACHER).item() == RankNet()(SCORES, LABELS).item()
+    assert isinstance(build_loss([("margin-mse", 1.0)]), MarginMSE)
+
+
+def test_distillation_gradient_follows_the_teacher() -> None:
+    from rankscope.train.losses import ListwiseKL, MarginMSE
+
+    for loss in (MarginMSE(), ListwiseKL()):
+        s = torch.zeros(1, 3, requires_grad=True)
+        loss(s, LABELS, teacher=TEACHER).backward()
+        # the teacher ranks 0 > 2 > 1: the positive goes up most, document 1 down most
+        assert s.grad[0, 0] < s.grad[0, 2] < s.grad[0, 1]

@@ -26,6 +26,8 @@ class Group:
     docs: tuple[str, ...]
     labels: tuple[float, ...]
     source: str = ""
+    teacher: tuple[float, ...] | None = None
+    """a teacher's score of each document (distillation, false-negative filtering), when known."""
 
     @property
     def key(self) -> str:

@@ -172,13 +172,27 @@ def attention_findings(att: AttentionResult) -> Findings:
     return f
 
 
+def has_gain(abl: AblationResult) -> bool:
+    """Whether fine-tuning raised the primary measure over zero-shot: shares of a gain <= 0 mean nothing
+    (a share of a loss reads backwards, and near 0 it explodes)."""
+    return abl.finetuned[abl.primary] - abl.zero_shot[abl.primary] > 1e-9
+
+
 def ablation_findings(abl: AblationResult) -> Findings:
     f = Findings()
     p = abl.primary
+    gain = abl.finetuned[p] - abl.zero_shot[p]
     f.sentences.append(
-        f"{p}: zero-shot {abl.zero_shot[p]:.3f}, fine-tuned {abl.finetuned[p]:.3f} "
-        f"(gain {abl.finetuned[p] - abl.zero_shot[p]:+.3f})."
+        f"{p}: zero-shot {abl.zero_shot[p]:.3f}, fine-tuned {abl.finetuned[p]:.3f} (gain {gain:+.3f})."
     )
+    f.numbers["gain"] = gain
+    if not has_gain(abl):
+        f.sentences.append(
+            f"Fine-tuning did not improve {p} over zero-shot, so there is no gain for the adapters to keep: "
+            "the ablations cannot say where relevance was learned."
+        )
+        f.numbers["preset_share"] = {}
+        return f
     presets = [
         (r.name, r.share.get(p)) for r in abl.rows if r.kind != "window" and r.share.get(p) is not None
     ]

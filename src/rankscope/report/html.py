@@ -19,12 +19,14 @@ from rankscope.inspect.ablation import ABLATION_FILE, load_ablation
 from rankscope.inspect.attention import ATTENTION_FILE, load_attention
 from rankscope.inspect.deltas import DELTAS_FILE, load_deltas
 from rankscope.inspect.gradnorms import GRADNORMS_FILE, load_gradnorms
+from rankscope.inspect.health import HEALTH_KEY, verdicts
 from rankscope.inspect.probes import PROBES_FILE, load_probes
-from rankscope.inspect.trajectory import LOSS_FILE, METRICS_FILE, trajectory
+from rankscope.inspect.trajectory import LOSS_FILE, METRICS_FILE, read_rows, trajectory
 from rankscope.report import figures as F
 from rankscope.report import figures_inspect as FI
 from rankscope.report import findings as S
 from rankscope.report.figures import layer_range, thirds
+from rankscope.report.figures_health import health_figure
 from rankscope.report.page import Builder, Section, table
 from rankscope.report.per_query import RUNS_DIR
 from rankscope.report.sweep_sections import per_query_section, sweep_section
@@ -67,10 +69,34 @@ def _trajectory(run_dir: Path, b: Builder) -> Section | None:
         s, "trajectory", F.trajectory_figure(traj), "Red dashed line: the steepest drop of the smoothed loss."
     )
     if traj.checkpoints:
-        keys = [k for k in traj.checkpoints[0] if k != "step"]
+        keys = [k for k in traj.checkpoints[0] if k not in ("step", HEALTH_KEY)]
         s.parts.append(
             table(["step", *keys], [[r.get("step"), *[r.get(k) for k in keys]] for r in traj.checkpoints])
         )
+    return s
+
+
+def _health(run_dir: Path, b: Builder) -> Section | None:
+    """The health verdicts (as train.log ends with them) and their curves, when metrics.jsonl has them."""
+    metrics = find(run_dir, METRICS_FILE)
+    rows = read_rows(metrics) if metrics else []
+    if not any(isinstance(r.get(HEALTH_KEY), dict) for r in rows):
+        return None
+    loss_path = find(run_dir, LOSS_FILE)
+    losses = read_rows(loss_path) if loss_path else []
+    summary = run_dir / "summary.json"
+    best = json.loads(summary.read_text()).get("best_checkpoint") if summary.is_file() else None
+    measure = best["measure"] if best and best.get("measure") != "dev_loss" else None
+    found = verdicts(rows, losses, measure)
+    s = Section("health", "Training health", findings=[f"Verdict: {v.line}." for v in found])
+    s.numbers = {"verdicts": [{"kind": v.kind, "step": v.step, "line": v.line} for v in found]}
+    if best:
+        s.findings.append(f"Best checkpoint: step {best['step']} ({best['measure']} {best['value']:.4f}).")
+        s.numbers["best_checkpoint"] = best
+    b.figure(s, "health", health_figure(rows, losses, measure or "nDCG@10", found))
+    keys = list(next(r[HEALTH_KEY] for r in rows if isinstance(r.get(HEALTH_KEY), dict)))
+    table_rows = [[r["step"], *[r[HEALTH_KEY].get(k) for k in keys]] for r in rows if HEALTH_KEY in r]
+    s.parts.append(table(["step", *keys], table_rows))
     return s
 
 
@@ -180,18 +206,20 @@ def _ablation(path: Path, b: Builder) -> Section:
     s = Section("ablation", "Adapter ablation")
     f = S.ablation_findings(a)
     s.findings, s.numbers = f.sentences, f.numbers
-    if any(r.kind != "window" for r in a.rows):
+    gain = S.has_gain(a)  # without a gain, shares of it are not shown
+    if gain and any(r.kind != "window" for r in a.rows):
         b.figure(
             s, "ablation", FI.ablation_bars(a), "share = (ablated − zero-shot) / (fine-tuned − zero-shot)"
         )
-    if a.windows is not None:
+    if gain and a.windows is not None:
         b.figure(s, "ablation_windows", FI.window_heatmap(a))
     rows = [
         ["zero-shot", "–", *[a.zero_shot[m] for m in a.measures], None],
-        ["fine-tuned", a.modules, *[a.finetuned[m] for m in a.measures], 1.0],
+        ["fine-tuned", a.modules, *[a.finetuned[m] for m in a.measures], 1.0 if gain else None],
     ]
     rows += [
-        [r.name, r.modules_off, *[r.metrics[m] for m in a.measures], r.share.get(a.primary)] for r in a.rows
+        [r.name, r.modules_off, *[r.metrics[m] for m in a.measures], r.share.get(a.primary) if gain else None]
+        for r in a.rows
     ]
     s.parts.append(table(["ablation", "modules off", *a.measures, f"share ({a.primary})"], rows))
     if a.skipped:
@@ -231,7 +259,10 @@ def write_report(
     b = Builder(out)
     sections: list[Section] = []
     errors: dict[str, str] = {}
-    steps: list[tuple[str, Callable[[], Section | None]]] = [("trajectory", lambda: _trajectory(run_dir, b))]
+    steps: list[tuple[str, Callable[[], Section | None]]] = [
+        ("trajectory", lambda: _trajectory(run_dir, b)),
+        ("health", lambda: _health(run_dir, b)),
+    ]
     loaders: list[tuple[str, Callable[[Path, Builder], Section | None]]] = [
         (GRADNORMS_FILE, _gradnorms),
         (DELTAS_FILE, _deltas),

@@ -1,4 +1,6 @@
-"""Trainer callbacks: per-step loss log, a stop on non-finite loss, and dev reranking at checkpoints."""
+"""Trainer callbacks: per-step loss log, a stop on non-finite loss, and dev reranking at checkpoints
+(metrics and score health in metrics.jsonl, the run in dev_runs/step-N.trec, the qrels in
+dev_qrels.txt)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -16,14 +19,20 @@ from torch import nn
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from rankscope.data.examples import Group
-from rankscope.evaluate.metrics import evaluate
+from rankscope.data.readers import write_trec_run
+from rankscope.data.types import Qrels
+from rankscope.evaluate.metrics import Run, evaluate
 from rankscope.evaluate.rerank import rerank, rerank_pairwise
+from rankscope.inspect.health import HEALTH_KEY, score_health
 from rankscope.scorers.decoder import PairwiseScorer
 from rankscope.scorers.trainable import PairwiseReranker
 from rankscope.scorers.trainable import TrainableReranker as Reranker
 from rankscope.train.devset import DevSet
+from rankscope.train.losses import apply_loss
 
 log = logging.getLogger("rankscope.train")
+DEV_RUNS = "dev_runs"
+DEV_QRELS = "dev_qrels.txt"
 
 
 def append_jsonl(path: Path, row: dict[str, Any]) -> None:
@@ -112,22 +121,45 @@ def eval_mode(model: nn.Module, bf16: bool) -> Iterator[None]:
 
 
 def dev_loss(
-    reranker: Reranker, loss_fn: nn.Module, groups: Sequence[Group], batch_size: int
+    reranker: Reranker,
+    loss_fn: nn.Module,
+    groups: Sequence[Group],
+    batch_size: int,
+    collate: Callable[[Sequence[Group]], dict[str, Any]] | None = None,
 ) -> float | None:
-    """Mean training objective over held-out groups (no gradients)."""
+    """Mean training objective over held-out groups (no gradients); `collate` as in training (it adds
+    the teacher's scores for the distillation losses)."""
     if not groups:
         return None
+    collate = collate or reranker.collate
     device = next(reranker.parameters()).device
     total, n = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(groups), batch_size):
-            batch = reranker.collate(groups[i : i + batch_size])
+            batch = collate(groups[i : i + batch_size])
             labels = batch.pop("labels").to(device)
+            teacher = batch.pop("teacher", None)
             batch.pop("n_tokens")
             inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-            total += float(loss_fn(reranker(**inputs), labels)) * len(labels)
+            scores = reranker(**inputs)
+            t = teacher.to(device) if teacher is not None else None
+            total += float(apply_loss(loss_fn, scores, labels, t)) * len(labels)
             n += len(labels)
     return total / max(n, 1)
+
+
+def write_qrels(qrels: Qrels, path: Path) -> None:
+    """TREC qrels (`qid 0 docid rel`), written atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(f"{q} 0 {d} {r}\n" for q, docs in qrels.items() for d, r in docs.items()))
+    os.replace(tmp, path)
+
+
+def write_run_atomic(run: Run, path: Path, tag: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    write_trec_run(run, tmp, tag)
+    os.replace(tmp, path)
 
 
 def pairwise_accuracy(scorer: PairwiseScorer, groups: Sequence[Group]) -> float | None:
@@ -147,7 +179,8 @@ def pairwise_accuracy(scorer: PairwiseScorer, groups: Sequence[Group]) -> float 
 
 class DevEvalCallback(TrainerCallback):
     """Reranks the dev set at every checkpoint (and every `eval_every` steps): metrics.jsonl gets
-    {step, nDCG@10, RR@10, dev_loss, (pairwise_accuracy)}."""
+    {step, nDCG@10, RR@10, dev_loss, (pairwise_accuracy), health: {score distributions}}, beside it
+    dev_runs/step-N.trec and, once, dev_qrels.txt."""
 
     def __init__(
         self,
@@ -157,20 +190,37 @@ class DevEvalCallback(TrainerCallback):
         path: Path,
         eval_every: int | None = None,
         bf16: bool = False,
+        collate: Callable[[Sequence[Group]], dict[str, Any]] | None = None,
     ) -> None:
         self.reranker, self.loss_fn, self.dev, self.path = reranker, loss_fn, dev, path
-        self.eval_every, self.bf16 = eval_every, bf16
+        self.eval_every, self.bf16, self.collate = eval_every, bf16, collate
         self.done: set[int] = set()
         self.on_metrics: Callable[[dict[str, Any]], None] | None = None
         """also called with each row (training sends it to the Trainer's loggers: TensorBoard, W&B)."""
+        self.rows: dict[int, dict[str, Any]] = {}
         self.last: dict[str, Any] | None = None
+        """the latest row without its health numbers (summary.json's final_dev)."""
         self.seconds = 0.0
         """time spent evaluating (kept out of the training speed)."""
+
+    def resume(self, rows: Sequence[dict[str, Any]]) -> None:
+        """The rows a resumed run keeps from metrics.jsonl."""
+        self.rows.clear()  # in place: BestCheckpointCallback reads this dict
+        self.rows.update({int(r["step"]): r for r in rows})
+        self.done = set(self.rows)
+
+    def _save_run(self, run: Run, step: int) -> None:
+        out = self.path.parent
+        qrels = out / DEV_QRELS
+        if not qrels.is_file():
+            write_qrels(self.dev.qrels, qrels)
+        write_run_atomic(run, out / DEV_RUNS / f"step-{step}.trec", f"step-{step}")
 
     def evaluate(self, step: int) -> dict[str, Any]:
         start = time.perf_counter()
         dev, scorer = self.dev, self.reranker.scorer
         row: dict[str, Any] = {"step": step}
+        health: dict[str, Any] | None = None
         with eval_mode(self.reranker, self.bf16):
             if dev.qrels:
                 if isinstance(self.reranker, PairwiseReranker):
@@ -181,18 +231,23 @@ class DevEvalCallback(TrainerCallback):
                 else:
                     run = rerank(scorer, dev.candidates, dev.queries, dev.depth, dev.corpus, False)
                 row.update(evaluate(run, dev.qrels, dev.measures))
-            row["dev_loss"] = dev_loss(self.reranker, self.loss_fn, dev.groups, dev.batch_size)
+                health = score_health(run, dev.qrels).as_dict()
+                self._save_run(run, step)
+            row["dev_loss"] = dev_loss(self.reranker, self.loss_fn, dev.groups, dev.batch_size, self.collate)
             if isinstance(scorer, PairwiseScorer):
                 row["pairwise_accuracy"] = pairwise_accuracy(scorer, dev.groups)
         took = time.perf_counter() - start
         self.seconds += took
         row["seconds"] = round(took, 2)
+        self.last = dict(row)
+        if health is not None:
+            row[HEALTH_KEY] = health
         append_jsonl(self.path, row)
-        log.info("dev at step %d: %s", step, {k: v for k, v in row.items() if k != "step"})
+        log.info("dev at step %d: %s", step, {k: v for k, v in self.last.items() if k != "step"})
         self.done.add(step)
-        self.last = row
+        self.rows[step] = row
         if self.on_metrics is not None:
-            self.on_metrics(row)
+            self.on_metrics(self.last)
         return row
 
     def maybe_evaluate(self, state: TrainerState) -> None:

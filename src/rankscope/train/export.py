@@ -12,11 +12,14 @@ from rankscope.io import atomic_dir
 from rankscope.methods import get_method
 from rankscope.methods.registry import merged
 from rankscope.train.card import model_card
-from rankscope.trained import EXPORT_INFO, HEAD_FILE, load_run_scorer, run_spec
+from rankscope.trained import EXPORT_INFO, HEAD_FILE, adapter_folder, load_run_scorer, run_spec
 
 
-def export(run_dir: str | Path, out: str | Path, overwrite: bool = False) -> Path:
-    """Merge the run's adapter into its base model and save a standalone folder (+ head, + rankscope.json)."""
+def export(
+    run_dir: str | Path, out: str | Path, overwrite: bool = False, checkpoint: str | Path | None = None
+) -> Path:
+    """Merge the run's adapter into its base model and save a standalone folder (+ head, + rankscope.json).
+    The best checkpoint by default; `checkpoint` picks another ("final", a step, a folder)."""
     spec = run_spec(run_dir)
     if get_method(spec.method.name).scorer is not None:
         raise InputError(
@@ -24,7 +27,8 @@ def export(run_dir: str | Path, out: str | Path, overwrite: bool = False) -> Pat
             "score with the run folder instead",
             run_dir,
         )
-    scorer, spec = load_run_scorer(run_dir)
+    folder = adapter_folder(run_dir, checkpoint)
+    scorer, spec = load_run_scorer(run_dir, folder)
     model = merged(scorer.model)  # type: ignore[attr-defined]
     with atomic_dir(out, overwrite) as tmp:
         model.save_pretrained(tmp)
@@ -39,6 +43,7 @@ def export(run_dir: str | Path, out: str | Path, overwrite: bool = False) -> Pat
             "max_query_tokens": spec.max_query_tokens,
             "max_doc_tokens": spec.max_doc_tokens,
             "trained_in": str(Path(run_dir).resolve()),
+            "checkpoint": str(folder.resolve()),
             "base": spec.model,
             "method": spec.method.name,
         }

@@ -1,11 +1,13 @@
-"""Ranking losses as modules, all called as `loss(scores, labels)`.
+"""Ranking losses as modules, called as `loss(scores, labels)`, and distillation losses as
+`loss(scores, labels, teacher=teacher_scores)` (`compute_loss` passes the teacher only where needed).
 
-`scores` and `labels` are (groups, group size): pointwise scores of each document of a group, with
-the positive at index 0 for the group losses. PairwiseAB takes A/B logits and 0/1 targets, shape (n,).
+`scores`, `labels` and `teacher` are (groups, group size): pointwise scores of each document of a group,
+with the positive at index 0 for the group losses. PairwiseAB takes A/B logits and 0/1 targets, shape (n,).
 
 Each loss declares what it needs: the kinds of score it accepts (`accepts`, see
-rankscope.scorers.registry.ScoreKind), whether its groups need negatives, and whether it takes the
-relevance threshold. `register_loss` makes a new one usable by name in specs.
+rankscope.scorers.registry.ScoreKind), whether its groups need negatives, whether it needs a teacher's
+scores, and whether it takes the relevance threshold or a temperature. `register_loss` makes a new one
+usable by name in specs.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ class Loss(nn.Module):
 
     accepts: ClassVar[frozenset[str]] = frozenset({"logit", "logprob"})
     needs_negatives: ClassVar[bool] = True
+    needs_teacher: ClassVar[bool] = False
     takes_threshold: ClassVar[bool] = False
+    takes_temperature: ClassVar[bool] = False
 
 
 class PointwiseBCE(Loss):
@@ -133,8 +137,52 @@ class QPeftLoss(Loss):
         return self.pointwise(scores, labels) + self.pairwise_weight * self.pairwise(scores, labels)
 
 
+def _check_teacher(scores: torch.Tensor, teacher: torch.Tensor | None) -> torch.Tensor:
+    if teacher is None:
+        raise ValueError("this loss distils a teacher: pass teacher=(groups, group size) scores")
+    if teacher.shape != scores.shape:
+        raise ValueError(f"teacher scores {tuple(teacher.shape)} do not match scores {tuple(scores.shape)}")
+    return teacher.to(scores.device).float()
+
+
+class MarginMSE(Loss):
+    """Margin-MSE (Hofstätter et al. 2020): mean over groups and negatives i of
+    ((s_pos - s_neg_i) - (t_pos - t_neg_i))^2, the student's margins regressed on the teacher's."""
+
+    needs_teacher = True
+
+    def forward(
+        self, scores: torch.Tensor, labels: torch.Tensor | None = None, teacher: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        t = _check_teacher(scores, teacher)
+        s = scores.float()
+        return F.mse_loss(s[:, :1] - s[:, 1:], t[:, :1] - t[:, 1:])
+
+
+class ListwiseKL(Loss):
+    """Listwise distillation: T^2 * KL(softmax(t / T) || softmax(s / T)) over each group, averaged over
+    groups; the T^2 keeps gradients comparable across temperatures (Hinton et al. 2015)."""
+
+    needs_teacher = True
+    takes_temperature = True
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(
+        self, scores: torch.Tensor, labels: torch.Tensor | None = None, teacher: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        t = _check_teacher(scores, teacher)
+        temp = self.temperature
+        student = F.log_softmax(scores.float() / temp, dim=-1)
+        target = F.log_softmax(t / temp, dim=-1)
+        return F.kl_div(student, target, reduction="batchmean", log_target=True) * temp**2
+
+
 class WeightedSum(nn.Module):
-    """sum_k w_k * loss_k(scores, labels), e.g. Q-PEFT's pointwise (NLL) + pairwise (RankNet)."""
+    """sum_k w_k * loss_k(scores, labels), e.g. Q-PEFT's pointwise (NLL) + pairwise (RankNet); the
+    teacher's scores go to the members that need them."""
 
     def __init__(self, losses: Sequence[nn.Module], weights: Sequence[float]) -> None:
         super().__init__()
@@ -143,11 +191,27 @@ class WeightedSum(nn.Module):
         self.losses = nn.ModuleList(losses)
         self.weights = list(weights)
 
-    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        total = self.weights[0] * self.losses[0](scores, labels)
-        for w, loss in zip(self.weights[1:], self.losses[1:], strict=True):
-            total = total + w * loss(scores, labels)
+    @property
+    def needs_teacher(self) -> bool:
+        return any(getattr(loss, "needs_teacher", False) for loss in self.losses)
+
+    def forward(
+        self, scores: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        total = torch.zeros((), device=scores.device)
+        for w, loss in zip(self.weights, self.losses, strict=True):
+            total = total + w * apply_loss(loss, scores, labels, teacher)
         return total
+
+
+def apply_loss(
+    loss: nn.Module, scores: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None = None
+) -> torch.Tensor:
+    """`loss(scores, labels)`, with `teacher=` only for losses that need it (plain modules stay callable
+    with two arguments)."""
+    if getattr(loss, "needs_teacher", False):
+        return loss(scores, labels, teacher=teacher)
+    return loss(scores, labels)
 
 
 LOSSES: dict[str, type[Loss]] = {}
@@ -172,6 +236,8 @@ for _name, _cls in {
     "pairwise-ab": PairwiseAB,
     "ql-nll": QueryLikelihoodNLL,
     "qpeft": QPeftLoss,
+    "margin-mse": MarginMSE,
+    "kl": ListwiseKL,
 }.items():
     register_loss(_name)(_cls)
 
@@ -181,12 +247,17 @@ def objectives_for(score_kind: str) -> list[str]:
     return [name for name, cls in LOSSES.items() if score_kind in cls.accepts]
 
 
-def build_loss(objectives: Sequence[tuple[str, float]], min_relevance: int = 1) -> nn.Module:
-    """One loss module for (name, weight) objectives; a single weight-1 objective is returned bare."""
+def build_loss(
+    objectives: Sequence[tuple[str, float]], min_relevance: int = 1, temperature: float = 1.0
+) -> nn.Module:
+    """One loss module for (name, weight) objectives; a single weight-1 objective is returned bare.
+    `temperature` goes to the distillation losses that take one (the spec's teacher.temperature)."""
 
     def make(name: str) -> nn.Module:
         cls = LOSSES[name]
-        return cls(threshold=float(min_relevance)) if cls.takes_threshold else cls()
+        if cls.takes_threshold:
+            return cls(threshold=float(min_relevance))
+        return cls(temperature=temperature) if cls.takes_temperature else cls()
 
     if len(objectives) == 1 and objectives[0][1] == 1.0:
         return make(objectives[0][0])

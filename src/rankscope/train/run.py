@@ -1,9 +1,12 @@
 """`rankscope train`: build everything a spec names, train with checkpoints and dev evaluation, and leave
-DIR with spec.yaml, train.log, checkpoints/, loss.jsonl, metrics.jsonl, adapter/ and summary.json."""
+DIR with spec.yaml, train.log, checkpoints/, loss.jsonl, metrics.jsonl, dev_runs/, dev_qrels.txt,
+adapter/ (the final state), best/ (the best checkpoint by the dev measure), summary.json, and with a
+teacher teacher_scores.jsonl (and filtered_negatives.jsonl when negatives are filtered)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -15,11 +18,12 @@ from typing import Any
 
 import torch
 import yaml
-from transformers import PrinterCallback, TrainerCallback, set_seed
+from transformers import PrinterCallback, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from rankscope.config import ExperimentSpec, FreezeMethod, LoraMethod, load_spec, spec_from_dict
 from rankscope.errors import InputError
+from rankscope.inspect.health import verdicts
 from rankscope.io import write_json, write_yaml
 from rankscope.methods import prepare
 from rankscope.methods.registry import method_reranker, method_scorer
@@ -28,6 +32,7 @@ from rankscope.runtime import pick_device, use_bf16
 from rankscope.scorers.base import unwrap
 from rankscope.scorers.registry import get_scorer
 from rankscope.scorers.trainable import TrainableReranker as Reranker
+from rankscope.train.best import BestCheckpoint, BestCheckpointCallback, settle_best
 from rankscope.train.callbacks import (
     DevEvalCallback,
     LossLogCallback,
@@ -35,11 +40,14 @@ from rankscope.train.callbacks import (
     read_jsonl,
     truncate_jsonl,
 )
-from rankscope.train.data import GroupDataset, build_training_set
-from rankscope.train.devset import build_dev_set
+from rankscope.train.data import GroupDataset, TrainingSet, build_training_set
+from rankscope.train.devset import DevSet, build_dev_set
 from rankscope.train.losses import build_loss
+from rankscope.train.negatives import filter_false_negatives
+from rankscope.train.teacher import teacher_scores
 from rankscope.train.trainer import (
     RankTrainer,
+    collate_groups,
     load_reranker,
     save_reranker,
     training_arguments,
@@ -58,6 +66,8 @@ class TrainResult:
     metrics: list[dict[str, Any]]
     tokens_per_second: float
     seconds: float
+    best: BestCheckpoint | None = None
+    """the best saved state by the dev measure (RUN/best), None without dev rows."""
 
     def reranker(self, checkpoint: str | int | None = None, device: str = "auto", dtype: str = "auto") -> Any:
         """The trained reranker (rankscope.Reranker) of this run, or of one of its checkpoints."""
@@ -169,6 +179,60 @@ def inspect_callbacks(out: Path, reranker: Reranker) -> list[TrainerCallback]:
     return [GradNormCallback(out), DeltaCallback(out, reranker.model)]
 
 
+def with_teacher(
+    spec: ExperimentSpec, data: TrainingSet, out: Path, device: str, args: TrainingArguments
+) -> dict[str, Any]:
+    """Teacher scores on every training and held-out group (the main process computes or reads the cache
+    first, the others then read it), and the false-negative filter; returns what summary.json records."""
+    if spec.teacher is None:
+        return {}
+    with args.main_process_first(desc="teacher scores"):
+        scores = teacher_scores(spec, [*data.train, *data.dev], out, device)
+    data.train, missing = scores.attach(data.train)
+    data.dev, missing_dev = scores.attach(data.dev)
+    if missing or missing_dev:
+        log.warning("groups without teacher scores left out: %d training, %d dev", missing, missing_dev)
+    if not data.train:
+        raise InputError("no training group has teacher scores (check the teacher file)", "teacher")
+    info: dict[str, Any] = {"teacher_pairs_computed": scores.computed, "teacher_pairs": len(scores.raw)}
+    cfg = spec.train.filter_negatives
+    if cfg is not None:
+        kept = filter_false_negatives(data.train, cfg.margin)
+        log.info(
+            "false-negative filter (margin %g): dropped %d negatives of %d queries; %d of %d groups "
+            "could not be refilled and were left out",
+            cfg.margin,
+            kept.n_dropped,
+            len(kept.dropped),
+            kept.groups_dropped,
+            len(data.train),
+        )
+        if not kept.groups:
+            raise InputError("the false-negative filter left no training group", "train.filter_negatives")
+        data.train = kept.groups
+        if main_process():
+            rows = [{"query": q, "doc": d} for q, docs in kept.dropped.items() for d in sorted(docs)]
+            (out / "filtered_negatives.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        info["filter_negatives"] = {
+            "margin": cfg.margin,
+            "dropped": kept.n_dropped,
+            "queries": len(kept.dropped),
+            "groups_left_out": kept.groups_dropped,
+        }
+    return info
+
+
+def select_measure(spec: ExperimentSpec, dev: DevSet) -> str:
+    """The measure that picks the best checkpoint: dev.select_by, else the dev set's first measure."""
+    measure = spec.dev.select_by or dev.measures[0]
+    if measure not in [*dev.measures, "dev_loss"]:
+        raise InputError(
+            f"dev.select_by: '{measure}' is not a dev measure (one of {', '.join(dev.measures)}, dev_loss)",
+            "spec.yaml",
+        )
+    return measure
+
+
 def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     device = pick_device(spec.device, "device")
     bf16 = use_bf16(spec.optim.bf16, device)
@@ -178,6 +242,11 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     log.info("training groups %d, dev groups %d, sources %s", len(data.train), len(data.dev), data.sources)
     if data.dropped:
         log.warning("training queries dropped because an evaluation set holds them: %s", data.dropped)
+    dev_set = build_dev_set(spec, data.dev)
+    measure = select_measure(spec, dev_set)
+    args = training_arguments(spec, out, device, bf16)
+    teacher_info = with_teacher(spec, data, out, device, args)
+    dev_set.groups = list(data.dev)  # with their teacher scores (dev_loss of the distillation objectives)
     bb, reranker = build_reranker_for(spec, device, bf16)
     n_train = sum(p.numel() for p in reranker.parameters() if p.requires_grad)
     log.info(
@@ -188,19 +257,29 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         spec.method.name,
         n_train,
     )
-    loss_fn = build_loss([(o.name, o.weight) for o in spec.objectives], spec.train.min_relevance)
+    temperature = spec.teacher.temperature if spec.teacher else 1.0
+    objectives = [(o.name, o.weight) for o in spec.objectives]
+    loss_fn = build_loss(objectives, spec.train.min_relevance, temperature)
     dev_cb = DevEvalCallback(
-        reranker, loss_fn, build_dev_set(spec, data.dev), out / "metrics.jsonl", spec.optim.eval_every, bf16
+        reranker,
+        loss_fn,
+        dev_set,
+        out / "metrics.jsonl",
+        spec.optim.eval_every,
+        bf16,
+        collate_groups(reranker),
     )
+    best_cb = BestCheckpointCallback(out, measure, dev_cb.rows)
     nonfinite = NonFiniteLossCallback()
     info = {"model": spec.model, "base": str(bb.path), "method": spec.method.name}
+    callbacks = [LossLogCallback(out / "loss.jsonl"), nonfinite, *inspect_callbacks(out, reranker), dev_cb]
     trainer = RankTrainer(
         model=reranker,
         loss_fn=loss_fn,
         info=info,
-        args=training_arguments(spec, out, device, bf16),
+        args=args,
         train_dataset=GroupDataset(data.train),
-        callbacks=[LossLogCallback(out / "loss.jsonl"), nonfinite, *inspect_callbacks(out, reranker), dev_cb],
+        callbacks=[*callbacks, best_cb],  # best_cb after dev_cb: it reads the checkpoint's dev row
     )
     trainer.remove_callback(PrinterCallback)  # steps go to train.log and the rankscope.train logger
     _log_dev_metrics(trainer, dev_cb, out)
@@ -212,7 +291,8 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     if main:
         for name in ("loss.jsonl", "metrics.jsonl"):
             truncate_jsonl(out / name, done)  # the steps after the checkpoint are redone
-        dev_cb.done = {int(r["step"]) for r in read_jsonl(out / "metrics.jsonl")}
+        dev_cb.resume(read_jsonl(out / "metrics.jsonl"))
+        best_cb.resume(done)
         log.info("resuming from %s", last) if last else log.info("starting at step 0")
         if not last and spec.dev.at_start and 0 not in dev_cb.done:
             dev_cb.evaluate(0)
@@ -230,6 +310,10 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     if not main:
         return TrainResult(out, steps, nonfinite.stopped_at, None, [], tps, seconds)
     adapter = _final_adapter(trainer, reranker, dev_cb, nonfinite, out, info)
+    metrics = read_jsonl(out / "metrics.jsonl")
+    final_step = steps if nonfinite.stopped_at is None and adapter is not None else None
+    best = settle_best(out, metrics, measure, final_step)
+    health = verdicts(metrics, read_jsonl(out / "loss.jsonl"), None if measure == "dev_loss" else measure)
     summary = {
         "steps": steps,
         "stopped_at_non_finite_loss": nonfinite.stopped_at,
@@ -239,6 +323,9 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         "dev_seconds": round(dev_cb.seconds, 2),
         "tokens_per_second": round(tps, 1),
         "final_dev": dev_cb.last,
+        "best_checkpoint": best.as_dict() if best else None,
+        "health": [v.line for v in health],
+        **teacher_info,
     }
     write_json(out / "summary.json", summary)
     if adapter is not None:
@@ -246,8 +333,13 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
 
         write_card(out, spec, adapter, current_command() or None)
     log.info("done: %s", summary)
-    metrics = read_jsonl(out / "metrics.jsonl")
-    return TrainResult(out, steps, nonfinite.stopped_at, adapter, metrics, tps, seconds)
+    if best is not None:
+        log.info(
+            "best checkpoint: step %d (%s %.4f), kept in %s", best.step, best.measure, best.value, best.folder
+        )
+    for v in health:
+        log.info("health: %s", v.line)
+    return TrainResult(out, steps, nonfinite.stopped_at, adapter, metrics, tps, seconds, best)
 
 
 def _log_dev_metrics(trainer: RankTrainer, dev_cb: DevEvalCallback, out: Path) -> None:

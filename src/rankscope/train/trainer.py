@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ from torch import nn
 from transformers import Trainer, TrainingArguments
 
 from rankscope.config import ExperimentSpec
+from rankscope.data.examples import Group
 from rankscope.methods.registry import load_trained, save_trained
 from rankscope.scorers.trainable import TrainableReranker as Reranker
+from rankscope.train.losses import apply_loss
 from rankscope.trained import HEAD_FILE, INFO_FILE
 
 
@@ -43,14 +46,26 @@ def load_reranker(reranker: Reranker, folder: str | Path) -> Reranker:
     return reranker
 
 
+def collate_groups(reranker: Reranker) -> Callable[[Sequence[Group]], dict[str, Any]]:
+    """The reranker's batches, plus `teacher` (groups, group size) when every group has teacher scores."""
+
+    def collate(groups: Sequence[Group]) -> dict[str, Any]:
+        batch = reranker.collate(groups)
+        if groups and all(g.teacher is not None for g in groups):
+            batch["teacher"] = torch.tensor([list(g.teacher or ()) for g in groups], dtype=torch.float32)
+        return batch
+
+    return collate
+
+
 class RankTrainer(Trainer):
-    """Trainer over a Reranker: compute_loss = loss_fn(reranker(**batch), labels)."""
+    """Trainer over a Reranker: compute_loss = loss_fn(reranker(**batch), labels[, teacher=...])."""
 
     loss_is_scaled_for_ga = False  # a per-batch mean: the Trainer divides by the accumulation steps
 
     def __init__(self, *, model: Reranker, loss_fn: nn.Module, info: dict[str, Any] | None = None, **kw: Any):
         model.accepts_loss_kwargs = False
-        super().__init__(model=model, data_collator=model.collate, **kw)
+        super().__init__(model=model, data_collator=collate_groups(model), **kw)
         self.loss_fn = loss_fn
         self.info = info or {}
         self.tokens_seen = 0
@@ -64,9 +79,12 @@ class RankTrainer(Trainer):
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         inputs = dict(inputs)
         labels = inputs.pop("labels")
+        teacher = inputs.pop("teacher", None)
         self.tokens_seen += int(inputs.pop("n_tokens", 0))
         scores = model(**inputs)
-        loss = self.loss_fn(scores, labels.to(scores.device))
+        if teacher is not None:
+            teacher = teacher.to(scores.device)
+        loss = apply_loss(self.loss_fn, scores, labels.to(scores.device), teacher)
         return (loss, scores) if return_outputs else loss
 
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:

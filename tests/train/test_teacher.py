@@ -1,0 +1,119 @@
+"""Teacher scores: per-query z-scored ensembles, a scores file, the cache that a resumed run reads instead
+of scoring again, and distillation runs on them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rankscope.data.examples import Group
+from rankscope.errors import InputError
+from rankscope.train import callbacks, teacher
+from rankscope.train.run import train
+from rankscope.train.teacher import combine, pair_key, read_cache
+
+
+class Killed(Exception):
+    pass
+
+
+def test_combine_zscores_each_member_within_each_query() -> None:
+    raw = {
+        ("q1", "a"): [1.0, 10.0],
+        ("q1", "b"): [3.0, 30.0],
+        ("q2", "a"): [5.0, -1.0],
+        ("q2", "b"): [5.0, 1.0],
+    }
+    got = combine(raw, [0.5, 2.0])
+    assert got[("q1", "a")] == pytest.approx(0.5 * -1 + 2.0 * -1)
+    assert got[("q1", "b")] == pytest.approx(0.5 * 1 + 2.0 * 1)
+    assert got[("q2", "a")] == pytest.approx(0.0 + 2.0 * -1)  # a constant member adds nothing
+    assert combine(raw, [1.0, 0.0], "none")[("q2", "b")] == 5.0
+
+
+def teacher_file(path: Path, triples: Path) -> Path:
+    """A teacher that scores a passage 2 for its query's topic (either number), 0 otherwise."""
+    lines = [ln.split("\t") for ln in triples.read_text().splitlines()]
+    queries = [q for q, _, _ in lines]
+    passages = sorted({p for _, *ps in lines for p in ps})
+    rows = [
+        {"query": q, "doc": p, "score": 2.0 if q.split(" ", 1)[1][:-2] in p else 0.0}
+        for q in queries
+        for p in passages
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("objective", ["margin-mse", "kl"])
+def test_distillation_trains_from_a_teacher_file(
+    make_spec, triples_file: Path, tmp_path: Path, objective: str
+) -> None:
+    spec = make_spec(
+        objective=[{"name": objective}, {"name": "listwise", "weight": 0.1}],
+        teacher={"file": str(teacher_file(tmp_path / "teacher.jsonl", triples_file)), "temperature": 2.0},
+        train={"group_size": 4},
+    )
+    res = train(spec, tmp_path / "run")
+    losses = [json.loads(x)["loss"] for x in (tmp_path / "run" / "loss.jsonl").read_text().splitlines()]
+    assert len(losses) == 3 and max(losses) - min(losses) > 1e-6
+    assert res.metrics[-1]["dev_loss"] is not None
+    cache = read_cache(tmp_path / "run" / "teacher_scores.jsonl", ["file:teacher.jsonl"])
+    assert cache[pair_key("query fleas live a year 0", "passage: fleas live a year (0)")] == [2.0]
+    assert cache[pair_key("query fleas live a year 0", "passage: bluetooth pairs devices (0)")] == [0.0]
+
+
+def test_teacher_file_must_cover_the_groups(make_spec, tmp_path: Path) -> None:
+    empty = tmp_path / "t.jsonl"
+    empty.write_text(json.dumps({"query": "x", "doc": "y", "score": 1}) + "\n")
+    with pytest.raises(InputError, match="no training group has teacher scores"):
+        train(make_spec(objective="kl", teacher={"file": str(empty)}), tmp_path / "run")
+
+
+def test_resume_reads_the_teacher_cache_and_trains_alike(make_spec, tmp_path: Path, monkeypatch) -> None:
+    spec = make_spec(
+        objective="kl",
+        teacher={"scorers": [{"model": make_spec().model, "scorer": "query-likelihood", "weight": 1.0}]},
+        optim={"steps": 4, "save_every": 2},
+    )
+    whole = train(spec, tmp_path / "whole")
+    summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert summary["teacher_pairs_computed"] == summary["teacher_pairs"] > 0
+
+    real = callbacks.DevEvalCallback.evaluate
+
+    def kill_after_step_2(self, step: int):
+        row = real(self, step)
+        if step == 2:
+            raise Killed
+        return row
+
+    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", kill_after_step_2)
+    with pytest.raises(Killed):
+        train(spec, tmp_path / "cut")
+    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", real)
+    cached = (tmp_path / "cut" / "teacher_scores.jsonl").read_text()
+    assert cached == (tmp_path / "whole" / "teacher_scores.jsonl").read_text()
+
+    def no_scoring(*args, **kw):
+        raise AssertionError("the teacher was loaded again on resume")
+
+    monkeypatch.setattr(teacher, "build_member", no_scoring)
+    resumed = train(None, tmp_path / "cut", resume=True)
+    assert resumed.steps == whole.steps == 4
+    assert json.loads((tmp_path / "cut" / "summary.json").read_text())["teacher_pairs_computed"] == 0
+    a = load_file(str(tmp_path / "whole" / "adapter" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "adapter" / "adapter_model.safetensors"))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+
+
+def test_attach_leaves_out_groups_without_scores() -> None:
+    scores = teacher.TeacherScores(["m"], {}, {pair_key("q", "a"): 1.0, pair_key("q", "b"): -1.0})
+    groups = [Group("1", "q", ("a", "b"), (1.0, 0.0)), Group("1", "q", ("a", "c"), (1.0, 0.0))]
+    kept, missing = scores.attach(groups)
+    assert missing == 1 and kept[0].teacher == (1.0, -1.0)

@@ -46,6 +46,9 @@ def inspect_cmd(
     ] = None,
     probe_pairs: Annotated[int, typer.Option(help="labelled pairs per class for the probes")] = 200,
     attention_pairs: Annotated[int, typer.Option(help="pairs averaged in the attention pass")] = 64,
+    checkpoint: Annotated[
+        str | None, typer.Option(help="best (default), final, a step or a checkpoint folder")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
     dtype: Annotated[
         str, typer.Option(help="auto (as training evaluated its dev set), float32, bfloat16 (no autocast)")
@@ -66,6 +69,7 @@ def inspect_cmd(
         pca_layers=layers,
         probe_pairs=probe_pairs,
         attention_pairs=attention_pairs,
+        checkpoint=checkpoint,
         device=device,
         dtype=dtype,
     )

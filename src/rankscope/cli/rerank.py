@@ -59,7 +59,9 @@ def rerank(
     ] = None,
     adapter: Annotated[
         str | None,
-        typer.Option("--adapter", "--checkpoint", help="with --run: a checkpoint (folder, name or step)"),
+        typer.Option(
+            "--checkpoint", "--adapter", help="with --run: best (default), final, a step or a folder"
+        ),
     ] = None,
     dataset: DatasetOpt = None,
     candidates: CandOpt = "bm25",

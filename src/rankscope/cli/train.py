@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +33,14 @@ def train_cmd(
     with console_log():
         res = train(spec, out, resume=resume)
     if res.metrics:
-        console.print(metrics_table(res.metrics, "dev set per checkpoint"))
+        rows = [{k: v for k, v in r.items() if k != "health"} for r in res.metrics]
+        console.print(metrics_table(rows, "dev set per checkpoint"))
+    if res.best is not None:
+        b = res.best
+        console.print(f"best checkpoint: step {b.step} ({b.measure} {b.value:.4f}) in {b.folder}")
+    summary = res.out / "summary.json"
+    for line in json.loads(summary.read_text()).get("health", []) if summary.is_file() else []:
+        console.print(f"health: {line}", highlight=False)
     if res.stopped_at is not None:
         console.print(f"[bold red]stopped:[/] non-finite loss at step {res.stopped_at}")
     speed = f"{res.tokens_per_second:.0f} tokens/s"
@@ -43,12 +51,15 @@ def train_cmd(
 def export_cmd(
     run: Annotated[Path, typer.Argument(help="a training run folder")],
     out: Annotated[Path, typer.Option(help="standalone model folder to write")],
+    checkpoint: Annotated[
+        str | None, typer.Option(help="best (default), final, a step or a checkpoint folder")
+    ] = None,
     overwrite: bool = False,
 ) -> None:
     """Merge a run's LoRA adapter into its base model: a standalone Hugging Face folder."""
     from rankscope.train.export import export
 
-    console.print(f"wrote {export(run, out, overwrite)}")
+    console.print(f"wrote {export(run, out, overwrite, checkpoint=checkpoint)}")
 
 
 @app.command("sweep")

@@ -43,7 +43,7 @@ from rankscope.models.components import num_layers, parse_layers
 from rankscope.scorers.base import Pair, Scorer
 from rankscope.scorers.decoder import PairwiseScorer
 from rankscope.train.devset import DevSet, build_dev_set
-from rankscope.trained import load_run_scorer, run_spec, zero_shot_scorer
+from rankscope.trained import adapter_folder, load_run_scorer, run_spec, zero_shot_scorer
 
 log = logging.getLogger("rankscope.inspect")
 INSPECT_DIR = "inspect"
@@ -108,10 +108,10 @@ def load_run_scorers(
     adapter: str | Path | None = None,
     zero_shot: bool = True,
 ) -> RunScorers:
-    """Rebuild a run's base backbone + trained adapter/head + scorer from its spec.yaml and adapter/ (or
-    `adapter`, e.g. a checkpoint folder), and the zero-shot scorer for before/after comparisons."""
+    """Rebuild a run's base backbone + trained adapter/head + scorer from its spec.yaml and its best
+    checkpoint (or `adapter`: "final", a step, a folder), and the zero-shot scorer for before/after."""
     run_dir = Path(run_dir)
-    folder = Path(adapter) if adapter else run_dir / "adapter"
+    folder = adapter_folder(run_dir, adapter)
     scorer, spec = load_run_scorer(run_dir, folder, device, dtype)
     rs = RunScorers(scorer, spec, folder)
     if zero_shot and not rs.switchable:
@@ -167,6 +167,8 @@ class InspectOptions:
     quick: bool = False
     """smaller labelled sets (at most 60 pairs a class, 32 attention pairs, 3 folds) and layer windows
     that do not overlap: a first look in a fraction of the time."""
+    checkpoint: str | None = None
+    """which trained state to inspect: the best checkpoint by default, "final", a step or a folder."""
     device: str = "auto"
     dtype: str = "auto"
     """auto: as training evaluated its dev set (optim.bf16: bf16 weights on bf16 GPUs, bf16 autocast
@@ -248,7 +250,7 @@ def inspect_run(
     try:
         t0 = time.perf_counter()
         step("loading the run", 0, 1)
-        rs = load_run_scorers(run_dir, device, dtype)
+        rs = load_run_scorers(run_dir, device, dtype, opts.checkpoint)
         step("loading the run", 1, 1)
         result.seconds["load"] = round(time.perf_counter() - t0, 2)
         lora = bool(lora_layers(rs.model))

@@ -331,7 +331,9 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     if adapter is not None:
         from rankscope.train.card import current_command, write_card
 
-        write_card(out, spec, adapter, current_command() or None)
+        for folder in (adapter, out / "best"):
+            if folder.is_dir():
+                write_card(out, spec, folder, current_command() or None)
     log.info("done: %s", summary)
     if best is not None:
         log.info(

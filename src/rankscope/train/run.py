@@ -40,6 +40,7 @@ from rankscope.train.callbacks import (
     read_jsonl,
     truncate_jsonl,
 )
+from rankscope.train.checksums import last_good_checkpoint
 from rankscope.train.data import GroupDataset, TrainingSet, build_training_set
 from rankscope.train.devset import DevSet, build_dev_set
 from rankscope.train.losses import build_loss
@@ -283,10 +284,12 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     )
     trainer.remove_callback(PrinterCallback)  # steps go to train.log and the rankscope.train logger
     _log_dev_metrics(trainer, dev_cb, out)
-    last = (
-        get_last_checkpoint(str(out / "checkpoints")) if resume and (out / "checkpoints").is_dir() else None
-    )
     main = main_process()
+    last = None
+    if resume:
+        with args.main_process_first(desc="checkpoint checksums"):  # rank 0 moves damaged ones aside
+            good = last_good_checkpoint(out / "checkpoints", move=main)
+        last = str(good) if good else None
     done = int(Path(last).name.split("-")[-1]) if last else 0
     if main:
         for name in ("loss.jsonl", "metrics.jsonl"):

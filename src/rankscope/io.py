@@ -1,9 +1,14 @@
-"""Atomic output: a command writes into a hidden temporary folder (or file) renamed into place at the end."""
+"""Atomic output: a command writes into a hidden temporary folder (or file) renamed into place at the end.
+A full disk (ENOSPC, or EFBIG past a file size limit) while writing becomes DiskFullError naming the
+output, which the CLI prints as one line (exit code 1); the temporary copy is removed, the old output
+stays as it was."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -14,6 +19,46 @@ from typing import Any
 import yaml
 
 from rankscope.errors import InputError
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG)
+_DISK_FULL_TEXT = re.compile(
+    r"os error (27|28)\b|No space left on device|File too large|file write failed|iostream error"
+)
+"""what libraries that do not raise OSError say (safetensors' Rust I/O errors, torch.save's writer)."""
+
+
+class DiskFullError(Exception):
+    """No space left (or a file size limit reached) while writing `path`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        super().__init__(f"disk full while writing {self.path}")
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether `exc` (or an exception it was raised from or during) is a full disk."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, DiskFullError):
+            return True
+        if isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS:
+            return True
+        if not isinstance(e, OSError) and _DISK_FULL_TEXT.search(str(e)):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _as_disk_full(exc: BaseException, tmp: Path, out: Path) -> DiskFullError | None:
+    """DiskFullError naming the file under `out` that `exc` failed to write (or `out`)."""
+    if isinstance(exc, DiskFullError) or not disk_full(exc):
+        return None
+    name = getattr(exc, "filename", None)
+    if isinstance(name, str) and Path(name).is_relative_to(tmp) and Path(name) != tmp:
+        return DiskFullError(out / Path(name).relative_to(tmp))
+    return DiskFullError(out)
 
 
 @contextmanager
@@ -26,8 +71,11 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         yield tmp
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        full = _as_disk_full(e, tmp, out)
+        if full is not None:
+            raise full from e
         raise
     if out.exists():
         shutil.rmtree(out)
@@ -48,8 +96,11 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        full = _as_disk_full(e, tmp, path)
+        if full is not None:
+            raise full from e
         raise
 
 

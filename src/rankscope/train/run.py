@@ -24,7 +24,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from rankscope.config import ExperimentSpec, FreezeMethod, LoraMethod, load_spec, spec_from_dict
 from rankscope.errors import InputError
 from rankscope.inspect.health import verdicts
-from rankscope.io import write_json, write_yaml
+from rankscope.io import DiskFullError, disk_full, write_json, write_yaml
 from rankscope.methods import prepare
 from rankscope.methods.registry import method_reranker, method_scorer
 from rankscope.models.loading import Backbone, load_backbone
@@ -163,6 +163,10 @@ def train(spec: ExperimentSpec | str | Path | None, out: str | Path, resume: boo
     handler = _setup_log(out) if main_process() else logging.NullHandler()
     try:
         return _train(spec, out, resume)
+    except Exception as e:
+        if isinstance(e, DiskFullError) or not disk_full(e):
+            raise
+        raise DiskFullError(out) from e  # one line from the CLI; --resume skips a cut-off checkpoint
     finally:
         for name in ("rankscope.train", "transformers.trainer"):
             logging.getLogger(name).removeHandler(handler)

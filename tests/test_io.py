@@ -1,0 +1,58 @@
+"""Atomic outputs on a full disk: DiskFullError names the output, the temporary copy is gone and the old
+output stays; a jsonl log cut off mid-line reads back without its last partial row."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from rankscope.io import DiskFullError, atomic_dir, atomic_file, disk_full
+from rankscope.train.callbacks import read_jsonl
+
+
+def test_disk_full_recognises_what_libraries_raise() -> None:
+    assert disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert disk_full(OSError(errno.EFBIG, "File too large"))
+    assert disk_full(Exception("Error while serializing: I/O error: File too large (os error 27)"))
+    try:
+        try:
+            raise RuntimeError("basic_ios::clear: iostream error")
+        except RuntimeError as inner:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos") from inner
+    except RuntimeError as e:
+        assert disk_full(e)  # torch.save: the cause says it
+    assert not disk_full(OSError(errno.ENOENT, "No such file or directory"))
+    assert not disk_full(ValueError("bad value"))
+
+
+def test_atomic_file_on_a_full_disk(tmp_path: Path) -> None:
+    path = tmp_path / "run.trec"
+    path.write_text("old\n")
+    with pytest.raises(DiskFullError, match=f"disk full while writing {path}"), atomic_file(path) as tmp:
+        tmp.write_text("new, half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.trec"]
+
+
+def test_atomic_dir_on_a_full_disk_names_the_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.trec").write_text("old\n")
+    with pytest.raises(DiskFullError) as exc, atomic_dir(out, overwrite=True) as tmp:
+        raise OSError(errno.EFBIG, "File too large", str(tmp / "metrics.json"))
+    assert exc.value.path == str(out / "metrics.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert (out / "run.trec").read_text() == "old\n"
+    with pytest.raises(ValueError), atomic_dir(tmp_path / "other") as tmp:
+        raise ValueError("not a full disk: raised as it is")
+
+
+def test_read_jsonl_drops_a_cut_off_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "loss.jsonl"
+    path.write_text('{"step": 1}\n{"step": 2}\n{"st')
+    assert read_jsonl(path) == [{"step": 1}, {"step": 2}]
+    path.write_text('{"step": 1}\n{"step": 2}')
+    assert read_jsonl(path) == [{"step": 1}, {"step": 2}]

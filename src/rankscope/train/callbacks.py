@@ -24,6 +24,7 @@ from rankscope.data.types import Qrels
 from rankscope.evaluate.metrics import Run, evaluate
 from rankscope.evaluate.rerank import rerank, rerank_pairwise
 from rankscope.inspect.health import HEALTH_KEY, score_health
+from rankscope.io import atomic_file
 from rankscope.scorers.decoder import PairwiseScorer
 from rankscope.scorers.trainable import PairwiseReranker
 from rankscope.scorers.trainable import TrainableReranker as Reranker
@@ -58,7 +59,8 @@ def truncate_jsonl(path: Path, last_step: int) -> None:
     """Drop rows after `last_step` (a resumed run redoes those steps)."""
     if path.is_file():
         rows = [r for r in read_jsonl(path) if r.get("step", 0) <= last_step]
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        with atomic_file(path) as tmp:  # a kill here must not lose the rows before the checkpoint
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 class LossLogCallback(TrainerCallback):

@@ -24,7 +24,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from rankscope.config import ExperimentSpec, FreezeMethod, LoraMethod, load_spec, spec_from_dict
 from rankscope.errors import InputError
 from rankscope.inspect.health import verdicts
-from rankscope.io import DiskFullError, disk_full, write_json, write_yaml
+from rankscope.io import DiskFullError, atomic_file, disk_full, write_json, write_yaml
 from rankscope.methods import prepare
 from rankscope.methods.registry import method_reranker, method_scorer
 from rankscope.models.loading import Backbone, load_backbone
@@ -138,6 +138,8 @@ def _prepare_out(spec: ExperimentSpec | None, out: Path, resume: bool) -> Experi
     stored = out / "spec.yaml"
     if not main_process() and spec is not None:
         return spec
+    if resume and not stored.is_file() and spec is not None and _nothing_saved(out):
+        resume = False  # killed before spec.yaml was written: start the run
     if resume:
         if not stored.is_file():
             raise InputError("nothing to resume: no spec.yaml in the output folder", out)
@@ -147,11 +149,17 @@ def _prepare_out(spec: ExperimentSpec | None, out: Path, resume: bool) -> Experi
         return saved
     if spec is None:
         raise InputError("give a spec to train")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if not _nothing_saved(out):
         raise InputError("output folder exists and is not empty (pass --resume to continue that run)", out)
     out.mkdir(parents=True, exist_ok=True)
-    write_yaml(stored, spec.dump())
+    with atomic_file(stored) as tmp:
+        write_yaml(tmp, spec.dump())
     return spec
+
+
+def _nothing_saved(out: Path) -> bool:
+    """`out` is missing or holds only hidden temporary files (a run killed before it wrote spec.yaml)."""
+    return not out.exists() or (out.is_dir() and all(p.name.startswith(".") for p in out.iterdir()))
 
 
 def train(spec: ExperimentSpec | str | Path | None, out: str | Path, resume: bool = False) -> TrainResult:

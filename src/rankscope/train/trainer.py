@@ -111,7 +111,7 @@ class RankTrainer(Trainer):
                 output_dir=run_dir,
                 save_total_limit=limit,
                 best_model_checkpoint=self.state.best_model_checkpoint,
-                use_mtime=True,
+                use_mtime=False,  # by step: a kill mid-deletion must not make an old folder look newest
             )
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: nn.Module | None = None) -> None:

@@ -5,7 +5,8 @@
   checkpoint-N folder without checksums.json), then `train --resume` until it finishes; the final
   adapter must equal an uninterrupted run's byte for byte and loss.jsonl must hold each step once.
 - rerank, export: killed at a random moment; the output path must be absent or complete (never a partial
-  file), and a rerun must write files identical to an uninterrupted run's.
+  file), and a rerun must write files identical to an uninterrupted run's and remove the killed one's
+  temporary copy.
 - sweep: a 2-run grid killed at a random moment, then `sweep --resume` until it finishes; every run's
   adapter must equal the uninterrupted sweep's and results.jsonl must hold each run once.
 
@@ -279,7 +280,7 @@ def fault_train(
                 def trigger(_: float, folder: Path = folder) -> bool:
                     return folder.is_dir() and not (folder / CHECKSUMS).is_file()
             else:
-                moment = rng.uniform(0.0, seconds)
+                moment = rng.uniform(0.0, 0.9 * seconds)
 
                 def trigger(t: float, moment: float = moment) -> bool:
                     return t >= moment
@@ -315,7 +316,7 @@ def fault_atomic(
     seconds = run(args_for(base), work / f"{name}-base.log")
     for i in range(kills):
         out, log = work / f"{name}-{i}", work / f"{name}-{i}.log"
-        moment = rng.uniform(0.0, seconds)
+        moment = rng.uniform(0.0, 0.9 * seconds)
         if run_killed(args_for(out), log, lambda t, m=moment: t >= m):
             tally.kills += 1
         else:
@@ -325,6 +326,9 @@ def fault_atomic(
             tally.problems.append(f"{out}: a partial output at the final path")
         run([*args_for(out), "--overwrite"], log)
         tally.trials += 1
+        left = list(out.parent.glob(f".{out.name}.tmp-*"))
+        if left:
+            tally.problems.append(f"{out}: temporary copies left after the rerun: {left}")
         same = same_files(base, out, names)
         tally.identical += same
         if not same:
@@ -340,7 +344,7 @@ def fault_sweep(work: Path, inputs: dict[str, Path], kills: int, rng: random.Ran
     for i in range(kills):
         out, log = work / f"sweep-{i}", work / f"sweep-{i}.log"
         args = ["sweep", str(inputs["sweep"]), "--out", str(out)]
-        moment = rng.uniform(0.0, seconds)
+        moment = rng.uniform(0.0, 0.9 * seconds)
         if run_killed(args, log, lambda t, m=moment: t >= m):
             tally.kills += 1
         else:

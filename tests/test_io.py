@@ -4,6 +4,7 @@ output stays; a jsonl log cut off mid-line reads back without its last partial r
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,30 @@ def test_read_jsonl_drops_a_cut_off_last_line(tmp_path: Path) -> None:
     assert read_jsonl(path) == [{"step": 1}, {"step": 2}]
     path.write_text('{"step": 1}\n{"step": 2}')
     assert read_jsonl(path) == [{"step": 1}, {"step": 2}]
+
+
+def test_temporary_copies_of_killed_processes_are_removed(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from rankscope.io import remove_stale
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    host = socket.gethostname()
+    stale_dir = tmp_path / f".out.tmp-{host}-{int(dead.stdout)}-abc"
+    stale_dir.mkdir()
+    (stale_dir / "run.trec").write_text("half")
+    live = tmp_path / f".out.tmp-{host}-{os.getppid()}-def"  # a process still running: kept
+    live.mkdir()
+    other_host = tmp_path / f".out.tmp-elsewhere-{int(dead.stdout)}-ghi"  # another machine's: kept
+    other_host.mkdir()
+    with atomic_dir(tmp_path / "out") as tmp:
+        (tmp / "run.trec").write_text("whole")
+    assert not stale_dir.exists() and live.is_dir() and other_host.is_dir()
+    assert (tmp_path / "out" / "run.trec").read_text() == "whole"
+    stale_file = tmp_path / f".x.json.tmp-{host}-{int(dead.stdout)}-jkl"
+    stale_file.write_text("{")
+    assert remove_stale(tmp_path / "x.json") == [stale_file] and not stale_file.exists()

@@ -6,10 +6,12 @@ stays as it was."""
 from __future__ import annotations
 
 import errno
+import glob
 import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,6 +63,34 @@ def _as_disk_full(exc: BaseException, tmp: Path, out: Path) -> DiskFullError | N
     return DiskFullError(out)
 
 
+def _tmp_prefix(name: str) -> str:
+    """Temporary copies are named .NAME.tmp-HOST-PID-random, so that a later command can tell the ones
+    a killed process left behind (same host, that process gone) and remove them."""
+    return f".{name}.tmp-{socket.gethostname()}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(target: Path) -> list[Path]:
+    """Remove the temporary copies of `target` that killed processes of this host left beside it."""
+    prefix = f".{target.name}.tmp-{socket.gethostname()}-"
+    removed = []
+    for p in target.parent.glob(glob.escape(prefix) + "*"):
+        pid = p.name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
 @contextmanager
 def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder; on success it becomes `out`, on any error it is removed."""
@@ -68,7 +98,8 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise InputError("output folder exists and is not empty (pass --overwrite to replace it)", out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    remove_stale(out)
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out.name), dir=out.parent))
     try:
         yield tmp
     except BaseException as e:
@@ -88,7 +119,8 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     any error it is removed, so `path` is either the old file or the whole new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    remove_stale(path)
+    fd, name = tempfile.mkstemp(prefix=_tmp_prefix(path.name), dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:

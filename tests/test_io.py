@@ -84,3 +84,27 @@ def test_temporary_copies_of_killed_processes_are_removed(tmp_path: Path) -> Non
     stale_file = tmp_path / f".x.json.tmp-{host}-{int(dead.stdout)}-jkl"
     stale_file.write_text("{")
     assert remove_stale(tmp_path / "x.json") == [stale_file] and not stale_file.exists()
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    from rankscope.io import write_json
+
+    mask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_a_full_disk_in_a_file_of_an_output_folder_names_it(tmp_path: Path) -> None:
+    from rankscope.io import write_json
+
+    out = tmp_path / "out"
+    with pytest.raises(DiskFullError) as exc, atomic_dir(out) as tmp:
+        write_json(tmp / "metrics.json", {"x": 1})
+        with atomic_file(tmp / "run.trec"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert exc.value.path == str(out / "run.trec")
+    assert list(tmp_path.iterdir()) == []

@@ -54,12 +54,19 @@ def disk_full(exc: BaseException) -> bool:
 
 
 def _as_disk_full(exc: BaseException, tmp: Path, out: Path) -> DiskFullError | None:
-    """DiskFullError naming the file under `out` that `exc` failed to write (or `out`)."""
-    if isinstance(exc, DiskFullError) or not disk_full(exc):
+    """DiskFullError naming the file under `out` that `exc` failed to write (or `out`); None when `exc`
+    is not a full disk, or already names a file outside `tmp`."""
+    if isinstance(exc, DiskFullError):
+        name: object = exc.path
+    elif disk_full(exc):
+        name = getattr(exc, "filename", None)
+    else:
         return None
-    name = getattr(exc, "filename", None)
-    if isinstance(name, str) and Path(name).is_relative_to(tmp) and Path(name) != tmp:
-        return DiskFullError(out / Path(name).relative_to(tmp))
+    inside = isinstance(name, str) and Path(name).is_relative_to(tmp)
+    if inside and Path(str(name)) != tmp:
+        return DiskFullError(out / Path(str(name)).relative_to(tmp))
+    if isinstance(exc, DiskFullError) and not inside:
+        return None
     return DiskFullError(out)
 
 
@@ -67,6 +74,12 @@ def _tmp_prefix(name: str) -> str:
     """Temporary copies are named .NAME.tmp-HOST-PID-random, so that a later command can tell the ones
     a killed process left behind (same host, that process gone) and remove them."""
     return f".{name}.tmp-{socket.gethostname()}-{os.getpid()}-"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _alive(pid: int) -> bool:
@@ -127,6 +140,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # as a plain open() would create it (mkstemp makes it 0600)
         os.replace(tmp, path)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
@@ -137,8 +151,12 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    """Atomically (atomic_file): the file at `path` is always a whole one."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def write_yaml(path: Path, data: Any) -> None:
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    """Atomically (atomic_file): the file at `path` is always a whole one."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -24,7 +24,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from rankscope.config import ExperimentSpec, FreezeMethod, LoraMethod, load_spec, spec_from_dict
 from rankscope.errors import InputError
 from rankscope.inspect.health import verdicts
-from rankscope.io import DiskFullError, atomic_file, disk_full, write_json, write_yaml
+from rankscope.io import DiskFullError, disk_full, write_json, write_yaml
 from rankscope.methods import prepare
 from rankscope.methods.registry import method_reranker, method_scorer
 from rankscope.models.loading import Backbone, load_backbone
@@ -152,8 +152,7 @@ def _prepare_out(spec: ExperimentSpec | None, out: Path, resume: bool) -> Experi
     if not _nothing_saved(out):
         raise InputError("output folder exists and is not empty (pass --resume to continue that run)", out)
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_file(stored) as tmp:
-        write_yaml(tmp, spec.dump())
+    write_yaml(stored, spec.dump())  # atomically
     return spec
 
 

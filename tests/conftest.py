@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -80,3 +83,29 @@ def llama_dir(
     llama.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+_DRIVER = """
+import resource, signal, sys
+from rankscope.cli import main
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv[1])
+if limit:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+sys.argv = ["rankscope", *sys.argv[2:]]
+main()
+"""
+
+
+@pytest.fixture()
+def rankscope() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`rankscope ARGS` in a subprocess; with `limit`, no file it writes can grow past that many bytes
+    (RLIMIT_FSIZE with SIGXFSZ ignored: a write past it fails with EFBIG, as on a full disk)."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+
+    def run(*args: str, limit: int = 0) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-c", _DRIVER, str(limit), *args]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+    return run

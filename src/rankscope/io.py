@@ -1,10 +1,17 @@
-"""Atomic output: a command writes into a hidden temporary folder (or file) renamed into place at the end."""
+"""Atomic output: a command writes into a hidden temporary folder (or file) renamed into place at the end.
+A full disk (ENOSPC, or EFBIG past a file size limit) while writing becomes DiskFullError naming the
+output, which the CLI prints as one line (exit code 1); the temporary copy is removed, the old output
+stays as it was."""
 
 from __future__ import annotations
 
+import errno
+import glob
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +22,87 @@ import yaml
 
 from rankscope.errors import InputError
 
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG)
+_DISK_FULL_TEXT = re.compile(
+    r"os error (27|28)\b|No space left on device|File too large|file write failed|iostream error"
+)
+"""what libraries that do not raise OSError say (safetensors' Rust I/O errors, torch.save's writer)."""
+
+
+class DiskFullError(Exception):
+    """No space left (or a file size limit reached) while writing `path`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        super().__init__(f"disk full while writing {self.path}")
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether `exc` (or an exception it was raised from or during) is a full disk."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, DiskFullError):
+            return True
+        if isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS:
+            return True
+        if not isinstance(e, OSError) and _DISK_FULL_TEXT.search(str(e)):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _as_disk_full(exc: BaseException, tmp: Path, out: Path) -> DiskFullError | None:
+    """DiskFullError naming the file under `out` that `exc` failed to write (or `out`); None when `exc`
+    is not a full disk, or already names a file outside `tmp`."""
+    if isinstance(exc, DiskFullError):
+        name: object = exc.path
+    elif disk_full(exc):
+        name = getattr(exc, "filename", None)
+    else:
+        return None
+    inside = isinstance(name, str) and Path(name).is_relative_to(tmp)
+    if inside and Path(str(name)) != tmp:
+        return DiskFullError(out / Path(str(name)).relative_to(tmp))
+    if isinstance(exc, DiskFullError) and not inside:
+        return None
+    return DiskFullError(out)
+
+
+def _tmp_prefix(name: str) -> str:
+    """Temporary copies are named .NAME.tmp-HOST-PID-random, so that a later command can tell the ones
+    a killed process left behind (same host, that process gone) and remove them."""
+    return f".{name}.tmp-{socket.gethostname()}-{os.getpid()}-"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(target: Path) -> list[Path]:
+    """Remove the temporary copies of `target` that killed processes of this host left beside it."""
+    prefix = f".{target.name}.tmp-{socket.gethostname()}-"
+    removed = []
+    for p in target.parent.glob(glob.escape(prefix) + "*"):
+        pid = p.name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
 
 @contextmanager
 def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
@@ -23,11 +111,15 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise InputError("output folder exists and is not empty (pass --overwrite to replace it)", out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    remove_stale(out)
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out.name), dir=out.parent))
     try:
         yield tmp
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        full = _as_disk_full(e, tmp, out)
+        if full is not None:
+            raise full from e
         raise
     if out.exists():
         shutil.rmtree(out)
@@ -40,22 +132,31 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     any error it is removed, so `path` is either the old file or the whole new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    remove_stale(path)
+    fd, name = tempfile.mkstemp(prefix=_tmp_prefix(path.name), dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # as a plain open() would create it (mkstemp makes it 0600)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        full = _as_disk_full(e, tmp, path)
+        if full is not None:
+            raise full from e
         raise
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    """Atomically (atomic_file): the file at `path` is always a whole one."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def write_yaml(path: Path, data: Any) -> None:
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    """Atomically (atomic_file): the file at `path` is always a whole one."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -32,13 +32,27 @@ COMMANDS = (
 """Every command the CLI has (tests/cli checks that none is lost)."""
 
 
+def _error(message: str, code: int) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
 def main() -> None:
-    """Entry point: bad input prints one line and exits with code 2."""
+    """Entry point: bad input prints one line and exits with code 2; a full disk prints one line
+    naming the output being written and exits with code 1."""
+    from rankscope.io import DiskFullError, disk_full
+
     try:
         app()
     except InputError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _error(str(e), 2)
+    except DiskFullError as e:
+        _error(str(e), 1)
+    except Exception as e:
+        if not disk_full(e):
+            raise
+        path = getattr(e, "filename", None) or "the output"
+        _error(f"disk full while writing {path}", 1)
 
 
 __all__ = ["COMMANDS", "app", "main"]

@@ -87,6 +87,9 @@ def rerank(
     ] = "auto",
     trust_remote_code: Annotated[bool, typer.Option(help="run a Hub model's own code")] = False,
     overwrite: bool = False,
+    stream: Annotated[
+        bool, typer.Option(help="read the candidates file query by query: memory bounded by a few queries")
+    ] = False,
 ) -> None:
     """Rerank candidates with a (zero-shot or fine-tuned) scorer and evaluate the run."""
     from rankscope.data.readers import write_trec_run
@@ -129,6 +132,18 @@ def rerank(
         "device": device,
         "dtype": dtype,
     }
+    if stream:
+        from rankscope.cli.rerank_stream import rerank_streaming
+
+        if fuse:
+            raise InputError("--stream does not fuse with the first stage: drop --fuse", "--stream")
+        load = dict(model=model, scorer=scorer, run=run, adapter=adapter, device=device, dtype=dtype)
+        files = dict(dataset=dataset, candidates=candidates, queries=queries, qrels=qrels, corpus=corpus)
+        sizes = dict(depth=depth, pairwise_top=pairwise_top, max_queries=max_queries, measures=measures)
+        rerank_streaming(
+            out, overwrite, config, trust_remote_code=trust_remote_code, **load, **files, **sizes
+        )
+        return
     with atomic_dir(out, overwrite) as tmp:
         inputs = load_inputs(
             dataset,

@@ -9,7 +9,9 @@ gzip. This module holds the TREC, MS MARCO, BEIR and candidate-list formats and 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from rankscope.data._io import (
     check_qrels_queries,
@@ -114,12 +116,17 @@ def write_trec_run(run: Run, path: str | Path, tag: str = "rankscope") -> None:
     orders them), ranks from 1. Queries keep the order of `run`."""
     _check_token(tag, "run tag", path)
     with open_write(path) as f:
-        for qid, hits in run.items():
-            _check_token(qid, "query id", path)
-            ranked = sorted(hits.items(), key=lambda kv: (float(kv[1]), kv[0]), reverse=True)
-            for rank, (docid, score) in enumerate(ranked, 1):
-                _check_token(docid, "document id", path)
-                f.write(f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n")
+        write_trec_rows(f, run, tag, path)
+
+
+def write_trec_rows(f: IO[str], run: Run, tag: str, path: str | Path) -> None:
+    """The lines `write_trec_run` writes for `run`, into an open file (a run written query by query)."""
+    for qid, hits in run.items():
+        _check_token(qid, "query id", path)
+        ranked = sorted(hits.items(), key=lambda kv: (float(kv[1]), kv[0]), reverse=True)
+        for rank, (docid, score) in enumerate(ranked, 1):
+            _check_token(docid, "document id", path)
+            f.write(f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n")
 
 
 # --------------------------------------------------------------------------- MS MARCO / TREC DL TSV
@@ -275,15 +282,25 @@ def read_candidates(path: str | Path) -> Candidates:
     Hits are sorted by score descending, ties keeping file order. ``content`` may be absent or null
     (the hit then has no text) but not empty; ``query`` may be absent; ``rank`` is ignored."""
     cands = Candidates()
+    for qid, query, hits in iter_candidates(path):
+        if query is not None:
+            cands.queries[qid] = query
+        cands.hits[qid] = hits
+    return cands
+
+
+def iter_candidates(path: str | Path) -> Iterator[tuple[str, str | None, list[Hit]]]:
+    """(query id, query text or None, hits sorted by score) for each line of a candidates file, one
+    query at a time (as `read_candidates` checks them: a duplicate query id is refused)."""
+    seen_queries: set[str] = set()
     for lineno, obj in iter_json(path):
         qid = json_id(obj, "qid", path, lineno)
-        if qid in cands.hits:
+        if qid in seen_queries:
             raise InputError(f"duplicate query id {qid!r}", path, lineno)
+        seen_queries.add(qid)
         query = json_text(obj, "query", path, lineno, what="query text", required=False)
-        if query is not None:
-            if not query.strip():
-                raise InputError(f"empty query text for query {qid!r}", path, lineno)
-            cands.queries[qid] = query
+        if query is not None and not query.strip():
+            raise InputError(f"empty query text for query {qid!r}", path, lineno)
         raw_hits = obj.get("hits")
         if not isinstance(raw_hits, list):
             raise InputError("field 'hits' must be a list", path, lineno)
@@ -304,9 +321,8 @@ def read_candidates(path: str | Path) -> Candidates:
                 raise InputError(f"empty passage text for document {docid!r} of query {qid!r}", path, lineno)
             hits.append(Hit(docid, score, text))
         hits.sort(key=lambda hit: -hit.score)
-        cands.hits[qid] = hits
-    require_records(cands.hits, path, "queries")
-    return cands
+        yield qid, query, hits
+    require_records(seen_queries, path, "queries")
 
 
 def write_candidates(cands: Candidates, path: str | Path) -> None:

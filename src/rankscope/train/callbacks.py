@@ -24,6 +24,7 @@ from rankscope.data.types import Qrels
 from rankscope.evaluate.metrics import Run, evaluate
 from rankscope.evaluate.rerank import rerank, rerank_pairwise
 from rankscope.inspect.health import HEALTH_KEY, score_health
+from rankscope.io import atomic_file
 from rankscope.scorers.decoder import PairwiseScorer
 from rankscope.scorers.trainable import PairwiseReranker
 from rankscope.scorers.trainable import TrainableReranker as Reranker
@@ -41,16 +42,25 @@ def append_jsonl(path: Path, row: dict[str, Any]) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a jsonl log; a last line cut off by a kill or a full disk (no newline) is dropped."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    lines = text.splitlines()
+    if lines and not text.endswith("\n"):
+        try:
+            json.loads(lines[-1])
+        except ValueError:
+            lines.pop()
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def truncate_jsonl(path: Path, last_step: int) -> None:
     """Drop rows after `last_step` (a resumed run redoes those steps)."""
     if path.is_file():
         rows = [r for r in read_jsonl(path) if r.get("step", 0) <= last_step]
-        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        with atomic_file(path) as tmp:  # a kill here must not lose the rows before the checkpoint
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 class LossLogCallback(TrainerCallback):

@@ -24,7 +24,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from rankscope.config import ExperimentSpec, FreezeMethod, LoraMethod, load_spec, spec_from_dict
 from rankscope.errors import InputError
 from rankscope.inspect.health import verdicts
-from rankscope.io import write_json, write_yaml
+from rankscope.io import DiskFullError, disk_full, write_json, write_yaml
 from rankscope.methods import prepare
 from rankscope.methods.registry import method_reranker, method_scorer
 from rankscope.models.loading import Backbone, load_backbone
@@ -40,6 +40,7 @@ from rankscope.train.callbacks import (
     read_jsonl,
     truncate_jsonl,
 )
+from rankscope.train.checksums import last_good_checkpoint
 from rankscope.train.data import GroupDataset, TrainingSet, build_training_set
 from rankscope.train.devset import DevSet, build_dev_set
 from rankscope.train.losses import build_loss
@@ -137,6 +138,8 @@ def _prepare_out(spec: ExperimentSpec | None, out: Path, resume: bool) -> Experi
     stored = out / "spec.yaml"
     if not main_process() and spec is not None:
         return spec
+    if resume and not stored.is_file() and spec is not None and _nothing_saved(out):
+        resume = False  # killed before spec.yaml was written: start the run
     if resume:
         if not stored.is_file():
             raise InputError("nothing to resume: no spec.yaml in the output folder", out)
@@ -146,11 +149,16 @@ def _prepare_out(spec: ExperimentSpec | None, out: Path, resume: bool) -> Experi
         return saved
     if spec is None:
         raise InputError("give a spec to train")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if not _nothing_saved(out):
         raise InputError("output folder exists and is not empty (pass --resume to continue that run)", out)
     out.mkdir(parents=True, exist_ok=True)
-    write_yaml(stored, spec.dump())
+    write_yaml(stored, spec.dump())  # atomically
     return spec
+
+
+def _nothing_saved(out: Path) -> bool:
+    """`out` is missing or holds only hidden temporary files (a run killed before it wrote spec.yaml)."""
+    return not out.exists() or (out.is_dir() and all(p.name.startswith(".") for p in out.iterdir()))
 
 
 def train(spec: ExperimentSpec | str | Path | None, out: str | Path, resume: bool = False) -> TrainResult:
@@ -162,6 +170,10 @@ def train(spec: ExperimentSpec | str | Path | None, out: str | Path, resume: boo
     handler = _setup_log(out) if main_process() else logging.NullHandler()
     try:
         return _train(spec, out, resume)
+    except Exception as e:
+        if isinstance(e, DiskFullError) or not disk_full(e):
+            raise
+        raise DiskFullError(out) from e  # one line from the CLI; --resume skips a cut-off checkpoint
     finally:
         for name in ("rankscope.train", "transformers.trainer"):
             logging.getLogger(name).removeHandler(handler)
@@ -283,10 +295,12 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     )
     trainer.remove_callback(PrinterCallback)  # steps go to train.log and the rankscope.train logger
     _log_dev_metrics(trainer, dev_cb, out)
-    last = (
-        get_last_checkpoint(str(out / "checkpoints")) if resume and (out / "checkpoints").is_dir() else None
-    )
     main = main_process()
+    last = None
+    if resume:
+        with args.main_process_first(desc="checkpoint checksums"):  # rank 0 moves damaged ones aside
+            good = last_good_checkpoint(out / "checkpoints", move=main)
+        last = str(good) if good else None
     done = int(Path(last).name.split("-")[-1]) if last else 0
     if main:
         for name in ("loss.jsonl", "metrics.jsonl"):

@@ -14,11 +14,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import Trainer, TrainingArguments
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from rankscope.config import ExperimentSpec
 from rankscope.data.examples import Group
 from rankscope.methods.registry import load_trained, save_trained
 from rankscope.scorers.trainable import TrainableReranker as Reranker
+from rankscope.train.checksums import write_checksums
 from rankscope.train.losses import apply_loss
 from rankscope.trained import HEAD_FILE, INFO_FILE
 
@@ -92,6 +94,25 @@ class RankTrainer(Trainer):
             out = Path(output_dir or self.args.output_dir)
             out.mkdir(parents=True, exist_ok=True)
             save_reranker(self.model, out, self.info)
+
+    def _save_checkpoint(self, model: nn.Module, trial: Any) -> None:
+        """The Trainer's checkpoint, then checksums.json (last), then the rotation of old checkpoints:
+        a checkpoint cut off while being written never costs the previous good one."""
+        limit = self.args.save_total_limit
+        self.args.save_total_limit = None
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self.args.save_total_limit = limit
+        if self.args.should_save:
+            run_dir = self._get_output_dir(trial=trial)
+            write_checksums(Path(run_dir) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+            rotate_checkpoints(
+                output_dir=run_dir,
+                save_total_limit=limit,
+                best_model_checkpoint=self.state.best_model_checkpoint,
+                use_mtime=False,  # by step: a kill mid-deletion must not make an old folder look newest
+            )
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: nn.Module | None = None) -> None:
         load_reranker(self.model, resume_from_checkpoint)

@@ -1,0 +1,95 @@
+"""`rankscope rerank --stream`: the candidates file read query by query (bounded memory), run.trec
+written as it goes into the temporary output folder. The run file and metrics equal the whole-file
+path's, except that `--max-queries N` keeps the first N lines of the file (the whole-file path keeps the
+N smallest query ids), and a trained run's model card is not updated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rankscope.errors import InputError
+
+
+def stream_inputs(
+    dataset: str | None, candidates: str | None, queries: str | None, qrels: str | None, corpus: str | None
+) -> tuple[Path, dict[str, str] | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """The candidates file (a path, or a dataset's named set) and the query texts, qrels and corpus."""
+    from rankscope.data.formats import read_corpus_file, read_qrels_file, read_queries_file
+    from rankscope.data.registry import load_dataset
+
+    if dataset:
+        coll = load_dataset(dataset)
+        path = coll.candidates.get(candidates or "") or candidates
+        texts, judged, docs = coll.queries, coll.qrels, coll.corpus
+    else:
+        path = candidates
+        texts = read_queries_file(queries) if queries else None
+        judged = read_qrels_file(qrels) if qrels else None
+        docs = read_corpus_file(corpus) if corpus else None
+    if not path or not Path(path).is_file():
+        raise InputError("--stream reads a candidates file: give --candidates FILE", "--candidates")
+    if texts is not None and judged is not None:
+        judged = {q: d for q, d in judged.items() if q in texts}
+    return Path(path), texts, judged, docs
+
+
+def rerank_stream(
+    reranker: Any,
+    tmp: Path,
+    *,
+    dataset: str | None,
+    candidates: str | None,
+    queries: str | None,
+    qrels: str | None,
+    corpus: str | None,
+    depth: int,
+    pairwise_top: int,
+    max_queries: int | None,
+    measures: list[str] | None,
+) -> Any:
+    """Rerank into tmp/run.trec and return the StreamResult (metrics, seconds, pairs)."""
+    from rankscope.evaluate.stream import stream_rerank
+
+    path, texts, judged, docs = stream_inputs(dataset, candidates, queries, qrels, corpus)
+    reranker.pairwise_top = pairwise_top
+    return stream_rerank(
+        reranker,
+        path,
+        tmp / "run.trec",
+        queries=texts,
+        qrels=judged,
+        corpus=docs,
+        depth=depth,
+        measures=measures,
+        tag=f"rankscope-{reranker.scorer_name}",
+        max_queries=max_queries,
+        judged_seen_only=texts is None,
+    )
+
+
+def rerank_streaming(out: Path, overwrite: bool, config: dict[str, Any], **kw: Any) -> None:
+    """The whole `rerank --stream` command: load the reranker, rerank into a temporary folder renamed to
+    `out` at the end (run.trec, metrics.json, config.yaml, timing.json), print the metrics."""
+    from rankscope.cli.app import console, print_metrics
+    from rankscope.io import atomic_dir, write_json, write_yaml
+    from rankscope.reranker import Reranker
+
+    model, scorer, run, adapter = kw.pop("model"), kw.pop("scorer"), kw.pop("run"), kw.pop("adapter")
+    device, dtype, trust = kw.pop("device"), kw.pop("dtype"), kw.pop("trust_remote_code")
+    with atomic_dir(out, overwrite) as tmp:
+        if run is not None:
+            reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype)
+        else:
+            reranker = Reranker.load(model, scorer, device=device, dtype=dtype, trust_remote_code=trust)
+        res = rerank_stream(reranker, tmp, **kw)
+        write_json(tmp / "metrics.json", res.metrics)
+        write_yaml(tmp / "config.yaml", {**config, "stream": True})
+        speed = res.pairs / max(res.seconds, 1e-9)
+        write_json(
+            tmp / "timing.json", {"seconds": res.seconds, "pairs": res.pairs, "pairs_per_second": speed}
+        )
+    print_metrics(res.metrics)
+    console.print(
+        f"{res.queries} queries, {res.pairs} pairs in {res.seconds:.1f}s ({speed:.1f} pairs/s); wrote {out}"
+    )

@@ -1,0 +1,94 @@
+"""Reranking a candidates file query by query (`rankscope rerank --stream`): memory bounded by one chunk
+of queries, whatever the file's size. The run file is written as it goes, and the metrics are the same
+means over judged queries that `evaluate` gives, summed chunk by chunk."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rankscope.data._io import open_write
+from rankscope.data.readers import iter_candidates, write_trec_rows
+from rankscope.data.types import Candidates, Document, Hit, Qrels
+from rankscope.errors import InputError
+from rankscope.evaluate.metrics import default_measures, parse_measures, per_query
+from rankscope.scorers.decoder import PairwiseScorer
+
+CHUNK = 256
+"""queries reranked (and held in memory) at a time."""
+
+
+@dataclass
+class StreamResult:
+    metrics: dict[str, float]
+    seconds: float
+    pairs: int
+    queries: int
+
+
+def chunks(path: str | Path, depth: int, size: int, max_queries: int | None = None) -> Iterator[Candidates]:
+    """The candidates file as Candidates of `size` queries at a time, each list cut to `depth`."""
+    rows: Iterator[tuple[str, str | None, list[Hit]]] = iter_candidates(path)
+    if max_queries:
+        rows = itertools.islice(rows, max_queries)
+    while batch := list(itertools.islice(rows, size)):
+        cands = Candidates()
+        for qid, query, hits in batch:
+            cands.hits[qid] = hits[:depth]
+            if query is not None:
+                cands.queries[qid] = query
+        yield cands
+
+
+def stream_rerank(
+    reranker: Any,
+    candidates: str | Path,
+    out: str | Path,
+    *,
+    queries: Mapping[str, str] | None = None,
+    qrels: Qrels | None = None,
+    corpus: Mapping[str, Document] | None = None,
+    depth: int = 100,
+    measures: list[str] | None = None,
+    tag: str = "rankscope",
+    chunk: int | None = None,
+    max_queries: int | None = None,
+    judged_seen_only: bool = False,
+) -> StreamResult:
+    """Rerank `candidates` (a file) `chunk` queries at a time with a loaded rankscope.Reranker, writing
+    the run to `out` as it goes; metrics are means over the judged queries of `qrels` (0 for one not
+    reranked), or with `judged_seen_only` over those the candidates file holds, as `rerank` evaluates
+    when the query texts come from the candidates file."""
+    texts = dict(queries or {})
+    docs = dict(corpus) if corpus is not None else None
+    measures = (measures or default_measures(qrels)) if qrels else []
+    sums: dict[str, float] = {}
+    pairs, n_queries, n_judged, seconds = 0, 0, 0, 0.0
+    with open_write(out) as f:
+        for cands in chunks(candidates, depth, chunk or CHUNK, max_queries):
+            missing = next((q for q in cands.hits if not (texts.get(q) or cands.queries.get(q))), None)
+            if missing is not None:
+                raise InputError(f"candidates name query '{missing}' that has no text", "--candidates")
+            start = time.perf_counter()
+            run = reranker.rerank_run(cands, texts, depth, docs, False)
+            seconds += time.perf_counter() - start
+            if isinstance(reranker.scorer, PairwiseScorer):
+                top = reranker.pairwise_top
+                pairs += sum(min(top, len(h)) * (min(top, len(h)) - 1) for h in cands.hits.values())
+            else:
+                pairs += sum(len(v) for v in run.values())
+            n_queries += len(run)
+            write_trec_rows(f, run, tag, out)
+            judged = {q: qrels[q] for q in run if q in qrels} if qrels else {}
+            n_judged += len(judged)
+            if judged:
+                for m, values in per_query(run, judged, measures).items():
+                    sums[m] = sums.get(m, 0.0) + sum(values.values())
+    total = n_judged if judged_seen_only else len(qrels or {})
+    names = [str(m) for m in parse_measures(measures)]  # the keys `evaluate` gives
+    metrics = {m: sums.get(m, 0.0) / total for m in names} if total else {}
+    return StreamResult(metrics, seconds, pairs, n_queries)

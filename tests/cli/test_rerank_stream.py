@@ -1,0 +1,66 @@
+"""`rerank --stream`: the candidates file read a few queries at a time gives the same run file and
+metrics as the whole-file path; bad input is refused as there."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from rankscope.evaluate import stream as stream_mod
+
+TOPICS = ["fleas live a year", "goldfish grow in tanks", "wifi has a long range", "cats sleep a lot"]
+
+
+def candidates(path: Path, queries: int = 7, hits: int = 5, duplicate: bool = False) -> Path:
+    rows = []
+    for q in range(queries):
+        docs = [
+            {"docid": f"d{q}-{i}", "rank": i + 1, "score": float(-i), "content": TOPICS[(q + i) % 4]}
+            for i in range(hits)
+        ]
+        rows.append({"qid": f"q{q}", "query": TOPICS[q % 4], "hits": docs})
+    if duplicate:
+        rows.append(rows[0])
+    with gzip.open(path, "wt") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("with_queries", [False, True])
+def test_stream_matches_the_whole_file(
+    invoke, llama_dir: Path, tmp_path: Path, monkeypatch, with_queries: bool
+) -> None:
+    cands = candidates(tmp_path / "cands.jsonl.gz")
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("q0 0 d0-1 1\nq2 0 d2-0 1\nq5 0 d5-3 1\nq9 0 d9-0 1\n")  # q9: judged, not a candidate
+    args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--candidates", str(cands)]
+    args += ["--qrels", str(qrels), "--depth", "3", "--device", "cpu", "--dtype", "float32"]
+    if with_queries:
+        queries = tmp_path / "queries.tsv"
+        queries.write_text("".join(f"q{q}\t{TOPICS[q % 4]}\n" for q in range(10)))
+        args += ["--queries", str(queries)]
+    assert invoke(*args, "--out", str(tmp_path / "whole")) in (0, None)
+    monkeypatch.setattr(stream_mod, "CHUNK", 2)  # 7 queries in 4 chunks
+    seen = []
+    real_chunks = stream_mod.chunks
+    monkeypatch.setattr(stream_mod, "chunks", lambda *a: (seen.append(c) or c for c in real_chunks(*a)))
+    assert invoke(*args, "--stream", "--out", str(tmp_path / "stream")) in (0, None)
+    whole, streamed = tmp_path / "whole", tmp_path / "stream"
+    assert [len(c.hits) for c in seen] == [2, 2, 2, 1]
+    assert (streamed / "run.trec").read_text() == (whole / "run.trec").read_text()
+    a = json.loads((whole / "metrics.json").read_text())
+    b = json.loads((streamed / "metrics.json").read_text())
+    assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-12 for k in a), (a, b)
+
+
+def test_stream_refuses_bad_input(invoke, llama_dir: Path, tmp_path: Path, capsys) -> None:
+    cands = candidates(tmp_path / "dup.jsonl.gz", queries=3, duplicate=True)
+    args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--depth", "2", "--stream"]
+    assert invoke(*args, "--candidates", str(cands), "--out", str(tmp_path / "o")) == 2
+    assert "duplicate query id 'q0'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert invoke(*args, "--candidates", "bm25", "--out", str(tmp_path / "o")) == 2
+    assert "--stream reads a candidates file" in capsys.readouterr().err

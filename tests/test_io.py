@@ -1,0 +1,110 @@
+"""Atomic outputs on a full disk: DiskFullError names the output, the temporary copy is gone and the old
+output stays; a jsonl log cut off mid-line reads back without its last partial row."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from rankscope.io import DiskFullError, atomic_dir, atomic_file, disk_full
+from rankscope.train.callbacks import read_jsonl
+
+
+def test_disk_full_recognises_what_libraries_raise() -> None:
+    assert disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert disk_full(OSError(errno.EFBIG, "File too large"))
+    assert disk_full(Exception("Error while serializing: I/O error: File too large (os error 27)"))
+    try:
+        try:
+            raise RuntimeError("basic_ios::clear: iostream error")
+        except RuntimeError as inner:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos") from inner
+    except RuntimeError as e:
+        assert disk_full(e)  # torch.save: the cause says it
+    assert not disk_full(OSError(errno.ENOENT, "No such file or directory"))
+    assert not disk_full(ValueError("bad value"))
+
+
+def test_atomic_file_on_a_full_disk(tmp_path: Path) -> None:
+    path = tmp_path / "run.trec"
+    path.write_text("old\n")
+    with pytest.raises(DiskFullError, match=f"disk full while writing {path}"), atomic_file(path) as tmp:
+        tmp.write_text("new, half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert path.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.trec"]
+
+
+def test_atomic_dir_on_a_full_disk_names_the_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.trec").write_text("old\n")
+    with pytest.raises(DiskFullError) as exc, atomic_dir(out, overwrite=True) as tmp:
+        raise OSError(errno.EFBIG, "File too large", str(tmp / "metrics.json"))
+    assert exc.value.path == str(out / "metrics.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert (out / "run.trec").read_text() == "old\n"
+    with pytest.raises(ValueError), atomic_dir(tmp_path / "other") as tmp:
+        raise ValueError("not a full disk: raised as it is")
+
+
+def test_read_jsonl_drops_a_cut_off_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "loss.jsonl"
+    path.write_text('{"step": 1}\n{"step": 2}\n{"st')
+    assert read_jsonl(path) == [{"step": 1}, {"step": 2}]
+    path.write_text('{"step": 1}\n{"step": 2}')
+    assert read_jsonl(path) == [{"step": 1}, {"step": 2}]
+
+
+def test_temporary_copies_of_killed_processes_are_removed(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from rankscope.io import remove_stale
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    host = socket.gethostname()
+    stale_dir = tmp_path / f".out.tmp-{host}-{int(dead.stdout)}-abc"
+    stale_dir.mkdir()
+    (stale_dir / "run.trec").write_text("half")
+    live = tmp_path / f".out.tmp-{host}-{os.getppid()}-def"  # a process still running: kept
+    live.mkdir()
+    other_host = tmp_path / f".out.tmp-elsewhere-{int(dead.stdout)}-ghi"  # another machine's: kept
+    other_host.mkdir()
+    with atomic_dir(tmp_path / "out") as tmp:
+        (tmp / "run.trec").write_text("whole")
+    assert not stale_dir.exists() and live.is_dir() and other_host.is_dir()
+    assert (tmp_path / "out" / "run.trec").read_text() == "whole"
+    stale_file = tmp_path / f".x.json.tmp-{host}-{int(dead.stdout)}-jkl"
+    stale_file.write_text("{")
+    assert remove_stale(tmp_path / "x.json") == [stale_file] and not stale_file.exists()
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    from rankscope.io import write_json
+
+    mask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_a_full_disk_in_a_file_of_an_output_folder_names_it(tmp_path: Path) -> None:
+    from rankscope.io import write_json
+
+    out = tmp_path / "out"
+    with pytest.raises(DiskFullError) as exc, atomic_dir(out) as tmp:
+        write_json(tmp / "metrics.json", {"x": 1})
+        with atomic_file(tmp / "run.trec"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert exc.value.path == str(out / "run.trec")
+    assert list(tmp_path.iterdir()) == []

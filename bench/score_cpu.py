@@ -87,9 +87,8 @@ def main() -> None:
         len(b) * max(lengths[i] for i in b)
         for b in length_batches(lengths, scorer.max_tokens, scorer.max_batch)
     )
-    flops = DecoderShape.of(bb.model).forward_flops(
-        lengths, head_rows=len(scorer.yes + scorer.no) * len(pairs)
-    )
+    shape = DecoderShape.of(bb.model)
+    flops = shape.forward_flops(lengths, head_rows=len(scorer.yes + scorer.no) * len(pairs))
     t0 = time.perf_counter()
     base = plain_loop(bb.model, bb.tokenizer, pairs, scorer.yes, scorer.no)
     t_base = time.perf_counter() - t0
@@ -107,6 +106,18 @@ def main() -> None:
     t0 = time.perf_counter()
     plain_loop(bb.model, bb.tokenizer, pairs, scorer.yes, scorer.no)
     t_base_auto = time.perf_counter() - t0
+    fast.prefix_cache = True  # the constant template start run once per call, its keys/values shared
+    fast.score(pairs[:8])
+    t0 = time.perf_counter()
+    ours_prefix = fast.score(pairs)
+    t_prefix = time.perf_counter() - t0
+    n_prefix = len(fast.template.pieces[0])
+    rest = [n - n_prefix for n in lengths]
+    flops_prefix = shape.forward_flops(
+        rest, head_rows=len(scorer.yes + scorer.no) * len(pairs), prefix=n_prefix
+    )
+    flops_prefix += shape.forward_flops([n_prefix])
+    prefix_diff = max(abs(a - b) for a, b in zip(ours_auto, ours_prefix, strict=True))
     rho = spearmanr(base, ours_auto).statistic
     n = len(pairs)
     print(
@@ -141,6 +152,11 @@ def main() -> None:
         rate = flops / secs
         share = f", {100 * rate / pk:.1f}% of the {label} peak" if pk else ""
         print(f"rankscope YesNoScorer, {label}: {rate / 1e9:.1f} GFLOP/s{share}")
+    print(
+        f"rankscope YesNoScorer, {name}, prefix KV cache ({n_prefix} template tokens once per call): "
+        f"{n / t_prefix:.1f} pairs/s ({t_auto / t_prefix:.2f}x without it), {sum(rest) / n:.1f} tokens and "
+        f"{flops_prefix / n / 1e9:.3f} GFLOP per pair, max |score diff| {prefix_diff:.1e}"
+    )
     pct = 100 * flops / t_auto / peak.get(dtype, peak[torch.float32])
     print(f"scoring: {n / t_auto:.1f} pairs/s, {pct:.1f}% of this CPU's measured matmul peak")
 

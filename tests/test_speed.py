@@ -21,6 +21,8 @@ def test_decoder_shape_counts_block_linears(llama) -> None:
     assert shape == DecoderShape(2 * per_layer, 2, 32, 32)
     flops = shape.forward_flops([3, 5], head_rows=8)
     assert flops == 2 * shape.block_params * 8 + 2 * 2 * 32 * (3 * 4 + 5 * 6) + 2 * 32 * 8
+    cached = shape.forward_flops([1, 3], head_rows=8, prefix=2)  # the same tokens, 2 of each from a cache
+    assert cached == 2 * shape.block_params * 4 + 2 * 2 * 32 * (1 * 2 + 4 + 3 * 4 + 12) + 2 * 32 * 8
 
 
 def test_lora_training_flops_count_frozen_base_twice_and_lora_three_times(llama) -> None:

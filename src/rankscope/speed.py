@@ -57,10 +57,11 @@ class DecoderShape:
         head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         return cls(params, cfg.num_hidden_layers, cfg.num_attention_heads * head_dim, cfg.hidden_size)
 
-    def forward_flops(self, lengths: Sequence[int], head_rows: int = 0) -> float:
-        """FLOPs of one forward over sequences of these real lengths, with `head_rows` LM-head rows."""
+    def forward_flops(self, lengths: Sequence[int], head_rows: int = 0, prefix: int = 0) -> float:
+        """FLOPs of one forward over sequences of these real lengths, with `head_rows` LM-head rows;
+        `prefix`: cached keys/values every sequence also attends to (a prefix KV cache), not run here."""
         tokens = sum(lengths)
-        attn = sum(2 * self.layers * self.d_attn * n * (n + 1) for n in lengths)
+        attn = sum(2 * self.layers * self.d_attn * (n * (n + 1) + 2 * n * prefix) for n in lengths)
         return 2.0 * self.block_params * tokens + attn + 2.0 * self.hidden * head_rows
 
 

@@ -57,6 +57,17 @@ def test_batching_does_not_change_scores(llama, tokenizer) -> None:
     assert max(abs(a - b) for a, b in zip(one, many, strict=True)) < 1e-4
 
 
+def test_prefix_cache_scores_as_the_full_sequence(llama, tokenizer) -> None:
+    pairs = [*PAIRS, Pair("q", "d"), Pair(PAIRS[0].query, PAIRS[2].doc * 3)]  # lengths differ: padding
+    plain = YesNoScorer(llama, tokenizer, max_batch=3)
+    cached = YesNoScorer(llama, tokenizer, max_batch=3)
+    cached.prefix_cache = True
+    assert len(cached.template.pieces[0]) > 3  # "<|im_start|>user\nQuery:" is shared by every pair
+    want, got = plain.score(pairs), cached.score(pairs)
+    assert max(abs(a - b) for a, b in zip(want, got, strict=True)) < 1e-4
+    assert cached.score([]) == []
+
+
 def test_pairwise_probabilities(llama, tokenizer) -> None:
     scorer = PairwiseScorer(llama, tokenizer)
     probs = scorer.prefer([("q", "a doc", "b doc"), ("q", "b doc", "a doc")])

@@ -55,11 +55,30 @@ def export_cmd(
         str | None, typer.Option(help="best (default), final, a step or a checkpoint folder")
     ] = None,
     overwrite: bool = False,
+    out_format: Annotated[
+        str, typer.Option("--format", help="hf (the merged folder) or gguf (also OUT/model-QUANT.gguf)")
+    ] = "hf",
+    quant: Annotated[str, typer.Option(help="GGUF weights: f16 or q8_0 (with --format gguf)")] = "f16",
 ) -> None:
-    """Merge a run's LoRA adapter into its base model: a standalone Hugging Face folder."""
+    """Merge a run's LoRA adapter into its base model: a standalone Hugging Face folder, and with
+    --format gguf a llama.cpp GGUF file in it, checked for score parity against the torch model."""
     from rankscope.train.export import export
 
-    console.print(f"wrote {export(run, out, overwrite, checkpoint=checkpoint)}")
+    if out_format == "hf":
+        console.print(f"wrote {export(run, out, overwrite, checkpoint=checkpoint)}")
+        return
+    if out_format != "gguf":
+        raise InputError(f"unknown format '{out_format}': expected hf or gguf", "--format")
+    from rankscope.export_gguf import export_run_gguf, gguf_name
+
+    path, p = export_run_gguf(run, out, quant, overwrite, checkpoint=checkpoint)
+    console.print(
+        f"GGUF parity ({p['scorer']}, {p['pairs']} pairs): max |diff| {p['max_abs_diff']:.2e} "
+        f"(allowed {p['tolerance']['max_abs_diff']}), Spearman {p['spearman']:.4f} "
+        f"(needed {p['tolerance']['spearman']})",
+        highlight=False,
+    )
+    console.print(f"wrote {path} and {path / gguf_name(quant)}")
 
 
 @app.command("sweep")

@@ -64,7 +64,11 @@ class _DecoderScorer(Scorer):
 
 
 class YesNoScorer(_DecoderScorer):
-    """Score = logit("yes") - logit("no") for the next token after a relevance question."""
+    """Score = logit("yes") - logit("no") for the next token after a relevance question.
+
+    `prefix_cache` (off by default): the template's constant start (chat header, system prompt,
+    "Query:") runs once per `score` call and its keys/values are shared by every row of every batch,
+    so each pair runs only its own tokens (scores equal within float rounding)."""
 
     name = "yes-no"
 
@@ -73,6 +77,7 @@ class YesNoScorer(_DecoderScorer):
         self.template = TokenTemplate.build(tokenizer, YES_NO, chat=True)
         self.yes = answer_token_ids(tokenizer, ["yes", "Yes", " yes", " Yes"])
         self.no = answer_token_ids(tokenizer, ["no", "No", " no", " No"])
+        self.prefix_cache = False
 
     def encode(self, pairs: Sequence[Pair]) -> list[list[int]]:
         self.template.prepare(query=[p.query for p in pairs], doc=[p.doc for p in pairs])
@@ -86,7 +91,38 @@ class YesNoScorer(_DecoderScorer):
         return torch.logsumexp(z[:, :k], dim=1) - torch.logsumexp(z[:, k:], dim=1)
 
     def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
-        return self._run(self.encode(pairs), lambda _b, ids, mask: self.logits(ids, mask), progress)
+        seqs = self.encode(pairs)
+        prefix = self.template.pieces[0]
+        if not self.prefix_cache or not prefix or not seqs:
+            return self._run(seqs, lambda _b, ids, mask: self.logits(ids, mask), progress)
+        kv = self._prefix_kv(prefix)
+        rest = [s[len(prefix) :] for s in seqs]
+        return self._run(rest, lambda _b, ids, mask: self._logits_after(kv, ids, mask), progress)
+
+    def _prefix_kv(self, prefix: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Keys and values of every layer for the constant prefix (batch of one)."""
+        with torch.inference_mode():
+            ids = torch.tensor([prefix], device=model_device(self.model))
+            cache = decoder_body(self.model)(input_ids=ids, use_cache=True).cache
+        return [(layer.keys, layer.values) for layer in cache.layers]
+
+    def _logits_after(
+        self, kv: list[tuple[torch.Tensor, torch.Tensor]], ids: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Relevance logits of rows that continue the cached prefix (right-padded, as `logits`)."""
+        from transformers import DynamicCache
+
+        rows, width, start = ids.shape[0], ids.shape[1], kv[0][0].shape[-2]
+        cache = DynamicCache([(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in kv])
+        full = torch.cat([mask.new_ones(rows, start), mask], dim=1)
+        pos = torch.arange(start, start + width, device=ids.device).expand(rows, -1)
+        hidden = decoder_body(self.model)(
+            input_ids=ids, attention_mask=full, cache=cache, position_ids=pos, use_cache=True
+        ).last_hidden_state
+        last = hidden[torch.arange(rows, device=ids.device), mask.sum(dim=1) - 1]
+        z = head_logits(self.model, last, self.yes + self.no)
+        k = len(self.yes)
+        return torch.logsumexp(z[:, :k], dim=1) - torch.logsumexp(z[:, k:], dim=1)
 
 
 class QueryLikelihoodScorer(_DecoderScorer):

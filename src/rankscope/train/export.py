@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from safetensors.torch import save_file
 
@@ -16,10 +18,15 @@ from rankscope.trained import EXPORT_INFO, HEAD_FILE, adapter_folder, load_run_s
 
 
 def export(
-    run_dir: str | Path, out: str | Path, overwrite: bool = False, checkpoint: str | Path | None = None
+    run_dir: str | Path,
+    out: str | Path,
+    overwrite: bool = False,
+    checkpoint: str | Path | None = None,
+    extra: Callable[[Path, Any, Any], None] | None = None,
 ) -> Path:
     """Merge the run's adapter into its base model and save a standalone folder (+ head, + rankscope.json).
-    The best checkpoint by default; `checkpoint` picks another ("final", a step, a folder)."""
+    The best checkpoint by default; `checkpoint` picks another ("final", a step, a folder). `extra(folder,
+    merged model, tokenizer)` adds files (the GGUF export) before the folder is moved into place."""
     spec = run_spec(run_dir)
     if get_method(spec.method.name).scorer is not None:
         raise InputError(
@@ -49,4 +56,6 @@ def export(
         }
         (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=2) + "\n")
         (tmp / "README.md").write_text(model_card(Path(run_dir), spec, merged=True))
+        if extra is not None:
+            extra(tmp, model, scorer.tokenizer)  # type: ignore[attr-defined]
     return Path(out)

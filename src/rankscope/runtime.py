@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import torch
@@ -21,9 +22,21 @@ def pick_device(device: str = "auto", option: str = "--device") -> str:
     return device
 
 
-@functools.cache
+NO_BF16_ENV = "RANKSCOPE_NO_BF16"
+"""Set to 1 to treat the CPU as one without native bf16 (float32 weights and no bf16 autocast where the
+settings say "auto"): how an AVX2-only machine runs, e.g. to time the demo as it runs there."""
+
+
 def cpu_has_bf16() -> bool:
-    """True where the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
+    """True where the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX), unless
+    $RANKSCOPE_NO_BF16 is set (to anything but "", "0")."""
+    if os.environ.get(NO_BF16_ENV, "") not in ("", "0"):
+        return False
+    return _cpu_flags_bf16()
+
+
+@functools.cache
+def _cpu_flags_bf16() -> bool:
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:

@@ -23,6 +23,7 @@ from rankscope.config import ExperimentSpec, FreezeMethod
 from rankscope.errors import InputError
 from rankscope.inspect.ablation import (
     ABLATION_FILE,
+    Ablation,
     preset_ablations,
     run_ablation,
     save_ablation,
@@ -154,6 +155,8 @@ class InspectOptions:
     deltas: bool = True
     windows: list[int] | None = None
     """sliding-window sizes of the ablation sweep; None: about a sixth of the layers; []: no sweep."""
+    presets: list[str] | None = None
+    """names of the preset ablations to run (attention-only, mlp-only, gate-only, ...); None: all."""
     stride: int | None = None
     """window start step; None: half the smallest window."""
     max_queries: int | None = None
@@ -217,6 +220,18 @@ def window_sizes(n_layers: int, windows: list[int] | None) -> list[int]:
     return sorted(set(windows))
 
 
+def chosen_presets(names: list[str] | None) -> list[Ablation]:
+    """The preset ablations named (all of them for None); an InputError names an unknown one."""
+    presets = preset_ablations()
+    if names is None:
+        return presets
+    unknown = sorted(set(names) - {a.name for a in presets})
+    if unknown:
+        known = ", ".join(a.name for a in presets)
+        raise InputError(f"unknown ablation preset '{unknown[0]}': expected one of {known}", "presets")
+    return [a for a in presets if a.name in names]
+
+
 def inspect_run(
     run_dir: str | Path, opts: InspectOptions | None = None, progress: Progress | None = None, **options: Any
 ) -> InspectResult:
@@ -232,6 +247,7 @@ def inspect_run(
         opts.probe_pairs = min(opts.probe_pairs, 60)
         opts.attention_pairs = min(opts.attention_pairs, 32)
         opts.folds = min(opts.folds, 3)
+    chosen_presets(opts.presets)  # an unknown name fails before any work
     run_dir = Path(run_dir)
     spec = check_run(run_dir)
     step = progress or (lambda stage, done, total: None)
@@ -403,7 +419,7 @@ def _ablation(
     if not dev.qrels:
         result.skipped["ablation"] = "the dev set has no judgements"
         return
-    ablations = preset_ablations()
+    ablations = chosen_presets(opts.presets)
     sizes = window_sizes(n_layers, opts.windows)
     if sizes:
         stride = opts.stride or (min(sizes) if opts.quick else max(1, min(sizes) // 2))

@@ -96,7 +96,11 @@ def build_reranker_for(spec: ExperimentSpec, device: str, bf16: bool) -> tuple[B
     set_seed(spec.optim.seed)
     bb = load_model(spec, device, bf16)
     if spec.optim.gradient_checkpointing:
-        bb.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable = getattr(bb.model, "activation_checkpointing_enable", None)  # newer transformers
+        if enable is not None:
+            enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            bb.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         bb.model.config.use_cache = False
     model = prepare(bb.model, spec.method)
     scorer = method_scorer(spec, model, bb.tokenizer)

@@ -91,6 +91,16 @@ def test_fuse_chooses_on_dev_and_rerank_uses_the_recorded_weight(invoke, files, 
     info = json.loads((fused / "fusion.json").read_text())
     assert info["weight"] == recorded["weight"] and info["chosen"]["measure"] == "nDCG@10"
     assert (fused / "run.reranker.trec").read_text() == (out / "run.trec").read_text()
+    # fusing the two existing runs with the recorded weight ranks as rerank --fuse did
+    applied = tmp_path / "applied.trec"
+    code = invoke(
+        "fuse", "--reranked", str(out / "run.trec"), "--first-stage", str(files["candidates"]),
+        "--weight", str(choice), "--out", str(applied),
+    )  # fmt: skip
+    assert code in (0, None)
+    ranked = [ln.split()[:3] for ln in applied.read_text().splitlines()]
+    assert ranked == [ln.split()[:3] for ln in (fused / "run.trec").read_text().splitlines()]
+    assert invoke("fuse", "--reranked", str(out / "run.trec"), "--first-stage", "x", "--out", "y") == 2
     # weight 1 ranks exactly as the reranker alone
     one = tmp_path / "one"
     assert invoke(*args[:-1], str(one), "--fuse", "interpolate", "--fuse-weight", "1") in (0, None)

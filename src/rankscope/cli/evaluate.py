@@ -80,16 +80,29 @@ def fuse_cmd(
     first_stage: Annotated[
         Path, typer.Option(help="the first stage's run or candidates on the same dev set")
     ],
-    qrels: Annotated[Path, typer.Option(help="the dev set's qrels")],
-    out: Annotated[Path, typer.Option(help="fusion.json to write (give it to rerank --fuse-weight)")],
+    out: Annotated[
+        Path,
+        typer.Option(help="fusion.json to write (for rerank --fuse-weight); with --weight, run.trec"),
+    ],
+    qrels: Annotated[Path | None, typer.Option(help="the dev set's qrels (to choose the weight)")] = None,
+    weight: Annotated[
+        str | None,
+        typer.Option(help="apply a weight (a number or a fusion.json) and write the fused run"),
+    ] = None,
     method: Annotated[str, typer.Option(help="interpolate or rrf")] = "interpolate",
     norm: Annotated[str, typer.Option(help="minmax or zscore (interpolate)")] = "minmax",
     measure: Annotated[str, typer.Option(help="the measure the weight is chosen by")] = "nDCG@10",
 ) -> None:
-    """Choose the fusion weight of reranker and first-stage scores on a dev set, and record the choice."""
+    """Choose the fusion weight of reranker and first-stage scores on a dev set (--qrels), and record the
+    choice; or, with --weight, fuse two existing runs (e.g. on a test set) into a TREC run file."""
     from rankscope.evaluate.fusion import choose_weight
     from rankscope.io import atomic_file
 
+    if weight is not None:
+        _apply_fusion(reranked, first_stage, weight, out)
+        return
+    if qrels is None:
+        raise InputError("give --qrels (choose the weight on a dev set) or --weight (apply one)", "--qrels")
     if method not in ("interpolate", "rrf"):
         raise InputError(f"unknown fusion '{method}': expected interpolate or rrf", "--method")
     choice = choose_weight(reranked, first_stage, qrels, measure, method=method, norm=norm)  # type: ignore[arg-type]
@@ -106,3 +119,20 @@ def fuse_cmd(
         table.add_row(f"{point.weight:.2f}", fmt(point.value))
     console.print(table)
     console.print(f"chosen weight {choice.weight:.2f} ({measure} {choice.value:.4f}); wrote {out}")
+
+
+def _apply_fusion(reranked: Path, first_stage: Path, value: str, out: Path) -> None:
+    """Fuse two runs with a given weight (its method and norm from fusion.json when one is given)."""
+    from rankscope.cli.rerank import fusion_weight
+    from rankscope.data.readers import write_trec_run
+    from rankscope.evaluate.fusion import fuse
+    from rankscope.io import atomic_file
+
+    w, choice = fusion_weight(value)
+    assert w is not None
+    method = str((choice or {}).get("method", "interpolate"))
+    norm = str((choice or {}).get("norm", "minmax"))
+    fused = fuse(reranked, first_stage, w, method=method, norm=norm)  # type: ignore[arg-type]
+    with atomic_file(out) as tmp:
+        write_trec_run(fused, tmp, tag="fused")
+    console.print(f"fused {len(fused)} queries ({method}, {norm}, reranker weight {w:.2f}); wrote {out}")

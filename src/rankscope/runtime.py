@@ -76,3 +76,22 @@ def use_bf16(setting: str | bool, device: str) -> bool:
             return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         return cpu_has_bf16()
     return bool(setting)
+
+
+def return_freed_memory(threshold: int = 1 << 20) -> bool:
+    """glibc only: serve allocations of `threshold` bytes and more (activations, scoring batches) by mmap,
+    so that freeing them hands the memory back. By default glibc raises that threshold as large blocks are
+    freed and then keeps them in its heap: training and scoring in turns then hold twice the memory they
+    use (2.2 GB instead of 1.1 GB peak RSS for the demo). Returns whether the setting took."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_mmap_threshold = -3  # malloc.h; setting it also turns off glibc's dynamic threshold
+        return bool(libc.mallopt(m_mmap_threshold, threshold))
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False

@@ -41,7 +41,9 @@ def main() -> None:
     """Entry point: bad input prints one line and exits with code 2; a full disk prints one line
     naming the output being written and exits with code 1."""
     from rankscope.io import DiskFullError, disk_full
+    from rankscope.runtime import return_freed_memory
 
+    return_freed_memory()  # freed activations and batches go back to the OS (peak RSS)
     try:
         app()
     except InputError as e:

@@ -1,0 +1,18 @@
+"""runtime: glibc's mmap threshold, so freed activations go back to the OS."""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+import pytest
+
+from rankscope.runtime import return_freed_memory
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only"
+)
+def test_mmap_threshold_is_set_on_glibc() -> None:
+    assert return_freed_memory() is True
+    assert return_freed_memory(1 << 21) is True  # idempotent, any threshold

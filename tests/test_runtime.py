@@ -16,3 +16,10 @@ from rankscope.runtime import return_freed_memory
 def test_mmap_threshold_is_set_on_glibc() -> None:
     assert return_freed_memory() is True
     assert return_freed_memory(1 << 21) is True  # idempotent, any threshold
+
+
+def test_zero_threshold_keeps_glibc_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rankscope.runtime import MMAP_THRESHOLD_ENV
+
+    monkeypatch.setenv(MMAP_THRESHOLD_ENV, "0")
+    assert return_freed_memory() is False

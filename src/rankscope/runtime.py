@@ -78,16 +78,24 @@ def use_bf16(setting: str | bool, device: str) -> bool:
     return bool(setting)
 
 
-def return_freed_memory(threshold: int = 1 << 20) -> bool:
+MMAP_THRESHOLD_ENV = "RANKSCOPE_MMAP_THRESHOLD"
+"""Bytes from which allocations are mmapped (see return_freed_memory); 0 leaves glibc's default."""
+
+
+def return_freed_memory(threshold: int | None = None) -> bool:
     """glibc only: serve allocations of `threshold` bytes and more (activations, scoring batches) by mmap,
     so that freeing them hands the memory back. By default glibc raises that threshold as large blocks are
     freed and then keeps them in its heap: training and scoring in turns then hold twice the memory they
-    use (2.2 GB instead of 1.1 GB peak RSS for the demo). Returns whether the setting took."""
+    use (2.2 GB instead of 1.1 GB peak RSS for the demo). The price is page faults on every large
+    allocation (CPU time). Default: $RANKSCOPE_MMAP_THRESHOLD, else 1 MiB; 0 keeps glibc's behaviour.
+    Returns whether the setting took."""
     import ctypes
     import ctypes.util
     import sys
 
-    if not sys.platform.startswith("linux"):
+    if threshold is None:
+        threshold = int(os.environ.get(MMAP_THRESHOLD_ENV) or 1 << 20)
+    if threshold <= 0 or not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

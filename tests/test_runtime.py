@@ -23,3 +23,12 @@ def test_zero_threshold_keeps_glibc_default(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setenv(MMAP_THRESHOLD_ENV, "0")
     assert return_freed_memory() is False
+
+
+def test_bad_threshold_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rankscope.errors import InputError
+    from rankscope.runtime import MMAP_THRESHOLD_ENV
+
+    monkeypatch.setenv(MMAP_THRESHOLD_ENV, "lots")
+    with pytest.raises(InputError, match=MMAP_THRESHOLD_ENV):
+        return_freed_memory()

@@ -94,7 +94,12 @@ def return_freed_memory(threshold: int | None = None) -> bool:
     import sys
 
     if threshold is None:
-        threshold = int(os.environ.get(MMAP_THRESHOLD_ENV) or 1 << 20)
+        value = os.environ.get(MMAP_THRESHOLD_ENV) or str(1 << 20)
+        if not value.strip().isdigit():
+            from rankscope.errors import InputError
+
+            raise InputError(f"expected a number of bytes, got '{value}'", f"${MMAP_THRESHOLD_ENV}")
+        threshold = int(value)
     if threshold <= 0 or not sys.platform.startswith("linux"):
         return False
     try:

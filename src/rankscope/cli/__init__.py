@@ -43,8 +43,8 @@ def main() -> None:
     from rankscope.io import DiskFullError, disk_full
     from rankscope.runtime import return_freed_memory
 
-    return_freed_memory()  # freed activations and batches go back to the OS (peak RSS)
     try:
+        return_freed_memory()  # freed activations and batches go back to the OS (peak RSS)
         app()
     except InputError as e:
         _error(str(e), 2)

@@ -134,41 +134,13 @@ def build_inputs(work: Path) -> dict[str, Path]:
     """A tiny random-weight Llama with a BPE tokenizer, triples, a spec, candidates and a sweep spec."""
 
     def make_model() -> None:
-        import torch
-        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-        from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+        """The test suite's tiny random-weight Llama and BPE tokenizer (tests/conftest.py)."""
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from conftest import make_tokenizer, tiny_llama
 
-        tok = Tokenizer(models.BPE(unk_token="<unk>"))
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        special = ["<unk>", "<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
-        trainer = trainers.BpeTrainer(
-            vocab_size=400, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-        )
-        text = [*TOPICS, "Query: Passage: Is the passage relevant to the query? Answer with yes or no."]
-        tok.train_from_iterator(text * 5, trainer)
-        tok.decoder = decoders.ByteLevel()
-        fast = PreTrainedTokenizerFast(
-            tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", bos_token="<s>", eos_token="</s>"
-        )
-        fast.chat_template = (
-            "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-            "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-        )
-        torch.manual_seed(0)
-        cfg = LlamaConfig(
-            vocab_size=len(fast),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=512,
-            pad_token_id=1,
-            bos_token_id=2,
-            eos_token_id=3,
-        )
-        LlamaForCausalLM(cfg).save_pretrained(work / "model")
-        fast.save_pretrained(work / "model")
+        tok = make_tokenizer()
+        tiny_llama(len(tok)).save_pretrained(work / "model")
+        tok.save_pretrained(work / "model")
 
     if wait(spawn([], work / "setup.log", make_model)) != 0:  # torch ops only ever run in children
         raise SystemExit(f"building the tiny model failed; see {work / 'setup.log'}")

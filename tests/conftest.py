@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -46,6 +46,15 @@ def make_tokenizer() -> PreTrainedTokenizerFast:
     fast.chat_template = CHAT
     fast.padding_side = "right"
     return fast
+
+
+@pytest.fixture()
+def one_thread() -> Iterator[None]:
+    """torch on one thread for the test (small models run faster and alike on any machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +15,7 @@ from rankscope.errors import InputError
 from rankscope.export_gguf import GgufParityError, check_parity, export_model_gguf, write_gguf
 from rankscope.scorers.registry import build_scorer
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def field(reader: GGUFReader, key: str):  # noqa: ANN201

@@ -3,7 +3,7 @@ mutate), labelled pairs, and a small dev set with graded judgements."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -98,8 +98,5 @@ def dev_set() -> tuple[Candidates, dict[str, str], Qrels]:
 
 
 @pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_thread(one_thread: None) -> None:
+    """Every test here runs torch on one thread (tests/conftest.py's one_thread)."""

@@ -58,6 +58,23 @@ def test_cross_encoder_trains(make_spec, bert_dir: Path, tmp_path: Path) -> None
     assert (tmp_path / "run" / "adapter" / "head.safetensors").is_file()
 
 
+def test_bi_encoder_trains_and_reloads(make_spec, bert_dir: Path, tmp_path: Path) -> None:
+    """The bi-encoder fine-tunes (full weights here) and the saved run reranks by the trained cosine."""
+    from rankscope import Reranker
+    from rankscope.scorers.trainable import BiEncoderReranker
+
+    method = {"name": "freeze", "layers": "all", "targets": ["attn", "mlp"], "full_weights": True}
+    spec = make_spec(model=str(bert_dir), scorer="bi-encoder", objective="listwise", method=method)
+    train(spec, tmp_path / "run")
+    check_trained(tmp_path / "run")
+    zero = Reranker.load(str(bert_dir), scorer="bi-encoder", device="cpu", dtype="float32")
+    trained = Reranker.from_run(tmp_path / "run")
+    docs = ["cats sleep a lot", "the stock market fell"]
+    assert trained.score("do cats sleep", docs) != zero.score("do cats sleep", docs)
+    assert all(-1.0001 <= s <= 1.0001 for s in trained.score("do cats sleep", docs))  # plain cosines
+    assert BiEncoderReranker.scale == 20.0
+
+
 @pytest.mark.parametrize(
     "method",
     [

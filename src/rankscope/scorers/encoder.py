@@ -22,21 +22,26 @@ class BiEncoderScorer(Scorer):
     ) -> None:
         self.model, self.tokenizer, self.max_length, self.batch = model, tokenizer, max_length, batch
 
+    def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        return dict(
+            self.tokenizer(
+                texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+            )
+        )
+
+    def pooled(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Unit-length mean-pooled embeddings of a tokenised batch (differentiable: training uses it)."""
+        hidden = self.model(**enc).last_hidden_state
+        m = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        return F.normalize((hidden * m).sum(1) / m.sum(1), dim=-1).float()
+
     def embed(self, texts: list[str]) -> torch.Tensor:
         out = []
         device = model_device(self.model)
         with torch.inference_mode():
             for i in range(0, len(texts), self.batch):
-                enc = self.tokenizer(
-                    texts[i : i + self.batch],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                ).to(device)
-                hidden = self.model(**enc).last_hidden_state
-                m = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                out.append(F.normalize((hidden * m).sum(1) / m.sum(1), dim=-1).float())
+                enc = {k: v.to(device) for k, v in self.tokenize(texts[i : i + self.batch]).items()}
+                out.append(self.pooled(enc))
         return torch.cat(out)
 
     def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:

@@ -142,6 +142,7 @@ def _register_builtins() -> None:
             "encoder",
             "similarity",
             lambda m, t_, h=None: BiEncoderScorer(m, t_),
+            t.BiEncoderReranker,
             description="cosine of mean-pooled embeddings",
         ),
         ScorerEntry(

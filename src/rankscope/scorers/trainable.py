@@ -19,7 +19,7 @@ from rankscope.data.examples import Group
 from rankscope.errors import InputError
 from rankscope.scorers.base import Pair, Scorer, pad_right
 from rankscope.scorers.decoder import PairwiseScorer, QueryLikelihoodScorer, YesNoScorer
-from rankscope.scorers.encoder import CrossEncoderScorer
+from rankscope.scorers.encoder import BiEncoderScorer, CrossEncoderScorer
 
 CPU = torch.device("cpu")
 
@@ -118,6 +118,31 @@ class CrossEncoderReranker(TrainableReranker):
 
     def forward(self, group_size: int, **enc: torch.Tensor) -> torch.Tensor:
         return self.scorer.logits(enc).view(-1, group_size)
+
+
+class BiEncoderReranker(TrainableReranker):
+    """Query and documents encoded apart; cosine of mean-pooled embeddings times `scale` (sentence-
+    transformers' contrastive scale of 20, so a softmax over a group is not flat). Reranking ranks by the
+    plain cosine, the same order."""
+
+    scorer: BiEncoderScorer
+    scale = 20.0
+
+    def collate(self, groups: Sequence[Group]) -> dict[str, Any]:
+        labels = group_labels(groups)
+        queries = self.scorer.tokenize([g.query for g in groups])
+        docs = self.scorer.tokenize([d for g in groups for d in g.docs])
+        batch = make_batch(labels, attention_mask=docs["attention_mask"])
+        batch.pop("attention_mask")
+        batch["n_tokens"] += int(queries["attention_mask"].sum())
+        return {**batch, "queries": queries, "docs": docs}
+
+    def forward(
+        self, queries: dict[str, torch.Tensor], docs: dict[str, torch.Tensor], group_size: int
+    ) -> torch.Tensor:
+        q = self.scorer.pooled(queries)
+        d = self.scorer.pooled(docs).view(q.shape[0], group_size, -1)
+        return self.scale * (d * q[:, None, :]).sum(-1)
 
 
 class PairwiseReranker(TrainableReranker):

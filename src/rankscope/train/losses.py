@@ -23,7 +23,7 @@ from torch import nn
 class Loss(nn.Module):
     """Base of the registered losses: what they accept and need, declared as class attributes."""
 
-    accepts: ClassVar[frozenset[str]] = frozenset({"logit", "logprob"})
+    accepts: ClassVar[frozenset[str]] = frozenset({"logit", "logprob", "similarity"})
     needs_negatives: ClassVar[bool] = True
     needs_teacher: ClassVar[bool] = False
     takes_threshold: ClassVar[bool] = False

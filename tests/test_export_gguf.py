@@ -12,7 +12,7 @@ from gguf import GGMLQuantizationType, GGUFReader
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
 from rankscope.errors import InputError
-from rankscope.export_gguf import GgufParityError, check_parity, export_model_gguf, write_gguf
+from rankscope.export_gguf import GgufParityError, check_parity, export_model_gguf, sample_pairs, write_gguf
 from rankscope.scorers.registry import build_scorer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -95,3 +95,29 @@ def test_export_model_gguf_writes_one_checked_file(llama_dir: Path, tmp_path: Pa
     parity = export_model_gguf(llama_dir, out, "q8_0", scorer="query-likelihood")
     assert out.is_file() and parity["file"] == str(out) and parity["tolerance"]["max_abs_diff"] == 0.25
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary file left
+
+
+@pytest.mark.parametrize("scorer", ["yes-no", "query-likelihood"])
+def test_llama_cpp_scores_the_gguf_like_torch(
+    llama, tokenizer: PreTrainedTokenizerFast, tmp_path: Path, scorer: str
+) -> None:
+    """Where llama-cpp-python is installed (an optional extra), llama.cpp itself reads the exported file
+    and scores as torch does; the export's parity check records it."""
+    pytest.importorskip("llama_cpp")
+    from rankscope.llamacpp import LlamaCppScorer
+
+    ref = build_scorer(scorer, llama, tokenizer)
+    path = write_gguf(llama, tokenizer, tmp_path / "model-f16.gguf", "f16")
+    pairs = sample_pairs()[:12]
+    served = LlamaCppScorer(path, ref, threads=1).score(pairs)
+    assert max(abs(a - b) for a, b in zip(ref.score(pairs), served, strict=True)) < 0.05
+    parity = check_parity(ref, path, "f16")
+    assert parity["llama_cpp"]["spearman"] > 0.99
+
+
+def test_llama_cpp_backend_is_refused_without_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rankscope import llamacpp
+
+    monkeypatch.setattr(llamacpp, "available", lambda: False)
+    with pytest.raises(InputError, match="pip install llama-cpp-python"):
+        llamacpp.LlamaCppScorer("m.gguf", object())  # type: ignore[arg-type]

@@ -31,6 +31,11 @@ TOLERANCE: dict[str, dict[str, float]] = {
     "f16": {"max_abs_diff": 0.05, "spearman": 0.99},
     "q8_0": {"max_abs_diff": 0.25, "spearman": 0.95},
 }
+LLAMA_CPP_TOLERANCE: dict[str, dict[str, float]] = {
+    # llama.cpp also rounds activations (f16 or 8-bit blocks) inside its matmuls: wider bounds
+    "f16": {"max_abs_diff": 0.1, "spearman": 0.99},
+    "q8_0": {"max_abs_diff": 0.5, "spearman": 0.95},
+}
 PARITY_SCORERS = ("yes-no", "query-likelihood")
 PARITY_FILE = "gguf-parity.json"
 
@@ -293,14 +298,31 @@ def check_parity(
         "same_tokens": same / len(pairs),
         "tolerance": tol,
     }
-    if not (diff <= tol["max_abs_diff"] and parity["spearman"] >= tol["spearman"]):
+    _check(parity, "transformers' GGUF loader", path)
+    from rankscope import llamacpp
+
+    if llamacpp.available():  # the optional extra: llama.cpp itself on the same file
+        backend = llamacpp.LlamaCppScorer(path, reference)
+        served = backend.score(pairs)
+        backend.close()
+        parity["llama_cpp"] = {
+            "max_abs_diff": max(abs(a - b) for a, b in zip(ours, served, strict=True)),
+            "spearman": _spearman(ours, served),
+            "tolerance": LLAMA_CPP_TOLERANCE[quant],
+        }
+        _check(parity["llama_cpp"], "llama.cpp", path, len(pairs))
+    return parity
+
+
+def _check(figures: dict[str, Any], reader: str, path: str | Path, pairs: int | None = None) -> None:
+    tol, diff = figures["tolerance"], figures["max_abs_diff"]
+    if not (diff <= tol["max_abs_diff"] and figures["spearman"] >= tol["spearman"]):
         raise GgufParityError(
-            f"GGUF scores differ from the torch model: max |diff| {diff:.3g} (allowed "
-            f"{tol['max_abs_diff']}), Spearman {parity['spearman']:.4f} (needed {tol['spearman']}) "
-            f"on {len(pairs)} pairs",
+            f"GGUF scores read by {reader} differ from the torch model: max |diff| {diff:.3g} (allowed "
+            f"{tol['max_abs_diff']}), Spearman {figures['spearman']:.4f} (needed {tol['spearman']}) "
+            f"on {pairs or figures['pairs']} pairs",
             path,
         )
-    return parity
 
 
 # --- exports --------------------------------------------------------------------------------------

@@ -54,19 +54,35 @@ class Reranker:
         trust_remote_code: bool = False,
         max_query_tokens: int | None = None,
         max_doc_tokens: int | None = None,
+        backend: str = "torch",
     ) -> Reranker:
         """A zero-shot reranker: `model` is an alias (smollm2-135m, ...), a model folder, a Hub id
-        (org/name, from the local Hub cache or the Hub when online) or a .gguf file."""
+        (org/name, from the local Hub cache or the Hub when online) or a .gguf file. `backend="llama.cpp"`
+        scores a .gguf file (e.g. `rankscope export --format gguf`'s) with llama.cpp (llama-cpp-python,
+        an optional extra; yes-no and query-likelihood): the torch model only makes the token ids."""
         from rankscope.models.loading import load_backbone
         from rankscope.runtime import pick_device, pick_dtype
         from rankscope.scorers.registry import build_for_backbone, get_scorer
 
+        if backend not in ("torch", "llama.cpp"):
+            raise InputError(f"unknown backend '{backend}': expected torch or llama.cpp", "--backend")
+        if backend == "llama.cpp":
+            from rankscope.llamacpp import available
+
+            if not str(model).endswith(".gguf"):
+                raise InputError(f"the llama.cpp backend scores a .gguf file, not {model}", "--backend")
+            if not available():
+                raise InputError("scoring with llama.cpp needs `pip install llama-cpp-python`", "--backend")
         kind = get_scorer(scorer).kind
         dev = pick_device(device)
         bb = load_backbone(
             model, kind=kind, dtype=pick_dtype(dtype, dev), device=dev, trust_remote_code=trust_remote_code
         )
         sc = build_for_backbone(scorer, bb, max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
+        if backend == "llama.cpp":
+            from rankscope.llamacpp import LlamaCppScorer
+
+            sc = LlamaCppScorer(model, sc)
         return cls(sc, str(model), scorer)
 
     @classmethod

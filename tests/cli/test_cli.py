@@ -132,3 +132,19 @@ def test_missing_file_refused(invoke, tmp_path, capsys) -> None:
     code = invoke("evaluate", "--run", str(tmp_path / "nope.trec"), "--qrels", str(tmp_path / "nope.txt"))
     assert code == 2
     assert "nope" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--backend", "onnx"], "unknown backend 'onnx'"),
+        (["--backend", "llama.cpp"], "scores a .gguf file"),
+        (["--backend", "llama.cpp", "--stream"], "without --run or --stream"),
+    ],
+)
+def test_llama_cpp_backend_needs_a_gguf_model(
+    invoke, files, llama_dir, tmp_path, capsys, extra, message
+) -> None:
+    args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--queries", str(files["queries"])]
+    code = invoke(*args, "--candidates", str(files["candidates"]), "--out", str(tmp_path / "out"), *extra)
+    assert code == 2 and message in capsys.readouterr().err and not (tmp_path / "out").exists()

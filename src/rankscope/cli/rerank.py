@@ -86,6 +86,9 @@ def rerank(
         str, typer.Option(help="auto (bf16 on CUDA and bf16-capable CPUs), float32, bfloat16")
     ] = "auto",
     trust_remote_code: Annotated[bool, typer.Option(help="run a Hub model's own code")] = False,
+    backend: Annotated[
+        str, typer.Option(help="torch, or llama.cpp for a .gguf --model (needs llama-cpp-python)")
+    ] = "torch",
     overwrite: bool = False,
     stream: Annotated[
         bool, typer.Option(help="read the candidates file query by query: memory bounded by a few queries")
@@ -106,6 +109,8 @@ def rerank(
         check_scorer(scorer)
     elif model or scorer:
         raise InputError("--run brings its own model and scorer: drop --model/--scorer", "--run")
+    if backend != "torch" and (run is not None or stream):
+        raise InputError("--backend llama.cpp scores a .gguf --model, without --run or --stream", "--backend")
     if fuse not in (None, "interpolate", "rrf"):
         raise InputError(f"unknown fusion '{fuse}': expected interpolate or rrf", "--fuse")
     weight, choice = fusion_weight(fuse_weight)
@@ -131,6 +136,7 @@ def rerank(
         "fuse_norm": fuse_norm,
         "device": device,
         "dtype": dtype,
+        "backend": backend,
     }
     if stream:
         from rankscope.cli.rerank_stream import rerank_streaming
@@ -158,9 +164,8 @@ def rerank(
             reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype)
         else:
             assert model and scorer
-            reranker = Reranker.load(
-                model, scorer, device=device, dtype=dtype, trust_remote_code=trust_remote_code
-            )
+            load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, backend=backend)
+            reranker = Reranker.load(model, scorer, **load)  # type: ignore[arg-type]
         res = run_rerank(inputs, reranker, depth=depth, pairwise_top=pairwise_top, measures=measures)
         ranking, metrics = res.run, res.metrics
         if fuse:

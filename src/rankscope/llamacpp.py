@@ -33,6 +33,12 @@ def available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
+def require() -> None:
+    """Refuse clearly where llama-cpp-python is missing."""
+    if not available():
+        raise InputError("scoring with llama.cpp needs `pip install llama-cpp-python`", "--backend")
+
+
 def has_amx_int8() -> bool:
     """Whether this CPU reports AMX-INT8 (where llama.cpp's AMX buffers crash, see above)."""
     try:
@@ -72,8 +78,7 @@ class LlamaCppScorer(Scorer):
     def __init__(
         self, path: str | Path, reference: Scorer, n_ctx: int = 1024, threads: int | None = None
     ) -> None:
-        if not available():
-            raise InputError("scoring with llama.cpp needs `pip install llama-cpp-python`", "--backend")
+        require()
         from llama_cpp import Llama
 
         self.name = getattr(reference, "name", "")

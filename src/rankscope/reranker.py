@@ -67,12 +67,11 @@ class Reranker:
         if backend not in ("torch", "llama.cpp"):
             raise InputError(f"unknown backend '{backend}': expected torch or llama.cpp", "--backend")
         if backend == "llama.cpp":
-            from rankscope.llamacpp import available
+            from rankscope.llamacpp import require
 
             if not str(model).endswith(".gguf"):
                 raise InputError(f"the llama.cpp backend scores a .gguf file, not {model}", "--backend")
-            if not available():
-                raise InputError("scoring with llama.cpp needs `pip install llama-cpp-python`", "--backend")
+            require()  # before loading the model
         kind = get_scorer(scorer).kind
         dev = pick_device(device)
         bb = load_backbone(

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from rankscope.errors import InputError
@@ -61,6 +62,7 @@ def test_cross_encoder_trains(make_spec, bert_dir: Path, tmp_path: Path) -> None
 def test_bi_encoder_trains_and_reloads(make_spec, bert_dir: Path, tmp_path: Path) -> None:
     """The bi-encoder fine-tunes (full weights here) and the saved run reranks by the trained cosine."""
     from rankscope import Reranker
+    from rankscope.data.examples import Group
     from rankscope.scorers.trainable import BiEncoderReranker
 
     method = {"name": "freeze", "layers": "all", "targets": ["attn", "mlp"], "full_weights": True}
@@ -71,8 +73,15 @@ def test_bi_encoder_trains_and_reloads(make_spec, bert_dir: Path, tmp_path: Path
     trained = Reranker.from_run(tmp_path / "run")
     docs = ["cats sleep a lot", "the stock market fell"]
     assert trained.score("do cats sleep", docs) != zero.score("do cats sleep", docs)
-    assert all(-1.0001 <= s <= 1.0001 for s in trained.score("do cats sleep", docs))  # plain cosines
-    assert BiEncoderReranker.scale == 20.0
+    plain = trained.score("do cats sleep", docs)
+    assert all(-1.0001 <= s <= 1.0001 for s in plain)  # reranking ranks by plain cosines
+    module = BiEncoderReranker(trained.scorer, trained.scorer.model)  # type: ignore[attr-defined]
+    group = Group("q1", "do cats sleep", tuple(docs), (1.0, 0.0))
+    batch = module.collate([group])
+    batch.pop("labels"), batch.pop("n_tokens")
+    with torch.no_grad():
+        scaled = module(**batch)[0].tolist()
+    assert scaled == pytest.approx([20 * s for s in plain], abs=1e-4)  # training sees 20 x the same cosines
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from rankscope.data.registry import load_dataset
 from rankscope.evaluate.metrics import evaluate
 from rankscope.export_gguf import LLAMA_CPP_TOLERANCE, TOLERANCE, load_gguf, write_gguf
 from rankscope.models.loading import load_backbone
-from rankscope.scorers.base import Pair
+from rankscope.scorers.base import Pair, Scorer
 from rankscope.scorers.registry import build_scorer
 
 
@@ -50,15 +50,26 @@ def main() -> None:
             run.setdefault(q, {})[d] = s
         return evaluate(run, qrels, ["nDCG@10"])["nDCG@10"]
 
+    def timed(scorer: Scorer) -> tuple[list[float], float]:
+        """`scorer`'s scores of the pairs and its pairs/s (after a warm-up)."""
+        scorer.score(pairs[:4])
+        t0 = time.perf_counter()
+        scores = scorer.score(pairs)
+        return scores, len(pairs) / (time.perf_counter() - t0)
+
+    def agreement(base: list[float], scores: list[float]) -> str:
+        """How `scores` agree with torch's float32 `base`: max |diff|, Spearman, nDCG@10 and its change."""
+        diff = max(abs(a - b) for a, b in zip(base, scores, strict=True))
+        rho = spearmanr(base, scores).statistic
+        ours, theirs = ndcg(base), ndcg(scores)
+        return f"max |diff| {diff:.2e}, Spearman {rho:.4f}, nDCG@10 {theirs:.4f} ({theirs - ours:+.4f})"
+
     bb = load_backbone(args.model, kind="causal", dtype=torch.float32)
     ref = build_scorer(args.scorer, bb.model, bb.tokenizer)
-    ref.score(pairs[:4])
-    t0 = time.perf_counter()
-    base = ref.score(pairs)
-    t_base = time.perf_counter() - t0
     n = len(pairs)
+    base, rate = timed(ref)
     print(f"pairs: {n} ({args.queries} DL19 queries x BM25 top-{args.depth}), {args.model}, {args.scorer}")
-    print(f"torch float32: {n / t_base:6.1f} pairs/s, nDCG@10 {ndcg(base):.4f}")
+    print(f"torch float32: {rate:6.1f} pairs/s, nDCG@10 {ndcg(base):.4f}")
     with tempfile.TemporaryDirectory() as tmp:
         for quant in args.quants.split(","):
             t0 = time.perf_counter()
@@ -68,37 +79,25 @@ def main() -> None:
             model, tok = load_gguf(path)
             t_load = time.perf_counter() - t0
             copy = build_scorer(args.scorer, model, tok)
-            copy.score(pairs[:4])
-            t0 = time.perf_counter()
-            ours = copy.score(pairs)
-            t_gguf = time.perf_counter() - t0
+            ours, rate = timed(copy)
             enc_a, enc_b = ref.encode(pairs), copy.encode(pairs)  # type: ignore[attr-defined]
             if isinstance(enc_a, tuple):
                 enc_a, enc_b = enc_a[0], enc_b[0]
             same = sum(a == b for a, b in zip(enc_a, enc_b, strict=True)) / n
-            diff = max(abs(a - b) for a, b in zip(base, ours, strict=True))
-            rho = spearmanr(base, ours).statistic
             print(
                 f"gguf {quant}: {path.stat().st_size / 2**20:6.1f} MiB (written in {t_write:.0f}s, loaded in "
-                f"{t_load:.0f}s), {n / t_gguf:6.1f} pairs/s, max |diff| {diff:.2e}, Spearman {rho:.4f}, "
-                f"same tokens {same:.2f}, nDCG@10 {ndcg(ours):.4f} ({ndcg(ours) - ndcg(base):+.4f}); "
+                f"{t_load:.0f}s), {rate:6.1f} pairs/s, {agreement(base, ours)}, same tokens {same:.2f}; "
                 f"tolerance {TOLERANCE[quant]}"
             )
             del model, copy
             if llamacpp.available():  # the optional extra: llama.cpp itself on the same file
                 served_by = llamacpp.LlamaCppScorer(path, ref, threads=torch.get_num_threads())
-                served_by.score(pairs[:4])
-                t0 = time.perf_counter()
-                served = served_by.score(pairs)
-                t_cpp = time.perf_counter() - t0
-                diff = max(abs(a - b) for a, b in zip(base, served, strict=True))
-                rho = spearmanr(base, served).statistic
-                print(
-                    f"llama.cpp {quant}: {n / t_cpp:6.1f} pairs/s ({torch.get_num_threads()} threads, a pair "
-                    f"at a time), max |diff| {diff:.2e}, Spearman {rho:.4f}, nDCG@10 {ndcg(served):.4f} "
-                    f"({ndcg(served) - ndcg(base):+.4f}); tolerance {LLAMA_CPP_TOLERANCE[quant]}"
-                )
+                served, rate = timed(served_by)
                 served_by.close()
+                print(
+                    f"llama.cpp {quant}: {rate:6.1f} pairs/s ({torch.get_num_threads()} threads, a pair at a "
+                    f"time), {agreement(base, served)}; tolerance {LLAMA_CPP_TOLERANCE[quant]}"
+                )
 
 
 if __name__ == "__main__":

@@ -58,37 +58,24 @@ def write_candidates(path: Path, lines: int, hits: int) -> None:
             f.write(json.dumps(row) + "\n")
 
 
-def tiny_bert(folder: Path) -> None:
-    import torch
-    from transformers import BertConfig, BertModel
-
+def save_tiny_bert(folder: Path) -> None:
+    """The test suite's tiny random-weight BERT and BPE tokenizer (tests/conftest.py), saved to `folder`."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import make_tokenizer
+    from conftest import make_tokenizer, tiny_bert
 
     tok = make_tokenizer()
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        pad_token_id=tok.pad_token_id,
-    )
-    BertModel(cfg).save_pretrained(folder)
+    tiny_bert(len(tok), tok.pad_token_id).save_pretrained(folder)
     tok.save_pretrained(folder)
 
 
-def peak_rss(cmd: list[str]) -> tuple[float, float, str]:
-    """(peak RSS in MB, wall seconds, the command's last output line)."""
+def peak_rss(cmd: list[str]) -> tuple[float, float]:
+    """(peak RSS in MB, wall seconds) of a command."""
     t0 = time.time()
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
     kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))  # type: ignore[union-attr]
-    last = (proc.stdout.strip().splitlines() or [""])[-1]
-    return kb / 1024, time.time() - t0, last
+    return kb / 1024, time.time() - t0
 
 
 def main() -> None:
@@ -101,7 +88,7 @@ def main() -> None:
     env_note = f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "tiny-bert"
-        tiny_bert(model)
+        save_tiny_bert(model)
         peaks = []
         for n in sorted(args.lines):
             cands = Path(tmp) / f"cands-{n}.jsonl"
@@ -116,7 +103,7 @@ def main() -> None:
                 "--out",
                 str(Path(tmp) / f"run-{n}"),
             ]
-            mb, secs, _ = peak_rss(cmd)
+            mb, secs = peak_rss(cmd)
             pairs = n * min(args.depth, args.hits)
             print(
                 f"{n:,} lines ({size_mb:.0f} MB file), {pairs:,} pairs: peak RSS {mb:.0f} MB in {secs:.0f} s"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import BertConfig, BertModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -77,6 +77,28 @@ def tiny_llama(vocab_size: int, layers: int = 2) -> LlamaForCausalLM:
         eos_token_id=3,
     )
     return LlamaForCausalLM(cfg).eval()
+
+
+def tiny_bert(vocab_size: int, pad_token_id: int) -> BertModel:
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        pad_token_id=pad_token_id,
+    )
+    return BertModel(cfg)
+
+
+@pytest.fixture(scope="session")
+def bert_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer) -> Path:
+    path = tmp_path_factory.mktemp("tiny-bert")
+    tiny_bert(len(tokenizer), tokenizer.pad_token_id).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 
 from rankscope.errors import InputError
 from rankscope.scorers.base import Pair, Scorer
@@ -67,11 +68,6 @@ def _without_extra_buffers() -> Iterator[None]:
         lib.llama_model_default_params = default
 
 
-def _logsumexp(x: np.ndarray) -> float:
-    m = float(x.max())
-    return m + float(np.log(np.exp(x - m).sum()))
-
-
 class LlamaCppScorer(Scorer):
     """`reference`'s scores (yes-no or query-likelihood) computed by llama.cpp over the GGUF at `path`."""
 
@@ -96,8 +92,6 @@ class LlamaCppScorer(Scorer):
                 n_threads=threads or os.cpu_count() or 1,
                 verbose=False,
             )
-        self.tokens = 0
-        """tokens run so far (for speed figures)."""
 
     def close(self) -> None:
         """Free llama.cpp's model and context now (not at interpreter exit)."""
@@ -110,7 +104,6 @@ class LlamaCppScorer(Scorer):
             )
         self.llm.reset()
         self.llm.eval(list(ids))
-        self.tokens += len(ids)
 
     def _last_logits(self) -> np.ndarray:
         import llama_cpp
@@ -126,7 +119,7 @@ class LlamaCppScorer(Scorer):
             for ids in ref.encode(pairs):
                 self._run(ids)
                 z = self._last_logits()
-                out.append(_logsumexp(z[yes]) - _logsumexp(z[no]))
+                out.append(float(logsumexp(z[yes]) - logsumexp(z[no])))
                 if progress:
                     progress(1)
             return out
@@ -134,9 +127,8 @@ class LlamaCppScorer(Scorer):
         for ids, (start, end) in zip(seqs, spans, strict=True):
             self._run(ids)
             logits = np.asarray(self.llm.scores[start - 1 : end - 1], dtype=np.float64)
-            m = logits.max(axis=1, keepdims=True)
-            logz = m[:, 0] + np.log(np.exp(logits - m).sum(axis=1))
             target = np.asarray(ids[start:end])
+            logz = logsumexp(logits, axis=1)
             out.append(float((logits[np.arange(len(target)), target] - logz).mean()))
             if progress:
                 progress(1)

@@ -1,4 +1,5 @@
-"""Training fixtures: a small triples file, a tiny BERT folder, and a spec builder over the tiny models."""
+"""Training fixtures: a small triples file and a spec builder over the tiny models (the tiny BERT folder,
+`bert_dir`, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
-from transformers import BertConfig, BertModel
 
 from rankscope.config import ExperimentSpec, spec_from_dict
 
@@ -33,24 +32,6 @@ def triples_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         other = TOPICS[(i + 3) % len(TOPICS)]
         rows += [f"query {topic} {j}\tpassage: {topic} ({j})\tpassage: {other} ({j})" for j in range(2)]
     path.write_text("\n".join(rows) + "\n")
-    return path
-
-
-@pytest.fixture(scope="session")
-def bert_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer) -> Path:
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    path = tmp_path_factory.mktemp("tiny-bert")
-    BertModel(cfg).save_pretrained(path)
-    tokenizer.save_pretrained(path)
     return path
 
 

@@ -46,6 +46,14 @@ def test_hard_negatives_are_judged_zero_or_unjudged_below_the_best_positive() ->
     assert q2.docs[1] == "cats" and len(q2.docs) == 3  # topped up by repeating when nothing else is left
 
 
+def test_groups_keep_the_unused_hard_negatives_as_spares() -> None:
+    hits = {"q2": [Hit("d3", 9, "goldfish grow"), *[Hit(f"n{i}", 5 - i, f"neg {i}") for i in range(5)]]}
+    (group,) = candidate_groups(QUERIES, {"q2": {"d3": 1}}, Candidates(hits), 3, seed=0)
+    assert len(group.spare) == 3 and set(group.spare) | set(group.docs[1:]) == {f"neg {i}" for i in range(5)}
+    (bge,) = bge_groups([("q", ["P"], ["a", "b", "c", "a"])], 2, seed=0)
+    assert set(bge.spare) == {"a", "b", "c"} - set(bge.docs[1:]) and len(bge.spare) == 2
+
+
 def test_random_negatives_come_from_the_pool_and_are_seeded() -> None:
     pool = [f"passage {i}" for i in range(50)]
     a = candidate_groups(QUERIES, QRELS, Candidates(HITS), 4, negatives="random", random_pool=pool, seed=3)

@@ -35,6 +35,13 @@ def test_drops_negatives_within_the_margin_and_refills_from_the_query() -> None:
         filter_false_negatives([Group("q", "q", ("a", "b"), (1.0, 0.0))])
 
 
+def test_a_lone_group_is_refilled_from_its_spare_negatives() -> None:
+    lone = Group("q", "q", ("p", "a", "b"), (1.0, 0.0, 0.0), "t", (1.0, 2.0, 0.0), ("s", "t"), (0.5, 3.0))
+    kept = filter_false_negatives([lone], margin=0.0)
+    assert kept.groups_dropped == 0 and kept.dropped == {"q": {"a"}}
+    assert kept.groups[0].docs == ("p", "b", "s") and kept.groups[0].teacher == (1.0, 0.0, 0.5)
+
+
 def test_filter_quality_counts_pairs_of_judged_queries() -> None:
     flagged = {"q1": {"a", "b"}, "q2": set(), "q3": {"z"}}
     dropped = {"q1": {"a", "c"}, "q2": {"x"}, "unjudged": {"k"}}

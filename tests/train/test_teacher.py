@@ -117,3 +117,13 @@ def test_attach_leaves_out_groups_without_scores() -> None:
     groups = [Group("1", "q", ("a", "b"), (1.0, 0.0)), Group("1", "q", ("a", "c"), (1.0, 0.0))]
     kept, missing = scores.attach(groups)
     assert missing == 1 and kept[0].teacher == (1.0, -1.0)
+
+
+def test_attach_scores_the_spare_negatives_it_knows() -> None:
+    combined = {pair_key("q", "a"): 1.0, pair_key("q", "b"): -1.0, pair_key("q", "s1"): 0.5}
+    scores = teacher.TeacherScores(["m"], {}, combined)
+    (kept,), missing = scores.attach([Group("1", "q", ("a", "b"), (1.0, 0.0), spare=("s1", "s2"))])
+    assert missing == 0 and kept.spare == ("s1",) and kept.spare_teacher == (0.5,)
+    pairs = [k for k, _ in teacher.group_pairs([kept], spare=True)]
+    assert pairs == [pair_key("q", d) for d in ("a", "b", "s1")]
+    assert len(teacher.group_pairs([kept])) == 2

@@ -28,6 +28,10 @@ class Group:
     source: str = ""
     teacher: tuple[float, ...] | None = None
     """a teacher's score of each document (distillation, false-negative filtering), when known."""
+    spare: tuple[str, ...] = ()
+    """the query's other mined negatives, not in this group: what the false-negative filter refills from."""
+    spare_teacher: tuple[float, ...] | None = None
+    """the teacher's score of each spare negative, when known."""
 
     @property
     def key(self) -> str:
@@ -131,7 +135,8 @@ def candidate_groups(
         for ptext, grade in pos:
             negs = _fill(rng.sample(hard, min(n, len(hard))), n, random_pool, pos_texts, rng)
             if len(negs) == n:
-                out.append(Group(qid, queries[qid], (ptext, *negs), (grade, *[0.0] * n), source))
+                spare = tuple(dict.fromkeys(t for t in hard if t not in negs))
+                out.append(Group(qid, queries[qid], (ptext, *negs), (grade, *[0.0] * n), source, spare=spare))
     return out
 
 
@@ -163,7 +168,10 @@ def bge_groups(
         for p in ps:
             hard = rng.sample(ns, min(group_size - 1, len(ns))) if negatives == "hard" else []
             negs = _fill(hard, group_size - 1, pool, set(ps), rng)
-            out.append(Group(text_id(q), q, (p, *negs), (1.0, *[0.0] * (group_size - 1)), source))
+            spare = tuple(dict.fromkeys(t for t in ns if t not in negs and t not in ps)) if negatives == "hard" else ()
+            out.append(
+                Group(text_id(q), q, (p, *negs), (1.0, *[0.0] * (group_size - 1)), source, spare=spare)
+            )
     return out
 
 

@@ -2,8 +2,9 @@
 
 A mined "negative" the teacher scores at or above (its group's positive - margin) is likely relevant
 (MS MARCO judges one passage per query); training it down teaches the reranker the wrong thing. Dropped
-negatives are replaced by the query's other negatives that pass, so groups keep their size; a group that
-cannot be refilled is dropped.
+negatives are replaced by the query's other negatives that pass (those of its other groups and the mined
+negatives no group used, `Group.spare`), so groups keep their size; a group that cannot be refilled is
+dropped.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class FilteredGroups:
 def filter_false_negatives(groups: Sequence[Group], margin: float = 0.0) -> FilteredGroups:
     """Drop each group's negatives whose teacher score is >= teacher(positive) - margin; refill from the
     query's other negatives (with their teacher scores) that pass the same test. Groups need `teacher`
-    scores (TeacherScores.attach) and the positive at index 0."""
+    scores (TeacherScores.attach) and the positive at index 0; the pool to refill from is every negative of
+    the query's groups and their spare negatives (`Group.spare`) that have a teacher score."""
     by_query: dict[str, dict[str, float]] = {}
     for g in groups:
         if g.teacher is None:
@@ -46,6 +48,8 @@ def filter_false_negatives(groups: Sequence[Group], margin: float = 0.0) -> Filt
         for doc, label, t in zip(g.docs[1:], g.labels[1:], g.teacher[1:], strict=True):
             if label < g.labels[0]:
                 pool.setdefault(doc, t)
+        for doc, t in zip(g.spare, g.spare_teacher or (), strict=False):
+            pool.setdefault(doc, t)
     out = FilteredGroups([])
     for g in groups:
         assert g.teacher is not None

@@ -38,11 +38,12 @@ def pair_key(query: str, doc: str) -> PairKey:
     return query, text_id(doc)
 
 
-def group_pairs(groups: Iterable[Group]) -> list[tuple[PairKey, Pair]]:
-    """Every distinct (query, document) of the groups, in first-seen order."""
+def group_pairs(groups: Iterable[Group], spare: bool = False) -> list[tuple[PairKey, Pair]]:
+    """Every distinct (query, document) of the groups, in first-seen order; with `spare`, their spare
+    negatives too (what the false-negative filter refills from)."""
     seen: dict[PairKey, Pair] = {}
     for g in groups:
-        for doc in g.docs:
+        for doc in (*g.docs, *g.spare) if spare else g.docs:
             seen.setdefault(pair_key(g.query, doc), Pair(g.query, doc))
     return list(seen.items())
 
@@ -63,7 +64,16 @@ class TeacherScores:
         for g in groups:
             keys = [pair_key(g.query, d) for d in g.docs]
             if all(k in self.combined for k in keys):
-                out.append(dataclasses.replace(g, teacher=tuple(self.combined[k] for k in keys)))
+                spare = [(d, self.combined.get(pair_key(g.query, d))) for d in g.spare]
+                known = [(d, t) for d, t in spare if t is not None]
+                out.append(
+                    dataclasses.replace(
+                        g,
+                        teacher=tuple(self.combined[k] for k in keys),
+                        spare=tuple(d for d, _ in known),
+                        spare_teacher=tuple(t for _, t in known),
+                    )
+                )
             else:
                 missing += 1
         return out, missing
@@ -199,7 +209,7 @@ def read_teacher_file(path: str, groups: Sequence[Group], train_cfg: TrainData) 
     ids = doc_ids(train_cfg) if train_cfg.datasets else {}
     for g in groups:
         hits = run.get(g.qid, {})
-        for doc in g.docs:
+        for doc in (*g.docs, *g.spare):
             did = ids.get(doc, text_id(doc))
             score = hits.get(did, hits.get(text_id(doc)))
             if score is not None:
@@ -217,13 +227,13 @@ def teacher_scores(
         raise InputError("the spec has no teacher section", "teacher")
     members = members_of(cfg)
     path = out / CACHE_FILE
-    pairs = group_pairs(groups)
+    pairs = group_pairs(groups, spare=spec.train.filter_negatives is not None)
     raw = read_cache(path, members)
     todo = [(k, p) for k, p in pairs if k not in raw]
     if not todo:
         log.info("teacher scores of %d pairs read from %s", len(pairs), path)
     elif cfg.file:
-        todo_groups = [g for g in groups if any(pair_key(g.query, d) not in raw for d in g.docs)]
+        todo_groups = [g for g in groups if any(pair_key(g.query, d) not in raw for d in (*g.docs, *g.spare))]
         raw.update(read_teacher_file(cfg.file, todo_groups, spec.train))
     else:
         raw.update(score_members(spec, todo, device))

@@ -168,7 +168,8 @@ def bge_groups(
         for p in ps:
             hard = rng.sample(ns, min(group_size - 1, len(ns))) if negatives == "hard" else []
             negs = _fill(hard, group_size - 1, pool, set(ps), rng)
-            spare = tuple(dict.fromkeys(t for t in ns if t not in negs and t not in ps)) if negatives == "hard" else ()
+            unused = (t for t in ns if t not in negs and t not in ps) if negatives == "hard" else ()
+            spare = tuple(dict.fromkeys(unused))
             out.append(
                 Group(text_id(q), q, (p, *negs), (1.0, *[0.0] * (group_size - 1)), source, spare=spare)
             )

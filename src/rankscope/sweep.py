@@ -1,11 +1,15 @@
 """`rankscope sweep SPEC --out DIR`: a grid of training runs, one after another, into DIR/runs/NAME, one row
 per finished run in DIR/results.jsonl and a bar chart DIR/comparison.png.
 
-A sweep spec is an experiment spec plus `grid:`, a mapping of dotted field paths to value lists:
+A sweep spec is an experiment spec plus `grid:`, a mapping of dotted field paths to value lists, and
+optionally `seeds:`, which runs every grid point once per seed (train.seed and optim.seed):
 
     grid:
       method.rank: [1, 8]
       objective: [ranknet, listwise]
+    seeds: [0, 1, 2]
+
+`rankscope report DIR` then compares configurations with each query's dev value averaged over seeds.
 
 Every grid point is validated as an experiment spec before anything runs. A killed sweep loses nothing
 saved: `--resume` skips the finished runs and resumes the interrupted one from its last checkpoint.
@@ -47,6 +51,8 @@ class SweepGrid(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     grid: dict[FieldPath, Annotated[list[Any], Field(min_length=1)]] = Field(min_length=1)
+    seeds: Annotated[list[int], Field(min_length=1)] | None = None
+    """run every grid point once per seed (train.seed and optim.seed both set to it)."""
 
 
 @dataclass
@@ -55,6 +61,9 @@ class GridPoint:
     name: str
     values: dict[str, Any]
     spec: ExperimentSpec
+    config: str = ""
+    """the grid combination's name without the seed (= name when the sweep has no seeds)."""
+    seed: int | None = None
 
 
 @dataclass
@@ -63,10 +72,11 @@ class Sweep:
     base: dict[str, Any]
     grid: dict[str, list[Any]]
     points: list[GridPoint]
+    seeds: list[int] | None = None
 
     def plan(self) -> dict[str, Any]:
         """Plain data stored as DIR/sweep.yaml: a resumed sweep must be the same sweep."""
-        return {"grid": self.grid, **self.base}
+        return {"grid": self.grid, **({"seeds": self.seeds} if self.seeds else {}), **self.base}
 
 
 def _check_field(key: str, source: Path) -> None:
@@ -144,8 +154,15 @@ def load_sweep(path: str | Path) -> Sweep:
     except ValidationError as e:
         raise InputError(format_errors(e), source) from None
     grid: dict[str, list[Any]] = data["grid"]
-    base = {k: v for k, v in data.items() if k != "grid"}
+    seeds: list[int] | None = data.get("seeds")
+    base = {k: v for k, v in data.items() if k not in ("grid", "seeds")}
     keys = list(grid)
+    if seeds is not None:
+        if len(set(seeds)) != len(seeds):
+            raise InputError(f"seeds: each seed once, got {seeds}", source)
+        for k in ("train.seed", "optim.seed"):
+            if k in grid:
+                raise InputError(f"grid: '{k}' and seeds set the same field", source)
     for k in keys:
         _check_field(k, source)
         clash = [o for o in keys if o != k and o.startswith(k + ".")]
@@ -153,19 +170,26 @@ def load_sweep(path: str | Path) -> Sweep:
             raise InputError(f"grid: '{k}' and '{clash[0]}' set the same field", source)
     combos = list(itertools.product(*grid.values()))
     names = point_names(grid, combos)
-    points = []
-    for i, (combo, name) in enumerate(zip(combos, names, strict=True)):
-        values = dict(zip(keys, combo, strict=True))
-        d = copy.deepcopy(base)
-        for k, v in values.items():
-            _set(d, k, v, source)
-        try:
-            spec = spec_from_dict(d, source, source.resolve().parent)
-        except InputError as e:
-            msg = str(e).removeprefix(f"{source}: ")
-            raise InputError(f"grid point {i} ({name}): {msg}", source) from None
-        points.append(GridPoint(i, name, values, spec))
-    return Sweep(source, base, grid, points)
+    points: list[GridPoint] = []
+    for combo, config in zip(combos, names, strict=True):
+        for seed in seeds or [None]:
+            i = len(points)
+            values = dict(zip(keys, combo, strict=True))
+            d = copy.deepcopy(base)
+            for k, v in values.items():
+                _set(d, k, v, source)
+            name = config
+            if seed is not None:
+                _set(d, "train.seed", seed, source)
+                _set(d, "optim.seed", seed, source)
+                name, values = f"{config}_seed-{seed}", {**values, "seed": seed}
+            try:
+                spec = spec_from_dict(d, source, source.resolve().parent)
+            except InputError as e:
+                msg = str(e).removeprefix(f"{source}: ")
+                raise InputError(f"grid point {i} ({name}): {msg}", source) from None
+            points.append(GridPoint(i, name, values, spec, config, seed))
+    return Sweep(source, base, grid, points, seeds)
 
 
 def parse_only(text: str | None) -> tuple[int, int] | None:
@@ -197,6 +221,8 @@ def result_row(point: GridPoint, run_dir: Path, out: Path) -> dict[str, Any]:
     summary = json.loads((run_dir / "summary.json").read_text())
     final = summary.get("final_dev") or {}
     row: dict[str, Any] = {"name": point.name, **point.values}
+    if point.seed is not None:
+        row["config"] = point.config
     row.update({k: v for k, v in final.items() if k not in _NOT_METRICS})
     row["steps"] = summary.get("steps")
     row["seconds"] = round(float(summary.get("train_seconds", 0)) + float(summary.get("dev_seconds", 0)), 2)

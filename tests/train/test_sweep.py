@@ -165,3 +165,59 @@ def test_only_splits_the_grid_between_processes(make_spec, tmp_path: Path, monke
     other = sweep_file(tmp_path, make_spec().dump(), {"method.rank": [1, 5]})
     with pytest.raises(InputError, match="differs from the one this sweep started with"):
         run_sweep(other, out, resume=True)
+
+
+def test_seeds_run_each_point_once_per_seed_and_compare_seed_averages(
+    make_spec, tmp_path: Path, monkeypatch
+) -> None:
+    from rankscope.report.per_query import sweep_per_query
+    from rankscope.train import run as run_mod
+
+    qrels = {f"q{i}": {"good": 1, "bad": 0} for i in range(12)}
+    (tmp_path / "qrels.txt").write_text(
+        "".join(f"{q} 0 {d} {r}\n" for q, j in qrels.items() for d, r in j.items())
+    )
+
+    def fake_train(spec, out, resume=False):  # rank 8 ranks `good` first on more queries than rank 1
+        out.mkdir(parents=True)
+        (out / "dev_runs").mkdir()
+        lines = []
+        for i, q in enumerate(qrels):
+            wins = i < (10 if spec.method.rank == 8 else 5) + spec.optim.seed
+            lines.append(f"{q} Q0 good 1 {2 if wins else 1} r\n{q} Q0 bad 2 {1 if wins else 2} r\n")
+        (out / "dev_runs" / "step-0.trec").write_text("x")  # an earlier step: not the final one
+        (out / "dev_runs" / "step-2.trec").write_text("".join(lines))
+        (out / "dev_qrels.txt").write_text((tmp_path / "qrels.txt").read_text())
+        (out / "summary.json").write_text(json.dumps({"steps": 2, "final_dev": {"step": 2, "RR@10": 0.5}}))
+        assert spec.train.seed == spec.optim.seed
+
+    monkeypatch.setattr(run_mod, "train", fake_train)
+    base = {**make_spec().dump(), "seeds": [0, 1]}
+    spec = sweep_file(tmp_path, base, {"method.rank": [1, 8]})
+    sweep = load_sweep(spec)
+    assert [p.name for p in sweep.points] == [
+        "rank-1_seed-0",
+        "rank-1_seed-1",
+        "rank-8_seed-0",
+        "rank-8_seed-1",
+    ]
+    assert [(p.config, p.seed, p.spec.train.seed) for p in sweep.points[2:]] == [
+        ("rank-8", 0, 0),
+        ("rank-8", 1, 1),
+    ]
+    result = run_sweep(spec, tmp_path / "sweep")
+    assert result.rows[1]["config"] == "rank-1" and result.rows[1]["seed"] == 1
+    deltas = sweep_per_query(tmp_path / "sweep", n_boot=200)
+    assert deltas is not None and deltas.result.names == ["rank-1", "rank-8"]
+    rr = next(c for c in deltas.result.comparisons if c.measure == "RR@10")
+    # rank 1 wins on 5 / 6 of 12 queries (seeds 0 / 1), rank 8 on 10 / 11: averaged per query over seeds
+    assert rr.mean_baseline == pytest.approx((5 + 6 + 0.5 * 13) / 24) and rr.mean_run == pytest.approx(
+        (10 + 11 + 0.5 * 3) / 24
+    )
+    assert deltas.seed_means["rank-8"]["RR@10"] == pytest.approx([(10 + 0.5 * 2) / 12, (11 + 0.5) / 12])
+    spec.write_text(yaml.safe_dump({**base, "seeds": [0, 0], "grid": {"method.rank": [1]}}))
+    with pytest.raises(InputError, match="each seed once"):
+        load_sweep(spec)
+    spec.write_text(yaml.safe_dump({**base, "grid": {"optim.seed": [1]}}))
+    with pytest.raises(InputError, match="optim.seed"):
+        load_sweep(spec)

@@ -5,13 +5,20 @@ run folder may hold, looked up in this order:
 
 - `dev_per_query.json`: `{measure: {query id: value}}`, as `metrics.per_query` returns it;
 - `dev_run.trec`: the final dev reranking as a TREC run, scored against `qrels` (an argument, else
-  `dev_qrels.txt` in the run folder, else in the sweep folder).
+  `dev_qrels.txt` in the run folder, else in the sweep folder);
+- `dev_runs/step-N.trec`, as training writes them: the final step's (summary.json's `final_dev`, else the
+  highest N), scored the same way.
+
+A sweep run with several seeds (results rows holding `config` and `seed`, as `sweep` writes them with
+`seeds:`) is compared per configuration: each query's value is averaged over the configuration's seeds,
+then the paired test runs over queries.
 
 A run folder with neither is listed as missing; the report says so rather than guessing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -29,6 +36,7 @@ RUNS_DIR = "runs"
 PER_QUERY_FILE = "dev_per_query.json"
 DEV_RUN_FILE = "dev_run.trec"
 DEV_QRELS_FILE = "dev_qrels.txt"
+DEV_RUNS_DIR = "dev_runs"
 PerQueryTable = dict[str, dict[str, float]]
 
 
@@ -41,9 +49,12 @@ class SweepDeltas:
     missing: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
     """run name -> the file its per-query values came from."""
+    seed_means: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    """with seeds: configuration -> measure -> each seed's mean over queries."""
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.result.to_json(), "missing": self.missing, "sources": self.sources}
+        extra = {"seed_means": self.seed_means} if self.seed_means else {}
+        return {**self.result.to_json(), "missing": self.missing, "sources": self.sources, **extra}
 
 
 def read_per_query(path: str | Path) -> PerQueryTable:
@@ -82,6 +93,36 @@ def _qrels_for(run_dir: Path, sweep_dir: Path | None, qrels: QrelsLike | None) -
     return None
 
 
+def final_dev_run(run_dir: Path) -> Path | None:
+    """`dev_runs/step-N.trec` of the final dev evaluation (summary.json), else of the highest step."""
+    folder = run_dir / DEV_RUNS_DIR
+    if not folder.is_dir():
+        return None
+    summary = run_dir / "summary.json"
+    if summary.is_file():
+        try:
+            step = (json.loads(summary.read_text()).get("final_dev") or {}).get("step")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            step = None
+        if step is not None and (folder / f"step-{step}.trec").is_file():
+            return folder / f"step-{step}.trec"
+    steps = []
+    for f in folder.glob("step-*.trec"):
+        with contextlib.suppress(ValueError):
+            steps.append((int(f.stem.removeprefix("step-")), f))
+    return max(steps)[1] if steps else None
+
+
+def average_seeds(tables: Sequence[PerQueryTable]) -> PerQueryTable:
+    """Each query's value averaged over the tables (one per seed), on the measures and queries all hold."""
+    shared = [m for m in tables[0] if all(m in t for t in tables)]
+    out: PerQueryTable = {}
+    for m in shared:
+        qids = [q for q in tables[0][m] if all(q in t[m] for t in tables)]
+        out[m] = {q: sum(t[m][q] for t in tables) / len(tables) for q in qids}
+    return out
+
+
 def run_per_query(
     run_dir: str | Path,
     qrels: QrelsLike | None = None,
@@ -99,9 +140,11 @@ def run_per_query(
         if measures:
             table = {m: table[m] for m in measures if m in table}
         return (table, stored) if table else None
-    run_file = run_dir / DEV_RUN_FILE
+    run_file: Path | None = run_dir / DEV_RUN_FILE
+    if not run_file.is_file():
+        run_file = final_dev_run(run_dir)
     judged = _qrels_for(run_dir, Path(sweep_dir) if sweep_dir else None, qrels)
-    if not run_file.is_file() or judged is None:
+    if run_file is None or judged is None:
         return None
     from rankscope.data.readers import read_trec_run
 
@@ -136,8 +179,16 @@ def sweep_per_query(
             continue
         tables[n], src = got
         sources[n] = str(src.relative_to(sweep_dir)) if src.is_relative_to(sweep_dir) else str(src)
+    seeded = {str(r["name"]): str(r["config"]) for r in rows if "seed" in r and "config" in r}
+    seed_means: dict[str, dict[str, list[float]]] = {}
+    if seeded:
+        for n, t in tables.items():
+            means = seed_means.setdefault(seeded.get(n, n), {})
+            for m, v in t.items():
+                means.setdefault(m, []).append(sum(v.values()) / len(v) if v else float("nan"))
+        tables, sources = _by_config(tables, sources, seeded)
     if baseline is not None:
-        if baseline not in tables:
+        if baseline not in tables:  # a configuration's name when the sweep ran seeds
             raise InputError(f"baseline run '{baseline}' has no per-query values", sweep_dir / RESULTS_FILE)
         tables = {baseline: tables[baseline], **{k: v for k, v in tables.items() if k != baseline}}
     if len(tables) < 2:
@@ -148,4 +199,16 @@ def sweep_per_query(
         raise InputError("the runs' per-query files share no measure", sweep_dir)
     values = [{m: t[m] for m in shared} for t in tables.values()]
     result = compare_values(values, list(tables), n_boot, seed)
-    return SweepDeltas(result, missing, sources)
+    return SweepDeltas(result, missing, sources, seed_means)
+
+
+def _by_config(
+    tables: dict[str, PerQueryTable], sources: dict[str, str], config_of: dict[str, str]
+) -> tuple[dict[str, PerQueryTable], dict[str, str]]:
+    """Per-seed tables -> one seed-averaged table per configuration (first-seen order)."""
+    groups: dict[str, list[str]] = {}
+    for name in tables:
+        groups.setdefault(config_of.get(name, name), []).append(name)
+    averaged = {c: average_seeds([tables[n] for n in names]) for c, names in groups.items()}
+    joined = {c: ", ".join(sources[n] for n in names) for c, names in groups.items()}
+    return averaged, joined

@@ -55,11 +55,14 @@ class Reranker:
         max_query_tokens: int | None = None,
         max_doc_tokens: int | None = None,
         backend: str = "torch",
+        system_prompt: str | None = None,
     ) -> Reranker:
         """A zero-shot reranker: `model` is an alias (smollm2-135m, ...), a model folder, a Hub id
         (org/name, from the local Hub cache or the Hub when online) or a .gguf file. `backend="llama.cpp"`
         scores a .gguf file (e.g. `rankscope export --format gguf`'s) with llama.cpp (llama-cpp-python,
-        an optional extra; yes-no and query-likelihood): the torch model only makes the token ids."""
+        an optional extra; yes-no and query-likelihood): the torch model only makes the token ids.
+        `system_prompt` replaces the chat template's default system message in chat-templated prompts
+        (yes-no, pairwise); "" leaves an empty system turn."""
         from rankscope.models.loading import load_backbone
         from rankscope.runtime import pick_device, pick_dtype
         from rankscope.scorers.registry import build_for_backbone, get_scorer
@@ -78,6 +81,11 @@ class Reranker:
             model, kind=kind, dtype=pick_dtype(dtype, dev), device=dev, trust_remote_code=trust_remote_code
         )
         sc = build_for_backbone(scorer, bb, max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
+        set_system = getattr(sc, "set_system_prompt", lambda _s: False)
+        if system_prompt is not None and not set_system(system_prompt):
+            raise InputError(
+                f"scorer '{scorer}' has no chat prompt to set a system prompt in", "--system-prompt"
+            )
         if backend == "llama.cpp":
             from rankscope.llamacpp import LlamaCppScorer
 

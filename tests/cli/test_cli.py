@@ -140,6 +140,7 @@ def test_missing_file_refused(invoke, tmp_path, capsys) -> None:
         (["--backend", "onnx"], "unknown backend 'onnx'"),
         (["--backend", "llama.cpp"], "scores a .gguf file"),
         (["--backend", "llama.cpp", "--stream"], "without --run or --stream"),
+        (["--system-prompt", "", "--stream"], "--system-prompt applies to a zero-shot --model"),
     ],
 )
 def test_llama_cpp_backend_needs_a_gguf_model(
@@ -148,3 +149,16 @@ def test_llama_cpp_backend_needs_a_gguf_model(
     args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--queries", str(files["queries"])]
     code = invoke(*args, "--candidates", str(files["candidates"]), "--out", str(tmp_path / "out"), *extra)
     assert code == 2 and message in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_system_prompt_reaches_the_prompt_and_the_config(invoke, files, llama_dir, tmp_path) -> None:
+    args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--queries", str(files["queries"])]
+    args += ["--candidates", str(files["candidates"]), "--qrels", str(files["qrels"]), "--depth", "2"]
+    assert invoke(*args, "--out", str(tmp_path / "a")) == 0
+    assert invoke(*args, "--out", str(tmp_path / "b"), "--system-prompt", "Judge relevance.") == 0
+    assert "system_prompt: Judge relevance." in (tmp_path / "b" / "config.yaml").read_text()
+    assert (tmp_path / "a" / "run.trec").read_text() != (tmp_path / "b" / "run.trec").read_text()
+    assert (
+        invoke(*args, "--scorer", "query-likelihood", "--out", str(tmp_path / "c"), "--system-prompt", "")
+        == 2
+    )

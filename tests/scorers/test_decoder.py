@@ -38,6 +38,22 @@ def test_yes_no_uses_chat_template(tokenizer, llama) -> None:
     assert text.startswith("<|im_start|>user") and text.rstrip().endswith("assistant")
 
 
+def test_system_prompt_replaces_the_default_and_keeps_budgets(tokenizer, llama) -> None:
+    scorer = YesNoScorer(llama, tokenizer)
+    scorer.template.max_tokens["doc"] = 3
+    before = scorer.template.literal_tokens
+    assert scorer.set_system_prompt("Judge relevance.")
+    text = tokenizer.decode(scorer.template.ids(query="q", doc="d"))
+    assert text.startswith("<|im_start|>system\nJudge relevance.<|im_end|>\n<|im_start|>user")
+    assert scorer.template.max_tokens["doc"] == 3 and scorer.template.literal_tokens > before
+    scorer.set_system_prompt(None)  # back to the template's default: no system turn in this one
+    assert tokenizer.decode(scorer.template.ids(query="q", doc="d")).startswith("<|im_start|>user")
+    ql = QueryLikelihoodScorer(llama, tokenizer)
+    prompt = ql.prompt
+    assert not ql.set_system_prompt("")  # no chat template in the query-likelihood prompt: unchanged
+    assert ql.prompt is prompt
+
+
 def test_query_likelihood_matches_full_logits(llama, tokenizer) -> None:
     scorer = QueryLikelihoodScorer(llama, tokenizer)
     got = scorer.score(PAIRS)

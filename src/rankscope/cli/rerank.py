@@ -89,6 +89,10 @@ def rerank(
     backend: Annotated[
         str, typer.Option(help="torch, or llama.cpp for a .gguf --model (needs llama-cpp-python)")
     ] = "torch",
+    system_prompt: Annotated[
+        str | None,
+        typer.Option(help="system message of chat prompts (yes-no, pairwise); '' for an empty one"),
+    ] = None,
     overwrite: bool = False,
     stream: Annotated[
         bool, typer.Option(help="read the candidates file query by query: memory bounded by a few queries")
@@ -109,6 +113,10 @@ def rerank(
         check_scorer(scorer)
     elif model or scorer:
         raise InputError("--run brings its own model and scorer: drop --model/--scorer", "--run")
+    if system_prompt is not None and (run is not None or stream):
+        raise InputError(
+            "--system-prompt applies to a zero-shot --model, without --run or --stream", "--system-prompt"
+        )
     if backend != "torch" and (run is not None or stream):
         raise InputError("--backend llama.cpp scores a .gguf --model, without --run or --stream", "--backend")
     if fuse not in (None, "interpolate", "rrf"):
@@ -137,6 +145,7 @@ def rerank(
         "device": device,
         "dtype": dtype,
         "backend": backend,
+        **({"system_prompt": system_prompt} if system_prompt is not None else {}),
     }
     if stream:
         from rankscope.cli.rerank_stream import rerank_streaming
@@ -165,6 +174,7 @@ def rerank(
         else:
             assert model and scorer
             load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, backend=backend)
+            load["system_prompt"] = system_prompt
             reranker = Reranker.load(model, scorer, **load)  # type: ignore[arg-type]
         res = run_rerank(inputs, reranker, depth=depth, pairwise_top=pairwise_top, measures=measures)
         ranking, metrics = res.run, res.metrics

@@ -45,6 +45,17 @@ class _DecoderScorer(Scorer):
         self.max_batch = max_batch
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
+    def set_system_prompt(self, system: str | None) -> bool:
+        """Use another system message in the chat-templated prompts (None: the chat template's default,
+        "": an empty system turn); False where the scorer has no chat prompt (query likelihood)."""
+        changed = False
+        for attr in ("template", "prompt", "target"):
+            template = getattr(self, attr, None)
+            if isinstance(template, TokenTemplate) and template.chat:
+                setattr(self, attr, template.with_system(system))
+                changed = True
+        return changed
+
     def _run(
         self,
         seqs: list[list[int]],

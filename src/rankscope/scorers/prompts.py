@@ -29,6 +29,11 @@ class TokenTemplate:
     lead: dict[str, str]
     """slot -> " " where the template had a space before it: the space is tokenised with the slot text,
     as it would be in the whole string ("Query: how" gives " how", not " " + "how")."""
+    text: str = ""
+    """the template before the chat template was applied (what `with_system` rebuilds from)."""
+    chat: bool = False
+    add_bos: bool = True
+    system: str | None = None
     _cache: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
@@ -41,10 +46,15 @@ class TokenTemplate:
         max_query_tokens: int = 64,
         max_doc_tokens: int = 192,
         add_bos: bool = True,
+        system: str | None = None,
     ) -> TokenTemplate:
+        """`system` (chat templates only): the system message; None keeps the chat template's default
+        (SmolLM2's names the assistant), "" gives an empty system turn."""
+        source, bos_asked = text, add_bos
         if chat and getattr(tokenizer, "chat_template", None):
+            turns = [] if system is None else [{"role": "system", "content": system}]
             text = tokenizer.apply_chat_template(
-                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+                [*turns, {"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
             )
             add_bos = False  # the chat template carries its own start tokens
         parts = _SLOT.split(text)
@@ -58,7 +68,20 @@ class TokenTemplate:
         if add_bos and bos is not None and (not pieces[0] or pieces[0][0] != bos):
             pieces[0] = [bos, *pieces[0]]
         limits = {"query": max_query_tokens, "doc": max_doc_tokens, "doc_b": max_doc_tokens}
-        return cls(pieces, slots, tokenizer, limits, lead)
+        return cls(pieces, slots, tokenizer, limits, lead, source, chat, bos_asked, system)
+
+    def with_system(self, system: str | None) -> TokenTemplate:
+        """The same template with another system message (see `build`), token budgets kept."""
+        out = TokenTemplate.build(
+            self.tokenizer, self.text, chat=self.chat, add_bos=self.add_bos, system=system
+        )
+        out.max_tokens.update(self.max_tokens)
+        return out
+
+    @property
+    def literal_tokens(self) -> int:
+        """Tokens of the template's literal pieces (what every pair carries besides its texts)."""
+        return sum(len(p) for p in self.pieces)
 
     def prepare(self, **texts: list[str]) -> None:
         """Tokenise unseen slot texts (slot name -> texts) in one batched call and cache them."""

@@ -11,6 +11,10 @@ own matrices 6 per weight (forward, activation and weight gradients), attention 
 3x its forward, the yes/no head rows likewise; padding is not counted. The last line:
 `training: N tokens/s, X% of this CPU's measured matmul peak` (the peak of the dtype the matmuls run in).
 
+Named baseline in the same run: the same steps with plain padded batches (every sequence of a step padded
+to the step's longest, `TrainableReranker.tight_batches = False`) against rankscope's default, batches
+sorted by length and run in chunks cut to their own width (`rankscope.scorers.trainable.tight_chunks`).
+
     .venv/bin/python bench/train_cpu.py [--steps 6] [--peak-seconds 2]
 """
 
@@ -44,8 +48,16 @@ class CountingTrainer(RankTrainer):
         super().__init__(**kw)
         self.lengths: list[list[int]] = []
 
+        self.run_tokens: list[int] = []
+
     def compute_loss(self, model: Any, inputs: dict[str, Any], *a: Any, **kw: Any) -> Any:
-        self.lengths.append(inputs["attention_mask"].sum(1).tolist())
+        mask = inputs["attention_mask"]
+        self.lengths.append(mask.sum(1).tolist())
+        bounds = inputs.get("bounds")
+        if bounds is None:
+            self.run_tokens.append(int(mask.numel()))
+        else:  # each chunk runs at its first (longest) row's width
+            self.run_tokens.append(sum((b - a) * int(mask[a].sum()) for a, b in bounds.tolist()))
         return super().compute_loss(model, inputs, *a, **kw)
 
 
@@ -89,23 +101,10 @@ def main() -> None:
     )
     bf16 = use_bf16(spec.optim.bf16, "cpu")
     data = build_training_set(spec.train, [], pointwise=False)
-    _, reranker = build_reranker_for(spec, "cpu", bf16)
-    loss_fn = build_loss([(o.name, o.weight) for o in spec.objectives], spec.train.min_relevance, 1.0)
-    clock = StepClock()
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = CountingTrainer(
-            model=reranker,
-            loss_fn=loss_fn,
-            args=training_arguments(spec, Path(tmp), "cpu", bf16),
-            train_dataset=GroupDataset(data.train),
-            callbacks=[clock],
-        )
-        trainer.remove_callback(PrinterCallback)
-        trainer.train()
-    model = reranker.scorer.model  # type: ignore[attr-defined]
+    plain = run(spec, data.train, bf16, tight=False)
+    trainer, seconds, model = run(spec, data.train, bf16, tight=True)
     shape, n_lora = DecoderShape.of(model), lora_params(model)
     timed = trainer.lengths[1:]  # step 0 is the warm-up
-    seconds = clock.ends[-1] - clock.ends[0]
     tokens = sum(sum(s) for s in timed)
     flops = sum(lora_training_flops(shape, s, n_lora, head_rows=8 * len(s)) for s in timed)
     dtype = torch.bfloat16 if bf16 else torch.float32
@@ -128,8 +127,39 @@ def main() -> None:
         f"per step: {tokens / len(timed):.0f} real tokens in {seconds / len(timed):.2f}s; "
         f"{flops / tokens / 1e6:.1f} MFLOP per token (4P + 6 x LoRA + attention + head)"
     )
+    plain_tokens = sum(sum(s) for s in plain[0].lengths[1:])
+    assert plain_tokens == tokens, "the two runs must train on the same sequences"
+    for label, (tr, secs, _) in (
+        ("plain padded batches", plain),
+        ("tight batches (rankscope)", (trainer, seconds, model)),
+    ):
+        ran = sum(tr.run_tokens[1:])
+        print(
+            f"{label}: {secs / len(timed):.2f}s per step, {ran / len(timed):.0f} tokens run per step "
+            f"({100 * (ran - tokens) / ran:.1f}% padding), {tokens / secs:.0f} real tokens/s"
+        )
+    print(f"tight vs plain padded batches: {plain[1] / seconds:.2f}x")
     print(f"achieved: {rate / 1e9:.1f} GFLOP/s")
     print(f"training: {tokens / seconds:.0f} tokens/s, {pct:.1f}% of this CPU's measured matmul peak")
+
+
+def run(spec: Any, groups: list[Any], bf16: bool, tight: bool) -> tuple[CountingTrainer, float, Any]:
+    """Train the spec's steps; the trainer (its per-step lengths), the timed seconds and the model."""
+    _, reranker = build_reranker_for(spec, "cpu", bf16)
+    reranker.tight_batches = tight
+    loss_fn = build_loss([(o.name, o.weight) for o in spec.objectives], spec.train.min_relevance, 1.0)
+    clock = StepClock()
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = CountingTrainer(
+            model=reranker,
+            loss_fn=loss_fn,
+            args=training_arguments(spec, Path(tmp), "cpu", bf16),
+            train_dataset=GroupDataset(groups),
+            callbacks=[clock],
+        )
+        trainer.remove_callback(PrinterCallback)
+        trainer.train()
+    return trainer, clock.ends[-1] - clock.ends[0], reranker.scorer.model  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -35,6 +35,52 @@ def group_pairs(groups: Sequence[Group]) -> list[Pair]:
     return [Pair(g.query, d) for g in groups for d in g.docs]
 
 
+CHUNK_OVERHEAD = 64
+"""What one more forward call costs, in padded tokens, when `tight_chunks` weighs splitting a batch."""
+
+
+def tight_chunks(lengths: Sequence[int], overhead: int = CHUNK_OVERHEAD) -> list[tuple[int, int]]:
+    """Rows sorted longest first, split into consecutive chunks [a, b) that minimise the tokens run (each
+    chunk padded to its first row's length) plus `overhead` per chunk: exact dynamic programming."""
+    n = len(lengths)
+    best = [0] + [1 << 62] * n
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        for i in range(j):
+            cost = best[i] + (j - i) * lengths[i] + overhead
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    out, j = [], n
+    while j > 0:
+        out.append((cut[j], j))
+        j = cut[j]
+    return out[::-1]
+
+
+def sorted_padded(
+    seqs: list[list[int]], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sequences longest first, right-padded, with `order` (row k holds sequence order[k]) and the
+    chunk bounds (K, 2) that `tight_forward` runs one at a time, each cut to its own width."""
+    order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
+    ids, mask = pad_right([seqs[i] for i in order], pad_id, CPU)
+    bounds = tight_chunks([len(seqs[i]) for i in order])
+    return ids, mask, torch.tensor(order, dtype=torch.long), torch.tensor(bounds, dtype=torch.long)
+
+
+def tight_forward(
+    fn: Any, ids: torch.Tensor, mask: torch.Tensor, order: torch.Tensor, bounds: torch.Tensor
+) -> torch.Tensor:
+    """`fn(ids, mask, rows)` per chunk of a `sorted_padded` batch, with no column past the chunk's longest
+    row, the scores put back in the batch's original order (no FLOPs spent on most of the padding)."""
+    parts = []
+    for a, b in bounds.tolist():
+        width = int(mask[a].sum())
+        parts.append(fn(ids[a:b, :width], mask[a:b, :width], slice(a, b)))
+    scores = torch.cat(parts)
+    return scores.new_zeros(scores.shape).index_copy(0, order, scores)
+
+
 def make_batch(labels: torch.Tensor, **tensors: torch.Tensor) -> dict[str, Any]:
     """Model inputs plus `labels` and `n_tokens` (both popped before the forward) and the group size."""
     mask = tensors["attention_mask"]
@@ -44,6 +90,11 @@ def make_batch(labels: torch.Tensor, **tensors: torch.Tensor) -> dict[str, Any]:
 
 class TrainableReranker(nn.Module):
     """Backbone (+ head) under training; `collate` makes a batch, `forward(**batch)` scores it."""
+
+    tight_batches = True
+    """decoder rerankers: sort each batch by length and run it in chunks cut to their own width
+    (`tight_chunks`), so little compute goes to padding; a subclass that overrides `forward` gets plain
+    padded batches."""
 
     def __init__(
         self, scorer: Scorer, model: nn.Module, head: nn.Module | None = None, seed: int = 0
@@ -72,11 +123,28 @@ class DecoderPointReranker(TrainableReranker):
 
     def collate(self, groups: Sequence[Group]) -> dict[str, Any]:
         labels = group_labels(groups)
-        ids, mask = pad_right(self.scorer.encode(group_pairs(groups)), self.scorer.pad_id, CPU)
-        return make_batch(labels, input_ids=ids, attention_mask=mask)
+        seqs = self.scorer.encode(group_pairs(groups))
+        if not self.tight_batches or type(self).forward is not DecoderPointReranker.forward:
+            ids, mask = pad_right(seqs, self.scorer.pad_id, CPU)
+            return make_batch(labels, input_ids=ids, attention_mask=mask)
+        ids, mask, order, bounds = sorted_padded(seqs, self.scorer.pad_id)
+        return make_batch(labels, input_ids=ids, attention_mask=mask, order=order, bounds=bounds)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, group_size: int) -> torch.Tensor:
-        return self.scorer.logits(input_ids, attention_mask).view(-1, group_size)
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        group_size: int,
+        order: torch.Tensor | None = None,
+        bounds: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Scores (groups, group size); with `order` and `bounds` (collate's), chunk by chunk."""
+        if order is None or bounds is None:
+            return self.scorer.logits(input_ids, attention_mask).view(-1, group_size)
+        scores = tight_forward(
+            lambda ids, mask, _rows: self.scorer.logits(ids, mask), input_ids, attention_mask, order, bounds
+        )
+        return scores.view(-1, group_size)
 
 
 class QueryLikelihoodReranker(TrainableReranker):
@@ -87,15 +155,33 @@ class QueryLikelihoodReranker(TrainableReranker):
     def collate(self, groups: Sequence[Group]) -> dict[str, Any]:
         labels = group_labels(groups)
         seqs, spans = self.scorer.encode(group_pairs(groups))
-        ids, mask = pad_right(seqs, self.scorer.pad_id, CPU)
-        spans_t = torch.tensor(spans, dtype=torch.long)
-        return make_batch(labels, input_ids=ids, attention_mask=mask, spans=spans_t)
+        if not self.tight_batches or type(self).forward is not QueryLikelihoodReranker.forward:
+            ids, mask = pad_right(seqs, self.scorer.pad_id, CPU)
+            return make_batch(labels, input_ids=ids, attention_mask=mask, spans=torch.tensor(spans))
+        ids, mask, order, bounds = sorted_padded(seqs, self.scorer.pad_id)
+        spans_t = torch.tensor([spans[i] for i in order.tolist()], dtype=torch.long)
+        return make_batch(
+            labels, input_ids=ids, attention_mask=mask, spans=spans_t, order=order, bounds=bounds
+        )
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, spans: torch.Tensor, group_size: int
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        spans: torch.Tensor,
+        group_size: int,
+        order: torch.Tensor | None = None,
+        bounds: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """Scores (groups, group size); with `order` and `bounds` (collate's), chunk by chunk."""
         spans_list = [(int(a), int(b)) for a, b in spans.tolist()]
-        return self.scorer.token_logprobs(input_ids, attention_mask, spans_list).view(-1, group_size)
+        if order is None or bounds is None:
+            return self.scorer.token_logprobs(input_ids, attention_mask, spans_list).view(-1, group_size)
+
+        def run(ids: torch.Tensor, mask: torch.Tensor, rows: slice) -> torch.Tensor:
+            return self.scorer.token_logprobs(ids, mask, spans_list[rows])
+
+        return tight_forward(run, input_ids, attention_mask, order, bounds).view(-1, group_size)
 
 
 class CrossEncoderReranker(TrainableReranker):

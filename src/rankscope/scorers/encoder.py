@@ -35,14 +35,26 @@ class BiEncoderScorer(Scorer):
         m = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         return F.normalize((hidden * m).sum(1) / m.sum(1), dim=-1).float()
 
-    def embed(self, texts: list[str]) -> torch.Tensor:
-        out = []
+    def embed(self, texts: list[str], progress: Callable[[int], None] | None = None) -> torch.Tensor:
+        """Unit-length embeddings of `texts` (in order), batched longest first so that batches of similar
+        length are padded little; `progress(n)` after each batch with the texts it embedded."""
+        if not texts:
+            return torch.empty(0, 0)
+        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        order = sorted(range(len(texts)), key=lambda i: -len(enc["input_ids"][i]))
         device = model_device(self.model)
+        parts: list[torch.Tensor] = []
         with torch.inference_mode():
-            for i in range(0, len(texts), self.batch):
-                enc = {k: v.to(device) for k, v in self.tokenize(texts[i : i + self.batch]).items()}
-                out.append(self.pooled(enc))
-        return torch.cat(out)
+            for i in range(0, len(order), self.batch):
+                rows = order[i : i + self.batch]
+                feats = self.tokenizer.pad(
+                    {k: [v[r] for r in rows] for k, v in enc.items()}, return_tensors="pt"
+                )
+                parts.append(self.pooled({k: t.to(device) for k, t in feats.items()}))
+                if progress:
+                    progress(len(rows))
+        emb = torch.cat(parts)
+        return emb.new_empty(emb.shape).index_copy_(0, torch.tensor(order, device=emb.device), emb)
 
     def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
         texts = list(dict.fromkeys([p.query for p in pairs] + [p.doc for p in pairs]))

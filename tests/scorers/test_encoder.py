@@ -1,0 +1,26 @@
+"""The bi-encoder embeds texts in length-sorted batches and gives each text the embedding it gets alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModel
+
+from rankscope.scorers.base import Pair
+from rankscope.scorers.encoder import BiEncoderScorer
+
+TEXTS = ["a", "a flea " * 20, "goldfish grow", "cats " * 7, "wifi", "tanks hold water " * 3]
+
+
+def test_sorted_batches_embed_each_text_as_alone(tokenizer, bert_dir: Path) -> None:
+    scorer = BiEncoderScorer(AutoModel.from_pretrained(bert_dir).eval(), tokenizer, batch=4)
+    done: list[int] = []
+    emb = scorer.embed(TEXTS, done.append)
+    assert done == [4, 2] and emb.shape[0] == len(TEXTS)
+    for text, row in zip(TEXTS, emb, strict=True):
+        torch.testing.assert_close(row, scorer.embed([text])[0], rtol=1e-5, atol=1e-5)
+    assert torch.allclose(emb.norm(dim=1), torch.ones(len(TEXTS)))
+    scores = scorer.score([Pair(TEXTS[0], TEXTS[1]), Pair(TEXTS[2], TEXTS[2])])
+    assert abs(scores[1] - 1.0) < 1e-5 and abs(scores[0] - float(emb[0] @ emb[1])) < 1e-5
+    assert scorer.score([]) == []

@@ -25,3 +25,26 @@ $RS compare runs/dl19-minilm/run.trec $RUN-dl19/run.trec --qrels ../shared/data/
     -m nDCG@10 -m "RR(rel=2)@10"
 $RS compare runs/scifact-minilm/run.trec $RUN-scifact/run.trec --qrels ../shared/data/scifact/qrels/test.tsv \
     -m nDCG@10 -m RR@10
+# The fine-tune fused with zero-shot SmolLM2 query likelihood: the weight chosen on the dev part only
+# (RR@10, z-scores), then applied unchanged to DL19 and SciFact; the zero-shot fusion (MiniLM + QL, its own
+# dev-chosen weight) is the control that says what the fine-tune adds.
+QL="--model smollm2-135m --scorer query-likelihood"
+step runs/dev-ql --dataset msmarco-dev600-dev --candidates bm25 $QL --depth 20
+step runs/dl19-ql --dataset dl19 --candidates bm25 $QL --depth 100
+step runs/scifact-ql20 --dataset scifact-test --candidates $SCI $QL --depth 20
+fuse() { $RS fuse --reranked "$1" --first-stage "$2" "${@:3}"; }
+fuse runs/dev-ql/run.trec $RUN-dev/run.trec --qrels runs/dev600-dev.qrels --measure RR@10 --norm zscore \
+    --out $RUN-fusion-ql.json
+fuse runs/dev-ql/run.trec runs/dev-minilm/run.trec --qrels runs/dev600-dev.qrels --measure RR@10 --norm zscore \
+    --out runs/fusion-dev-ql.json
+for set in dl19 scifact; do
+  ql=runs/$set-ql/run.trec; [ $set = scifact ] && ql=runs/scifact-ql20/run.trec
+  fuse $ql $RUN-$set/run.trec --weight $RUN-fusion-ql.json --out $RUN-$set-fused-ql.trec
+  fuse $ql runs/$set-minilm/run.trec --weight runs/fusion-dev-ql.json --out runs/$set-fused-ql.trec
+done
+$RS compare runs/dl19-minilm/run.trec $RUN-dl19-fused-ql.trec runs/dl19-fused-ql.trec \
+    --name minilm --name fine-tune+ql --name zero-shot-fusion \
+    --qrels ../shared/data/trec-dl-2019-passage/qrels.txt -m nDCG@10 -m "RR(rel=2)@10"
+$RS compare runs/scifact-minilm/run.trec $RUN-scifact-fused-ql.trec runs/scifact-fused-ql.trec \
+    --name minilm --name fine-tune+ql --name zero-shot-fusion \
+    --qrels ../shared/data/scifact/qrels/test.tsv -m nDCG@10 -m RR@10

@@ -9,7 +9,7 @@ reranker class in its registry entry (rankscope.scorers.registry).
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -69,7 +69,11 @@ def sorted_padded(
 
 
 def tight_forward(
-    fn: Any, ids: torch.Tensor, mask: torch.Tensor, order: torch.Tensor, bounds: torch.Tensor
+    fn: Callable[[torch.Tensor, torch.Tensor, slice], torch.Tensor],
+    ids: torch.Tensor,
+    mask: torch.Tensor,
+    order: torch.Tensor,
+    bounds: torch.Tensor,
 ) -> torch.Tensor:
     """`fn(ids, mask, rows)` per chunk of a `sorted_padded` batch, with no column past the chunk's longest
     row, the scores put back in the batch's original order (no FLOPs spent on most of the padding)."""

@@ -134,9 +134,8 @@ def build_inputs(work: Path) -> dict[str, Path]:
     """A tiny random-weight Llama with a BPE tokenizer, triples, a spec, candidates and a sweep spec."""
 
     def make_model() -> None:
-        """The test suite's tiny random-weight Llama and BPE tokenizer (tests/conftest.py)."""
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-        from conftest import make_tokenizer, tiny_llama
+        """The test suite's tiny random-weight Llama and BPE tokenizer (rankscope.testing)."""
+        from rankscope.testing import make_tokenizer, tiny_llama
 
         tok = make_tokenizer()
         tiny_llama(len(tok)).save_pretrained(work / "model")

@@ -59,9 +59,8 @@ def write_candidates(path: Path, lines: int, hits: int) -> None:
 
 
 def save_tiny_bert(folder: Path) -> None:
-    """The test suite's tiny random-weight BERT and BPE tokenizer (tests/conftest.py), saved to `folder`."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import make_tokenizer, tiny_bert
+    """The test suite's tiny random-weight BERT and BPE tokenizer (rankscope.testing), saved to `folder`."""
+    from rankscope.testing import make_tokenizer, tiny_bert
 
     tok = make_tokenizer()
     tiny_bert(len(tok), tok.pad_token_id).save_pretrained(folder)

@@ -10,42 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-from transformers import BertConfig, BertModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
+
+from rankscope.testing import make_tokenizer, tiny_bert, tiny_llama
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-CHAT = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-TEXT = [
-    "Query: Passage: Document A: Document B: Is the passage relevant to the query? Answer with yes or no.",
-    "Which document is more relevant to the query? Answer with A or B. Please write a question based on it.",
-    "the flea life cycle lasts up to a year depending on hosts and conditions",
-    "goldfish grow to fit their tank and can live for many years in ponds",
-    "wifi and bluetooth are wireless standards with different ranges and speeds",
-    "yes no Yes No A B question passage query document relevant",
-]
-
-
-def make_tokenizer() -> PreTrainedTokenizerFast:
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    special = ["<unk>", "<pad>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"]
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(TEXT * 5, trainer)
-    from tokenizers import decoders
-
-    tok.decoder = decoders.ByteLevel()
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", bos_token="<s>", eos_token="</s>"
-    )
-    fast.chat_template = CHAT
-    fast.padding_side = "right"
-    return fast
 
 
 @pytest.fixture()
@@ -60,37 +29,6 @@ def one_thread() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def tokenizer() -> PreTrainedTokenizerFast:
     return make_tokenizer()
-
-
-def tiny_llama(vocab_size: int, layers: int = 2) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=1,
-        bos_token_id=2,
-        eos_token_id=3,
-    )
-    return LlamaForCausalLM(cfg).eval()
-
-
-def tiny_bert(vocab_size: int, pad_token_id: int) -> BertModel:
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        pad_token_id=pad_token_id,
-    )
-    return BertModel(cfg)
 
 
 @pytest.fixture(scope="session")

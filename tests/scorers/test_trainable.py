@@ -46,6 +46,8 @@ def test_chunked_batch_scores_and_grads_as_one_padded_batch(llama, tokenizer, ki
         reranker = DecoderPointReranker(YesNoScorer(llama, tokenizer), llama)
     else:
         reranker = QueryLikelihoodReranker(QueryLikelihoodScorer(llama, tokenizer), llama)
+    assert "bounds" not in reranker.collate(GROUPS)  # off by default
+    reranker.tight_batches = True
     batch = reranker.collate(GROUPS)
     assert len(batch["bounds"]) > 1  # lengths differ enough to split
     inputs = {k: v for k, v in batch.items() if k not in ("labels", "n_tokens")}

@@ -95,10 +95,12 @@ def make_batch(labels: torch.Tensor, **tensors: torch.Tensor) -> dict[str, Any]:
 class TrainableReranker(nn.Module):
     """Backbone (+ head) under training; `collate` makes a batch, `forward(**batch)` scores it."""
 
-    tight_batches = True
+    tight_batches = False
     """decoder rerankers: sort each batch by length and run it in chunks cut to their own width
-    (`tight_chunks`), so little compute goes to padding; a subclass that overrides `forward` gets plain
-    padded batches."""
+    (`tight_chunks`), so little compute goes to padding (a subclass that overrides `forward` gets plain
+    padded batches). Off by default: on a 2-core AMX CPU under bf16 autocast it ran 0.84x as fast as one
+    padded batch despite 28% fewer tokens (bench/train_cpu.py, docs/results.md): each extra chunk costs
+    more than the padding it saves there."""
 
     def __init__(
         self, scorer: Scorer, model: nn.Module, head: nn.Module | None = None, seed: int = 0

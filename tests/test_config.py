@@ -147,3 +147,22 @@ def test_teacher_and_filter_fields() -> None:
     for over, message in bad:
         with pytest.raises(InputError, match=message):
             spec_from_dict({**base, **over})
+
+
+def test_runs_stored_before_system_prompt_keep_the_template_default(tmp_path: Path, llama, tokenizer) -> None:
+    import yaml
+
+    from rankscope.config import stored_spec_data
+    from rankscope.fields import KEEP_DEFAULT_SYSTEM
+    from rankscope.trained import run_spec
+
+    new = spec_from_dict(yaml.safe_load(GOOD), check_files=False)
+    assert new.system_prompt is None and new.dump()["system_prompt"] is None  # stored explicitly
+    old = {k: v for k, v in new.dump().items() if k != "system_prompt"}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(old))
+    assert run_spec(tmp_path).system_prompt == KEEP_DEFAULT_SYSTEM
+    assert stored_spec_data(new.dump())["system_prompt"] is None
+    with pytest.raises(InputError, match="no chat prompt"):
+        from rankscope.scorers.registry import build_scorer
+
+        build_scorer("query-likelihood", llama, tokenizer, system_prompt="S")

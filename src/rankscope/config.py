@@ -18,7 +18,7 @@ from pydantic import (
 
 import rankscope.methods  # noqa: F401  (registers the built-in methods and their configs)
 from rankscope.errors import InputError
-from rankscope.fields import DatasetName, Strict
+from rankscope.fields import KEEP_DEFAULT_SYSTEM, DatasetName, Strict
 from rankscope.methods.freeze import FreezeMethod
 from rankscope.methods.lora import LoraMethod
 from rankscope.methods.registry import METHOD_CONFIGS, MethodConfig
@@ -236,6 +236,9 @@ class ExperimentSpec(Strict):
     device: str = "auto"
     trust_remote_code: bool = False
     """run the model's own code from its folder or the Hub (off unless asked for)."""
+    system_prompt: str | None = None
+    """system message of chat prompts (yes-no, linear-head, pairwise): None drops the chat template's own
+    default (rankscope's default since it measured better), "@default" keeps it, "" is an empty one."""
 
     @property
     def objectives(self) -> list[WeightedObjective]:
@@ -298,6 +301,14 @@ def resolve_path(value: str, base: Path) -> str:
     if not p.is_absolute() and (base / p).exists():
         return str((base / p).resolve())
     return str(p.resolve()) if p.exists() else value
+
+
+def stored_spec_data(data: Any) -> Any:
+    """A run's stored spec.yaml as plain data: one written before `system_prompt` existed was trained
+    with the chat template's default system prompt, so it keeps it (`KEEP_DEFAULT_SYSTEM`)."""
+    if isinstance(data, dict) and "system_prompt" not in data:
+        return {**data, "system_prompt": KEEP_DEFAULT_SYSTEM}
+    return data
 
 
 def spec_from_dict(

@@ -281,9 +281,11 @@ def check_parity(
     pairs = list(pairs) if pairs is not None else sample_pairs()
     model, tokenizer = load_gguf(path)
     copy = build_scorer(name, model, tokenizer)
-    for attr in ("template", "prompt", "target"):  # the same token budgets as the reference
+    for attr in ("template", "prompt", "target"):  # the same prompt and token budgets as the reference
         if hasattr(reference, attr):
-            getattr(copy, attr).max_tokens.update(getattr(reference, attr).max_tokens)
+            ref_template = getattr(reference, attr)
+            setattr(copy, attr, getattr(copy, attr).with_system(ref_template.system))
+            getattr(copy, attr).max_tokens.update(ref_template.max_tokens)
     ours, theirs = reference.score(pairs), copy.score(pairs)
     same = sum(a == b for a, b in zip(_token_ids(reference, pairs), _token_ids(copy, pairs), strict=True))
     diff = max(abs(a - b) for a, b in zip(ours, theirs, strict=True))
@@ -370,7 +372,15 @@ def export_run_gguf(
     parity: dict[str, Any] = {}
 
     def extra(folder: Path, model: nn.Module, tokenizer: Any) -> None:
-        ref = build_scorer(spec.scorer, model, tokenizer, None, spec.max_query_tokens, spec.max_doc_tokens)
+        ref = build_scorer(
+            spec.scorer,
+            model,
+            tokenizer,
+            None,
+            spec.max_query_tokens,
+            spec.max_doc_tokens,
+            spec.system_prompt,
+        )
         parity.update(add_gguf(folder, model, ref, quant))
 
     path = export(run_dir, out, overwrite, checkpoint=checkpoint, extra=extra)

@@ -7,6 +7,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+KEEP_DEFAULT_SYSTEM = "@default"
+"""`system_prompt` value that keeps a chat template's own default system prompt (SmolLM2's names the
+assistant); what runs trained before rankscope dropped that default were trained with."""
+
 _LAYERS = re.compile(r"^(all|\d+(-\d+)?(,\d+(-\d+)?)*)$")
 
 

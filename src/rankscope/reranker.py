@@ -61,8 +61,8 @@ class Reranker:
         (org/name, from the local Hub cache or the Hub when online) or a .gguf file. `backend="llama.cpp"`
         scores a .gguf file (e.g. `rankscope export --format gguf`'s) with llama.cpp (llama-cpp-python,
         an optional extra; yes-no and query-likelihood): the torch model only makes the token ids.
-        `system_prompt` replaces the chat template's default system message in chat-templated prompts
-        (yes-no, pairwise); "" leaves an empty system turn."""
+        `system_prompt` is the system message of chat prompts (yes-no, linear-head, pairwise): None (the
+        default) drops the chat template's own default one, "@default" keeps it, "" is an empty one."""
         from rankscope.models.loading import load_backbone
         from rankscope.runtime import pick_device, pick_dtype
         from rankscope.scorers.registry import build_for_backbone, get_scorer
@@ -80,12 +80,8 @@ class Reranker:
         bb = load_backbone(
             model, kind=kind, dtype=pick_dtype(dtype, dev), device=dev, trust_remote_code=trust_remote_code
         )
-        sc = build_for_backbone(scorer, bb, max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
-        set_system = getattr(sc, "set_system_prompt", lambda _s: False)
-        if system_prompt is not None and not set_system(system_prompt):
-            raise InputError(
-                f"scorer '{scorer}' has no chat prompt to set a system prompt in", "--system-prompt"
-            )
+        budgets = dict(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
+        sc = build_for_backbone(scorer, bb, system_prompt=system_prompt, **budgets)
         if backend == "llama.cpp":
             from rankscope.llamacpp import LlamaCppScorer
 

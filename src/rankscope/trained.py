@@ -14,8 +14,9 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from rankscope.config import ExperimentSpec, spec_from_dict
+from rankscope.config import ExperimentSpec, spec_from_dict, stored_spec_data
 from rankscope.errors import InputError
+from rankscope.fields import KEEP_DEFAULT_SYSTEM
 from rankscope.methods import get_method, load_trained, prepare
 from rankscope.methods.registry import method_scorer
 from rankscope.models.loading import load_backbone
@@ -32,7 +33,7 @@ def run_spec(run_dir: str | Path) -> ExperimentSpec:
     path = Path(run_dir) / "spec.yaml"
     if not path.is_file():
         raise InputError("not a training run folder (no spec.yaml)", run_dir)
-    return spec_from_dict(yaml.safe_load(path.read_text()), path, check_files=False)
+    return spec_from_dict(stored_spec_data(yaml.safe_load(path.read_text())), path, check_files=False)
 
 
 def load_head(scorer: Scorer, folder: Path) -> None:
@@ -102,7 +103,13 @@ def zero_shot_scorer(
     cross-encoder) is loaded too, as in the adapter ablations, so only the backbone differs."""
     bb = load_backbone(spec.model, kind=get_scorer(spec.scorer, "scorer").kind, dtype=dtype, device=device)
     scorer = build_scorer(
-        spec.scorer, bb.model, bb.tokenizer, None, spec.max_query_tokens, spec.max_doc_tokens
+        spec.scorer,
+        bb.model,
+        bb.tokenizer,
+        None,
+        spec.max_query_tokens,
+        spec.max_doc_tokens,
+        spec.system_prompt,
     )
     if get_method(spec.method.name).scorer is None:  # a method's own module (Q-PEFT) is not a head
         load_head(scorer, adapter)
@@ -120,8 +127,9 @@ def load_exported_scorer(
         raise InputError(f"not an exported reranker ({EXPORT_INFO} missing)", folder)
     info = json.loads(info_path.read_text())
     bb = load_backbone(folder, kind=get_scorer(info["scorer"]).kind, dtype=dtype, device=device)
+    system = info.get("system_prompt", KEEP_DEFAULT_SYSTEM)  # exported before the key: the old prompt
     scorer = build_scorer(
-        info["scorer"], bb.model, bb.tokenizer, None, info["max_query_tokens"], info["max_doc_tokens"]
+        info["scorer"], bb.model, bb.tokenizer, None, info["max_query_tokens"], info["max_doc_tokens"], system
     )
     load_head(scorer, folder)
     return scorer

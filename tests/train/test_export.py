@@ -70,3 +70,21 @@ def test_adapter_is_plain_peft_format(make_spec, tmp_path: Path, llama_dir: Path
         export(run, run)
     with pytest.raises(InputError, match="no spec.yaml"):
         export(tmp_path, tmp_path / "x")
+
+
+def test_the_system_prompt_travels_with_the_run_and_the_export(make_spec, tmp_path: Path) -> None:
+    import json
+
+    from rankscope.fields import KEEP_DEFAULT_SYSTEM
+
+    run = tmp_path / "run"
+    train(make_spec(system_prompt="Judge relevance."), run)
+    trained, spec = load_run_scorer(run)
+    assert spec.system_prompt == "Judge relevance." == trained.template.system  # type: ignore[attr-defined]
+    out = export(run, tmp_path / "merged")
+    info = json.loads((out / "rankscope.json").read_text())
+    assert info["system_prompt"] == "Judge relevance."
+    assert load_exported_scorer(out).template.system == "Judge relevance."  # type: ignore[attr-defined]
+    del info["system_prompt"]  # an export written before the key: the template's default, as then
+    (out / "rankscope.json").write_text(json.dumps(info))
+    assert load_exported_scorer(out).template.system == KEEP_DEFAULT_SYSTEM  # type: ignore[attr-defined]

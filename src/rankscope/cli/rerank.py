@@ -91,7 +91,10 @@ def rerank(
     ] = "torch",
     system_prompt: Annotated[
         str | None,
-        typer.Option(help="system message of chat prompts (yes-no, pairwise); '' for an empty one"),
+        typer.Option(
+            help="system message of chat prompts (yes-no, pairwise); default: the chat template's own "
+            "dropped; '@default' keeps it"
+        ),
     ] = None,
     overwrite: bool = False,
     stream: Annotated[

@@ -138,7 +138,15 @@ def method_scorer(spec: Any, model: nn.Module, tokenizer: Any) -> Any:
     method = get_method(spec.method.name)
     if method.scorer is not None:
         return method.scorer(model, tokenizer, spec.method, spec)
-    return build_scorer(spec.scorer, model, tokenizer, None, spec.max_query_tokens, spec.max_doc_tokens)
+    return build_scorer(
+        spec.scorer,
+        model,
+        tokenizer,
+        None,
+        spec.max_query_tokens,
+        spec.max_doc_tokens,
+        getattr(spec, "system_prompt", None),
+    )
 
 
 def method_reranker(spec: Any, scorer: Any, model: nn.Module) -> nn.Module:

@@ -46,8 +46,9 @@ class _DecoderScorer(Scorer):
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     def set_system_prompt(self, system: str | None) -> bool:
-        """Use another system message in the chat-templated prompts (None: the chat template's default,
-        "": an empty system turn); False where the scorer has no chat prompt (query likelihood)."""
+        """Use another system message in the chat-templated prompts (None: the template's own default
+        dropped, as built; "@default": kept; "": an empty system turn; see `prompts.chat_text`); False
+        where the scorer has no chat prompt (query likelihood)."""
         changed = False
         for attr in ("template", "prompt", "target"):
             template = getattr(self, attr, None)

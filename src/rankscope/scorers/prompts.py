@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from transformers import PreTrainedTokenizerBase
 
+from rankscope.fields import KEEP_DEFAULT_SYSTEM
+
 YES_NO = "Query: {query}\nPassage: {doc}\nIs the passage relevant to the query? Answer with yes or no."
 UPR_PROMPT = "Passage: {doc}\nPlease write a question based on this passage.\nQuestion:"
 UPR_TARGET = " {query}"
@@ -16,6 +18,38 @@ PAIRWISE = (
     "Which document is more relevant to the query? Answer with A or B."
 )
 _SLOT = re.compile(r"\{(query|doc_b|doc)\}")
+_MARK = "\x00rankscope-system\x00"
+
+
+def chat_text(tokenizer: PreTrainedTokenizerBase, text: str, system: str | None = None) -> str:
+    """`text` as the user turn of the tokenizer's chat template, ready for the assistant's answer.
+
+    `system`: None drops a default system prompt the template would add on its own (an empty system turn
+    takes its place: measured on MS MARCO dev queries, SmolLM2's default "You are a helpful AI assistant
+    named SmolLM..." costs 16 tokens a pair and ranks worse, docs/results.md); `KEEP_DEFAULT_SYSTEM`
+    ("@default") keeps it; any other string is the system message."""
+    user = [{"role": "user", "content": text}]
+
+    def render(messages: list[dict[str, str]]) -> str:
+        out = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return str(out)
+
+    if system == KEEP_DEFAULT_SYSTEM:
+        return render(user)
+    if system is not None:
+        return render([{"role": "system", "content": system}, *user])
+    plain = render(user)
+    try:
+        marked = render([{"role": "system", "content": _MARK}, *user])
+    except Exception:  # a template that refuses a system turn adds no default one either
+        return plain
+    if _MARK not in marked:
+        return plain
+    before, after = marked.split(_MARK, 1)
+    # the plain rendering is the marked one with the template's default text where the mark was
+    if len(plain) > len(before) + len(after) and plain.startswith(before) and plain.endswith(after):
+        return before + after
+    return plain
 
 
 @dataclass
@@ -48,14 +82,11 @@ class TokenTemplate:
         add_bos: bool = True,
         system: str | None = None,
     ) -> TokenTemplate:
-        """`system` (chat templates only): the system message; None keeps the chat template's default
-        (SmolLM2's names the assistant), "" gives an empty system turn."""
+        """`system` (chat templates only, see `chat_text`): None drops the template's own default system
+        prompt, "@default" keeps it, any other string is the system message ("" an empty one)."""
         source, bos_asked = text, add_bos
         if chat and getattr(tokenizer, "chat_template", None):
-            turns = [] if system is None else [{"role": "system", "content": system}]
-            text = tokenizer.apply_chat_template(
-                [*turns, {"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
-            )
+            text = chat_text(tokenizer, text, system)
             add_bos = False  # the chat template carries its own start tokens
         parts = _SLOT.split(text)
         literals, slots = parts[0::2], parts[1::2]

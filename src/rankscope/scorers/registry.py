@@ -61,9 +61,15 @@ def build_scorer(
     head: nn.Module | None = None,
     max_query_tokens: int | None = None,
     max_doc_tokens: int | None = None,
+    system_prompt: str | None = None,
 ) -> Scorer:
-    """The named scorer over a (possibly PEFT-wrapped) model; token budgets apply to its templates."""
+    """The named scorer over a (possibly PEFT-wrapped) model; token budgets apply to its templates, and
+    `system_prompt` (when given) to its chat prompts (InputError where it has none)."""
     scorer = get_scorer(name).build(model, tokenizer, head)
+    if system_prompt is not None and not getattr(scorer, "set_system_prompt", lambda _s: False)(
+        system_prompt
+    ):
+        raise InputError(f"scorer '{name}' has no chat prompt to set a system prompt in", "system_prompt")
     budgets = {
         k: v
         for k, v in (("query", max_query_tokens), ("doc", max_doc_tokens), ("doc_b", max_doc_tokens))
@@ -79,14 +85,14 @@ def build_scorer(
     return scorer
 
 
-def build_for_backbone(name: str, backbone: Any, **budgets: int | None) -> Scorer:
+def build_for_backbone(name: str, backbone: Any, **options: Any) -> Scorer:
     """The scorer `name` over a loaded Backbone; a decoder scorer on an encoder (or vice versa) is refused."""
     entry = get_scorer(name)
     if (entry.kind == "encoder") != bool(backbone.is_encoder):
         need = "an encoder model" if entry.kind == "encoder" else "a causal LM"
         have = "an encoder" if backbone.is_encoder else "a decoder"
         raise InputError(f"scorer '{name}' needs {need}, but {backbone.name} is {have}", "--scorer")
-    return build_scorer(name, backbone.model, backbone.tokenizer, **budgets)
+    return build_scorer(name, backbone.model, backbone.tokenizer, **options)
 
 
 def build_reranker(scorer_name: str, scorer: Scorer, model: nn.Module, seed: int = 0) -> nn.Module:

@@ -49,6 +49,7 @@ def export(
             "scorer": spec.scorer,
             "max_query_tokens": spec.max_query_tokens,
             "max_doc_tokens": spec.max_doc_tokens,
+            "system_prompt": spec.system_prompt,
             "trained_in": str(Path(run_dir).resolve()),
             "checkpoint": str(folder.resolve()),
             "base": spec.model,

@@ -21,7 +21,14 @@ import yaml
 from transformers import PrinterCallback, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from rankscope.config import ExperimentSpec, FreezeMethod, LoraMethod, load_spec, spec_from_dict
+from rankscope.config import (
+    ExperimentSpec,
+    FreezeMethod,
+    LoraMethod,
+    load_spec,
+    spec_from_dict,
+    stored_spec_data,
+)
 from rankscope.errors import InputError
 from rankscope.inspect.health import verdicts
 from rankscope.io import DiskFullError, disk_full, write_json, write_yaml
@@ -147,7 +154,7 @@ def _prepare_out(spec: ExperimentSpec | None, out: Path, resume: bool) -> Experi
     if resume:
         if not stored.is_file():
             raise InputError("nothing to resume: no spec.yaml in the output folder", out)
-        saved = spec_from_dict(yaml.safe_load(stored.read_text()), stored)
+        saved = spec_from_dict(stored_spec_data(yaml.safe_load(stored.read_text())), stored)
         if spec is not None and spec.dump() != saved.dump():
             raise InputError("the spec differs from the one this run started with (spec.yaml)", out)
         return saved

@@ -166,3 +166,5 @@ def test_runs_stored_before_system_prompt_keep_the_template_default(tmp_path: Pa
         from rankscope.scorers.registry import build_scorer
 
         build_scorer("query-likelihood", llama, tokenizer, system_prompt="S")
+    # a run stored before the field, of a scorer without chat prompts, still loads
+    build_scorer("query-likelihood", llama, tokenizer, system_prompt=KEEP_DEFAULT_SYSTEM)

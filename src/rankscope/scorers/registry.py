@@ -11,6 +11,7 @@ from typing import Any, Literal
 from torch import nn
 
 from rankscope.errors import InputError
+from rankscope.fields import KEEP_DEFAULT_SYSTEM
 from rankscope.scorers.base import Scorer
 
 BackboneKind = Literal["causal", "encoder"]
@@ -66,9 +67,9 @@ def build_scorer(
     """The named scorer over a (possibly PEFT-wrapped) model; token budgets apply to its templates, and
     `system_prompt` (when given) to its chat prompts (InputError where it has none)."""
     scorer = get_scorer(name).build(model, tokenizer, head)
-    if system_prompt is not None and not getattr(scorer, "set_system_prompt", lambda _s: False)(
-        system_prompt
-    ):
+    set_system = getattr(scorer, "set_system_prompt", lambda _s: False)
+    keep = system_prompt == KEEP_DEFAULT_SYSTEM  # a run stored before the field: whatever it had
+    if system_prompt is not None and not set_system(system_prompt) and not keep:
         raise InputError(f"scorer '{name}' has no chat prompt to set a system prompt in", "system_prompt")
     budgets = {
         k: v

@@ -356,7 +356,6 @@ def export_run_gguf(
 ) -> tuple[Path, dict[str, Any]]:
     """`export` (the merged HF folder) plus OUT/model-QUANT.gguf and OUT/gguf-parity.json; nothing is
     left behind when the GGUF fails parity."""
-    from rankscope.scorers.registry import build_scorer
     from rankscope.train.export import export
     from rankscope.trained import run_spec
 
@@ -372,15 +371,9 @@ def export_run_gguf(
     parity: dict[str, Any] = {}
 
     def extra(folder: Path, model: nn.Module, tokenizer: Any) -> None:
-        ref = build_scorer(
-            spec.scorer,
-            model,
-            tokenizer,
-            None,
-            spec.max_query_tokens,
-            spec.max_doc_tokens,
-            spec.system_prompt,
-        )
+        from rankscope.methods.registry import spec_scorer
+
+        ref = spec_scorer(spec, model, tokenizer)
         parity.update(add_gguf(folder, model, ref, quant))
 
     path = export(run_dir, out, overwrite, checkpoint=checkpoint, extra=extra)

@@ -18,7 +18,7 @@ from rankscope.config import ExperimentSpec, spec_from_dict, stored_spec_data
 from rankscope.errors import InputError
 from rankscope.fields import KEEP_DEFAULT_SYSTEM
 from rankscope.methods import get_method, load_trained, prepare
-from rankscope.methods.registry import method_scorer
+from rankscope.methods.registry import method_scorer, spec_scorer
 from rankscope.models.loading import load_backbone
 from rankscope.scorers.base import Scorer
 from rankscope.scorers.registry import build_scorer, get_scorer
@@ -102,15 +102,7 @@ def zero_shot_scorer(
     """The spec's scorer over the untouched base model; a trained scoring head (linear-head,
     cross-encoder) is loaded too, as in the adapter ablations, so only the backbone differs."""
     bb = load_backbone(spec.model, kind=get_scorer(spec.scorer, "scorer").kind, dtype=dtype, device=device)
-    scorer = build_scorer(
-        spec.scorer,
-        bb.model,
-        bb.tokenizer,
-        None,
-        spec.max_query_tokens,
-        spec.max_doc_tokens,
-        spec.system_prompt,
-    )
+    scorer = spec_scorer(spec, bb.model, bb.tokenizer)
     if get_method(spec.method.name).scorer is None:  # a method's own module (Q-PEFT) is not a head
         load_head(scorer, adapter)
     bb.model.eval()

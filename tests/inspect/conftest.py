@@ -9,10 +9,11 @@ import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 from torch import nn
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from rankscope.data.types import Candidates, Hit, Qrels
 from rankscope.scorers.base import Pair
+from rankscope.testing import tiny_llama
 
 TOPICS = {
     "how long do fleas live": ["the flea life cycle lasts up to a year", "fleas live a year on hosts"],
@@ -23,21 +24,8 @@ TOPICS = {
 
 
 def fresh_llama(vocab_size: int, n_layers: int = 3) -> LlamaForCausalLM:
-    """A new tiny random Llama (as tests/conftest.py builds), safe to wrap with LoRA."""
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=n_layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=1,
-        bos_token_id=2,
-        eos_token_id=3,
-    )
-    return LlamaForCausalLM(cfg).eval()
+    """A new tiny random Llama (rankscope.testing's), safe to wrap with LoRA."""
+    return tiny_llama(vocab_size, n_layers)
 
 
 def random_lora(

@@ -133,20 +133,19 @@ def merged(model: nn.Module) -> nn.Module:
 def method_scorer(spec: Any, model: nn.Module, tokenizer: Any) -> Any:
     """The spec's scorer over the prepared model (with the spec's token budgets), or the one its method
     brings (Q-PEFT's prompter in front of a frozen LLM)."""
-    from rankscope.scorers.registry import build_scorer
 
     method = get_method(spec.method.name)
     if method.scorer is not None:
         return method.scorer(model, tokenizer, spec.method, spec)
-    return build_scorer(
-        spec.scorer,
-        model,
-        tokenizer,
-        None,
-        spec.max_query_tokens,
-        spec.max_doc_tokens,
-        getattr(spec, "system_prompt", None),
-    )
+    return spec_scorer(spec, model, tokenizer)
+
+
+def spec_scorer(spec: Any, model: nn.Module, tokenizer: Any) -> Any:
+    """The spec's registered scorer over `model`, with the spec's token budgets and system prompt."""
+    from rankscope.scorers.registry import build_scorer
+
+    budgets = (spec.max_query_tokens, spec.max_doc_tokens)
+    return build_scorer(spec.scorer, model, tokenizer, None, *budgets, getattr(spec, "system_prompt", None))
 
 
 def method_reranker(spec: Any, scorer: Any, model: nn.Module) -> nn.Module:

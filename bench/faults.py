@@ -4,9 +4,9 @@
   steps, 2 kept) and kills it at a random moment, or while a checkpoint is being written (a
   checkpoint-N folder without checksums.json), then `train --resume` until it finishes; the final
   adapter must equal an uninterrupted run's byte for byte and loss.jsonl must hold each step once.
-- rerank, export: killed at a random moment; the output path must be absent or complete (never a partial
-  file), and a rerun must write files identical to an uninterrupted run's and remove the killed one's
-  temporary copy.
+- rerank, export: killed at a random moment (drawn again from half the window, up to 4 tries, when a
+  warm run finishes first); the output path must be absent or complete (never a partial file), and a
+  rerun must write files identical to an uninterrupted run's and remove the killed one's temporary copy.
 - sweep: a 2-run grid killed at a random moment, then `sweep --resume` until it finishes; every run's
   adapter must equal the uninterrupted sweep's and results.jsonl must hold each run once.
 
@@ -29,6 +29,7 @@ import argparse  # noqa: E402
 import gzip  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
+import shutil  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -59,6 +60,7 @@ TOPICS = [
     "rain falls from clouds",
 ]
 STEPS, SAVE_EVERY = 8, 2
+ATTEMPTS = 4  # tries at killing a trial's run before it finishes
 
 
 # --------------------------------------------------------------------------- children
@@ -244,23 +246,30 @@ def fault_train(
         out, log = work / f"train-{i}", work / f"train-{i}.log"
         args = ["train", str(inputs["spec"]), "--out", str(out)]
         for k in range(per_run):
-            if (i == 0 and k == 0) or rng.random() < share:  # while a checkpoint is being written
-                step = SAVE_EVERY * rng.randint(1, STEPS // SAVE_EVERY)
-                folder = out / "checkpoints" / f"checkpoint-{step}"
+            at_checkpoint = (i == 0 and k == 0) or rng.random() < share
+            step = SAVE_EVERY * rng.randint(1, STEPS // SAVE_EVERY)
+            window = 0.9 * seconds
+            for _ in range(ATTEMPTS):
+                if at_checkpoint:  # while a checkpoint is being written
+                    folder = out / "checkpoints" / f"checkpoint-{step}"
 
-                def trigger(_: float, folder: Path = folder) -> bool:
-                    return folder.is_dir() and not (folder / CHECKSUMS).is_file()
-            else:
-                moment = rng.uniform(0.0, 0.9 * seconds)
+                    def trigger(_: float, folder: Path = folder) -> bool:
+                        return folder.is_dir() and not (folder / CHECKSUMS).is_file()
+                else:
+                    moment = rng.uniform(0.0, window)
 
-                def trigger(t: float, moment: float = moment) -> bool:
-                    return t >= moment
+                    def trigger(t: float, moment: float = moment) -> bool:
+                        return t >= moment
 
-            if run_killed([*args, *(["--resume"] if k else [])], log, trigger):
-                tally.kills += 1
-                tally.while_checkpointing += bool(incomplete_checkpoints(out))
-            else:
+                if run_killed([*args, *(["--resume"] if k else [])], log, trigger):
+                    tally.kills += 1
+                    tally.while_checkpointing += bool(incomplete_checkpoints(out))
+                    break
                 tally.finished_first += 1
+                if k:  # a resumed run that finished cannot be tried again
+                    break
+                shutil.rmtree(out)  # the first run finished before its kill: start the trial again
+                window /= 2
         run([*args, "--resume"], log)
         tally.trials += 1
         same = same_files(base / "adapter", out / "adapter", ADAPTER_FILES)
@@ -287,11 +296,15 @@ def fault_atomic(
     seconds = run(args_for(base), work / f"{name}-base.log")
     for i in range(kills):
         out, log = work / f"{name}-{i}", work / f"{name}-{i}.log"
-        moment = rng.uniform(0.0, 0.9 * seconds)
-        if run_killed(args_for(out), log, lambda t, m=moment: t >= m):
-            tally.kills += 1
-        else:
+        window = 0.9 * seconds
+        for attempt in range(ATTEMPTS):  # a warm rerun can beat the moment drawn: draw again, earlier
+            moment = rng.uniform(0.0, window)
+            args = [*args_for(out), *(["--overwrite"] if attempt else [])]
+            if run_killed(args, log, lambda t, m=moment: t >= m):
+                tally.kills += 1
+                break
             tally.finished_first += 1
+            window /= 2
         if visible_output(out, base, names):
             tally.partial_visible += 1
             tally.problems.append(f"{out}: a partial output at the final path")

@@ -24,5 +24,7 @@ def test_kills_lose_nothing(tmp_path: Path) -> None:
     train = next(x for x in lines if x.startswith("train:"))
     assert train.startswith("train: 3 kills (") and "3 identical adapters" in train
     assert "while checkpointing)" in train and "(0 while" not in train
-    assert "rerank: 2 kills, 2 identical run files, 0 partial outputs visible" in lines
-    assert "export: 1 kills, 1 identical exports, 0 partial outputs visible" in lines
+    # a run that finished before its kill moment is tried again (counted as "finished before the kill")
+    rerank = "rerank: 2 kills, 2 identical run files, 0 partial outputs visible"
+    export = "export: 1 kills, 1 identical exports, 0 partial outputs visible"
+    assert any(x.startswith(rerank) for x in lines) and any(x.startswith(export) for x in lines)

@@ -140,6 +140,9 @@ class TeacherConfig(Strict):
     file: str | None = None
     normalise: Literal["zscore", "none"] = "zscore"
     temperature: float = Field(1.0, gt=0, description="softmax temperature of the kl objective")
+    student_weight: float = Field(
+        0.3, gt=0, le=1, description="the student's weight w in the residual-listwise objective"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> TeacherConfig:

@@ -115,3 +115,28 @@ def test_distillation_gradient_follows_the_teacher() -> None:
         loss(s, LABELS, teacher=TEACHER).backward()
         # the teacher ranks 0 > 2 > 1: the positive goes up most, document 1 down most
         assert s.grad[0, 0] < s.grad[0, 2] < s.grad[0, 1]
+
+
+def test_residual_listwise_is_cross_entropy_of_the_fused_scores() -> None:
+    from rankscope.train.losses import ResidualListwise, zscore
+
+    z = (SCORES[0] - SCORES[0].mean()) / SCORES[0].std(unbiased=False)
+    fused = (0.25 * z + 0.75 * TEACHER[0]) / 2.0
+    want = -(fused[0] - torch.logsumexp(fused, 0)).item()
+    loss = build_loss([("residual-listwise", 1.0)], temperature=2.0, student_weight=0.25)
+    assert isinstance(loss, ResidualListwise) and loss.student_weight == 0.25
+    assert loss(SCORES, LABELS, teacher=TEACHER).item() == pytest.approx(want, rel=1e-5)
+    # the student's scale and shift do not matter (its scores are z-scored per group, as `fuse` does)
+    assert loss(3.0 * SCORES - 5.0, LABELS, teacher=TEACHER).item() == pytest.approx(want, rel=1e-5)
+    assert zscore(torch.ones(2, 4)).abs().sum() == 0  # constant groups: 0, not NaN
+    with pytest.raises(ValueError, match="student_weight"):
+        ResidualListwise(student_weight=0.0)
+
+
+def test_residual_gradient_pushes_the_positive_up_where_the_teacher_errs() -> None:
+    from rankscope.train.losses import ResidualListwise
+
+    s = torch.tensor([[0.0, 0.1, -0.1]], requires_grad=True)
+    wrong = torch.tensor([[-1.0, 1.0, 0.0]])  # the teacher puts a negative first
+    ResidualListwise(student_weight=0.5)(s, LABELS, teacher=wrong).backward()
+    assert s.grad[0, 0] < 0 < s.grad[0, 1]  # descent raises the positive, lowers the teacher's top negative

@@ -28,6 +28,7 @@ class Loss(nn.Module):
     needs_teacher: ClassVar[bool] = False
     takes_threshold: ClassVar[bool] = False
     takes_temperature: ClassVar[bool] = False
+    takes_student_weight: ClassVar[bool] = False
 
 
 class PointwiseBCE(Loss):
@@ -180,6 +181,44 @@ class ListwiseKL(Loss):
         return F.kl_div(student, target, reduction="batchmean", log_target=True) * temp**2
 
 
+def zscore(scores: torch.Tensor) -> torch.Tensor:
+    """Each row (group) shifted to mean 0 and scaled to standard deviation 1 (0 where it is constant), as
+    `rankscope fuse --norm zscore` normalises a query's scores."""
+    s = scores.float()
+    centred = s - s.mean(dim=-1, keepdim=True)
+    std = centred.pow(2).mean(dim=-1, keepdim=True).sqrt()
+    return torch.where(std > 1e-6, centred / std.clamp(min=1e-6), torch.zeros_like(centred))
+
+
+class ResidualListwise(Loss):
+    """Listwise softmax cross-entropy of the student *fused with* its teacher, the positive at index 0:
+
+        logits = (w * zscore(s) + (1 - w) * t) / T
+
+    with zscore over each group and t the teacher's (per-query normalised) scores. The student is trained
+    to correct the teacher where it errs, not to rank alone: it is meant to be served fused with the
+    teacher (`rankscope fuse`, reranker weight about w), as a residual on a strong first stage."""
+
+    needs_teacher = True
+    takes_temperature = True
+    takes_student_weight = True
+
+    def __init__(self, temperature: float = 1.0, student_weight: float = 0.3) -> None:
+        super().__init__()
+        if not 0.0 < student_weight <= 1.0:
+            raise ValueError(f"student_weight must be in (0, 1], not {student_weight}")
+        self.temperature, self.student_weight = temperature, student_weight
+
+    def forward(
+        self, scores: torch.Tensor, labels: torch.Tensor | None = None, teacher: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        t = _check_teacher(scores, teacher)
+        w = self.student_weight
+        logits = (w * zscore(scores) + (1.0 - w) * t) / self.temperature
+        target = torch.zeros(scores.shape[0], dtype=torch.long, device=scores.device)
+        return F.cross_entropy(logits, target)
+
+
 class WeightedSum(nn.Module):
     """sum_k w_k * loss_k(scores, labels), e.g. Q-PEFT's pointwise (NLL) + pairwise (RankNet); the
     teacher's scores go to the members that need them."""
@@ -238,6 +277,7 @@ for _name, _cls in {
     "qpeft": QPeftLoss,
     "margin-mse": MarginMSE,
     "kl": ListwiseKL,
+    "residual-listwise": ResidualListwise,
 }.items():
     register_loss(_name)(_cls)
 
@@ -248,16 +288,25 @@ def objectives_for(score_kind: str) -> list[str]:
 
 
 def build_loss(
-    objectives: Sequence[tuple[str, float]], min_relevance: int = 1, temperature: float = 1.0
+    objectives: Sequence[tuple[str, float]],
+    min_relevance: int = 1,
+    temperature: float = 1.0,
+    student_weight: float = 0.3,
 ) -> nn.Module:
     """One loss module for (name, weight) objectives; a single weight-1 objective is returned bare.
-    `temperature` goes to the distillation losses that take one (the spec's teacher.temperature)."""
+    `temperature` goes to the distillation losses that take one (the spec's teacher.temperature), and
+    `student_weight` to the residual objective (teacher.student_weight)."""
 
     def make(name: str) -> nn.Module:
         cls = LOSSES[name]
         if cls.takes_threshold:
             return cls(threshold=float(min_relevance))
-        return cls(temperature=temperature) if cls.takes_temperature else cls()
+        kwargs: dict[str, float] = {}
+        if cls.takes_temperature:
+            kwargs["temperature"] = temperature
+        if cls.takes_student_weight:
+            kwargs["student_weight"] = student_weight
+        return cls(**kwargs)
 
     if len(objectives) == 1 and objectives[0][1] == 1.0:
         return make(objectives[0][0])

@@ -281,8 +281,9 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         n_train,
     )
     temperature = spec.teacher.temperature if spec.teacher else 1.0
+    student_weight = spec.teacher.student_weight if spec.teacher else 0.3
     objectives = [(o.name, o.weight) for o in spec.objectives]
-    loss_fn = build_loss(objectives, spec.train.min_relevance, temperature)
+    loss_fn = build_loss(objectives, spec.train.min_relevance, temperature, student_weight)
     dev_cb = DevEvalCallback(
         reranker,
         loss_fn,

@@ -1,0 +1,69 @@
+"""The MiniLM seed and layer studies (examples/study/minilm-seeds.yaml, minilm-layers.yaml) against
+zero-shot MiniLM: each query's value averaged over a configuration's 3 seeds, then paired t-tests over
+the queries (Holm over the configurations), on the 139 dev-part queries or on DL19 (43 queries, BM25
+top-100). Prints the seed means too.
+
+    .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev    # after the sweeps
+    bash examples/study/minilm-study-dl19.sh && .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dl19
+(runs/dev-minilm, runs/dl19-minilm and runs/dev600-dev.qrels come from examples/eval-best-minilm.sh)
+"""
+
+import sys
+from pathlib import Path
+
+from rankscope.evaluate.compare import compare_values, load_qrels, load_run
+from rankscope.evaluate.metrics import per_query
+from rankscope.report.per_query import average_seeds
+
+CONFIGS = {  # name: (sweep folder, run-name prefix)
+    "attn+mlp, all layers": ("study-minilm-seeds", "targets-attn+mlp"),
+    "attn, all layers": ("study-minilm-seeds", "targets-attn"),
+    "mlp, all layers": ("study-minilm-seeds", "targets-mlp"),
+    "attn+mlp, layers 0-2": ("study-minilm-layers", "layers-0-2"),
+    "attn+mlp, layers 3-5": ("study-minilm-layers", "layers-3-5"),
+}
+SETS = {  # set: (qrels, zero-shot run, measures)
+    "dev": ("runs/dev600-dev.qrels", "runs/dev-minilm/run.trec", ["RR@10", "nDCG@10"]),
+    "dl19": (
+        "../shared/data/trec-dl-2019-passage/qrels.txt",
+        "runs/dl19-minilm/run.trec",
+        ["nDCG@10", "RR(rel=2)@10"],
+    ),
+}
+
+
+def run_file(sweep: str, name: str, which: str) -> Path:
+    if which == "dev":
+        return Path("runs") / sweep / "runs" / name / "dev_runs" / "step-100.trec"
+    return Path("runs") / "study-dl19" / sweep / name / "run.trec"
+
+
+def main(which: str) -> None:
+    qrels_path, zero_shot, measures = SETS[which]
+    qrels = load_qrels(qrels_path)
+
+    def table(path: Path | str) -> dict:
+        return per_query(load_run(str(path)), qrels, measures)
+
+    tables, names = [table(zero_shot)], ["zero-shot"]
+    for label, (sweep, prefix) in CONFIGS.items():
+        files = [run_file(sweep, f"{prefix}_seed-{s}", which) for s in range(3)]
+        if not all(f.is_file() for f in files):
+            print(f"skip {label}: missing {[str(f) for f in files if not f.is_file()]}")
+            continue
+        seeds = [table(f) for f in files]
+        for m in measures:
+            means = [sum(t[m].values()) / len(t[m]) for t in seeds]
+            print(f"{label} {m} per seed: {' / '.join(f'{x:.4f}' for x in means)}")
+        tables.append(average_seeds(seeds))
+        names.append(f"{label} (3 seeds)")
+    for c in compare_values(tables, names).comparisons:
+        print(
+            f"{c.measure} {c.run}: {c.mean_baseline:.4f} -> {c.mean_run:.4f} {c.delta:+.4f} "
+            f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}] p={c.p_value:.4f} holm={c.p_holm:.4f} "
+            f"{c.wins}/{c.ties}/{c.losses}"
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "dev")

@@ -4,7 +4,8 @@ the queries (Holm over the configurations), on the 139 dev-part queries or on DL
 top-100). Prints the seed means too.
 
     .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev    # after the sweeps
-    bash examples/study/minilm-study-dl19.sh && .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dl19
+    bash examples/study/minilm-study-dl19.sh
+    .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dl19
 (runs/dev-minilm, runs/dl19-minilm and runs/dev600-dev.qrels come from examples/eval-best-minilm.sh)
 """
 

@@ -1,4 +1,4 @@
-"""The MiniLM seed and layer studies (examples/study/minilm-seeds.yaml, minilm-layers.yaml) against
+"""The MiniLM seed, layer and LoRA studies (examples/study/minilm-{seeds,layers,lora}.yaml) against
 zero-shot MiniLM and against the recipe's own setting (attention + MLP, all layers): each query's value
 averaged over a configuration's 3 seeds, then paired t-tests over the queries (Holm over the
 configurations), on the 139 dev-part queries or on DL19 (43 queries, BM25 top-100). Prints the seed
@@ -7,6 +7,7 @@ means too.
     .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev    # after the sweeps
     bash examples/study/minilm-study-dl19.sh
     .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dl19
+    .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev lora   # LoRA r=8 vs full weights
 (runs/dev-minilm, runs/dl19-minilm and runs/dev600-dev.qrels come from examples/eval-best-minilm.sh)
 """
 
@@ -24,6 +25,10 @@ CONFIGS = {  # name: (sweep folder, run-name prefix)
     "attn+mlp, layers 0-2": ("study-minilm-layers", "layers-0-2"),
     "attn+mlp, layers 3-5": ("study-minilm-layers", "layers-3-5"),
 }
+LORA = {  # the LoRA study, compared on its own with the full-weight recipe setting
+    "attn+mlp, all layers": CONFIGS["attn+mlp, all layers"],
+    "LoRA r=8, attn+mlp, all layers": ("study-minilm-lora", "rank-8"),
+}
 SETS = {  # set: (qrels, zero-shot run, measures)
     "dev": ("runs/dev600-dev.qrels", "runs/dev-minilm/run.trec", ["RR@10", "nDCG@10"]),
     "dl19": (
@@ -40,7 +45,7 @@ def run_file(sweep: str, name: str, which: str) -> Path:
     return Path("runs") / "study-dl19" / sweep / name / "run.trec"
 
 
-def main(which: str) -> None:
+def main(which: str, configs: dict[str, tuple[str, str]]) -> None:
     qrels_path, zero_shot, measures = SETS[which]
     qrels = load_qrels(qrels_path)
 
@@ -48,7 +53,7 @@ def main(which: str) -> None:
         return per_query(load_run(str(path)), qrels, measures)
 
     tables, names = [table(zero_shot)], ["zero-shot"]
-    for label, (sweep, prefix) in CONFIGS.items():
+    for label, (sweep, prefix) in configs.items():
         files = [run_file(sweep, f"{prefix}_seed-{s}", which) for s in range(3)]
         if not all(f.is_file() for f in files):
             print(f"skip {label}: missing {[str(f) for f in files if not f.is_file()]}")
@@ -60,14 +65,17 @@ def main(which: str) -> None:
         tables.append(average_seeds(seeds))
         names.append(f"{label} (3 seeds)")
     for against, sub in (("zero-shot", slice(None)), ("attn+mlp, all layers", slice(1, None))):
+        if len(tables[sub]) < 2:
+            continue
         print(f"-- against {against}")
         for c in compare_values(tables[sub], names[sub]).comparisons:
+            holm = "-" if c.p_holm is None else f"{c.p_holm:.4f}"
             print(
                 f"{c.measure} {c.run}: {c.mean_baseline:.4f} -> {c.mean_run:.4f} {c.delta:+.4f} "
-                f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}] p={c.p_value:.4f} holm={c.p_holm:.4f} "
+                f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}] p={c.p_value:.4f} holm={holm} "
                 f"{c.wins}/{c.ties}/{c.losses}"
             )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "dev")
+    main(sys.argv[1] if len(sys.argv) > 1 else "dev", LORA if sys.argv[2:] == ["lora"] else CONFIGS)

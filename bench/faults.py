@@ -4,11 +4,14 @@
   steps, 2 kept) and kills it at a random moment, or while a checkpoint is being written (a
   checkpoint-N folder without checksums.json), then `train --resume` until it finishes; the final
   adapter must equal an uninterrupted run's byte for byte and loss.jsonl must hold each step once.
-- rerank, export: killed at a random moment (drawn again from half the window, up to 4 tries, when a
-  warm run finishes first); the output path must be absent or complete (never a partial file), and a
-  rerun must write files identical to an uninterrupted run's and remove the killed one's temporary copy.
+- rerank, export: killed at a random moment; the output path must be absent or complete (never a partial
+  file), and a rerun must write files identical to an uninterrupted run's and remove the killed one's
+  temporary copy.
 - sweep: a 2-run grid killed at a random moment, then `sweep --resume` until it finishes; every run's
   adapter must equal the uninterrupted sweep's and results.jsonl must hold each run once.
+
+A warm run can finish before the moment drawn (it is drawn from the uninterrupted run's time): it is then
+removed and tried again with the moment drawn from half the window, up to 4 tries.
 
 Commands run in forked children of this process (the libraries are imported once, so a child starts at
 once and a kill lands during the work, not during imports). Prints one line per command, e.g.
@@ -236,6 +239,39 @@ def logged_steps(run_dir: Path) -> list[int]:
 # --------------------------------------------------------------------------- commands
 
 
+def kill_early(
+    args: Sequence[str],
+    out: Path,
+    log: Path,
+    seconds: float,
+    rng: random.Random,
+    tally: Tally,
+    trigger: Callable[[float], bool] | None = None,
+    retry: bool = True,
+) -> bool:
+    """Run `rankscope ARGS` (writing `out`) and SIGKILL it when `trigger` says so or, without one, at a
+    moment drawn from the first 90% of `seconds` (the uninterrupted run's time). A warm run can finish
+    before that moment: then, with `retry`, `out` is removed and the run tried again with the moment drawn
+    from half the window, up to ATTEMPTS tries. Counts kills and runs that finished first in `tally`."""
+    window = 0.9 * seconds
+    for _ in range(ATTEMPTS):
+        moment = rng.uniform(0.0, window) if trigger is None else 0.0
+        if run_killed(args, log, trigger or (lambda t, m=moment: t >= m)):
+            tally.kills += 1
+            return True
+        tally.finished_first += 1
+        if not retry:
+            return False
+        shutil.rmtree(out)
+        window /= 2
+    return False
+
+
+def checkpoint_trigger(folder: Path) -> Callable[[float], bool]:
+    """True while `folder` (a checkpoint) is being written: it exists without its checksums.json."""
+    return lambda _: folder.is_dir() and not (folder / CHECKSUMS).is_file()
+
+
 def fault_train(
     work: Path, inputs: dict[str, Path], kills: int, per_run: int, share: float, rng: random.Random
 ) -> Tally:
@@ -246,30 +282,14 @@ def fault_train(
         out, log = work / f"train-{i}", work / f"train-{i}.log"
         args = ["train", str(inputs["spec"]), "--out", str(out)]
         for k in range(per_run):
-            at_checkpoint = (i == 0 and k == 0) or rng.random() < share
-            step = SAVE_EVERY * rng.randint(1, STEPS // SAVE_EVERY)
-            window = 0.9 * seconds
-            for _ in range(ATTEMPTS):
-                if at_checkpoint:  # while a checkpoint is being written
-                    folder = out / "checkpoints" / f"checkpoint-{step}"
-
-                    def trigger(_: float, folder: Path = folder) -> bool:
-                        return folder.is_dir() and not (folder / CHECKSUMS).is_file()
-                else:
-                    moment = rng.uniform(0.0, window)
-
-                    def trigger(t: float, moment: float = moment) -> bool:
-                        return t >= moment
-
-                if run_killed([*args, *(["--resume"] if k else [])], log, trigger):
-                    tally.kills += 1
-                    tally.while_checkpointing += bool(incomplete_checkpoints(out))
-                    break
-                tally.finished_first += 1
-                if k:  # a resumed run that finished cannot be tried again
-                    break
-                shutil.rmtree(out)  # the first run finished before its kill: start the trial again
-                window /= 2
+            trigger = None
+            if (i == 0 and k == 0) or rng.random() < share:  # while a checkpoint is being written
+                step = SAVE_EVERY * rng.randint(1, STEPS // SAVE_EVERY)
+                trigger = checkpoint_trigger(out / "checkpoints" / f"checkpoint-{step}")
+            # a resumed run that finished cannot be tried again (removing it would lose the earlier kills)
+            resumed = ["--resume"] if k else []
+            if kill_early([*args, *resumed], out, log, seconds, rng, tally, trigger, retry=not k):
+                tally.while_checkpointing += bool(incomplete_checkpoints(out))
         run([*args, "--resume"], log)
         tally.trials += 1
         same = same_files(base / "adapter", out / "adapter", ADAPTER_FILES)
@@ -296,15 +316,7 @@ def fault_atomic(
     seconds = run(args_for(base), work / f"{name}-base.log")
     for i in range(kills):
         out, log = work / f"{name}-{i}", work / f"{name}-{i}.log"
-        window = 0.9 * seconds
-        for attempt in range(ATTEMPTS):  # a warm rerun can beat the moment drawn: draw again, earlier
-            moment = rng.uniform(0.0, window)
-            args = [*args_for(out), *(["--overwrite"] if attempt else [])]
-            if run_killed(args, log, lambda t, m=moment: t >= m):
-                tally.kills += 1
-                break
-            tally.finished_first += 1
-            window /= 2
+        kill_early(args_for(out), out, log, seconds, rng, tally)
         if visible_output(out, base, names):
             tally.partial_visible += 1
             tally.problems.append(f"{out}: a partial output at the final path")
@@ -328,11 +340,7 @@ def fault_sweep(work: Path, inputs: dict[str, Path], kills: int, rng: random.Ran
     for i in range(kills):
         out, log = work / f"sweep-{i}", work / f"sweep-{i}.log"
         args = ["sweep", str(inputs["sweep"]), "--out", str(out)]
-        moment = rng.uniform(0.0, 0.9 * seconds)
-        if run_killed(args, log, lambda t, m=moment: t >= m):
-            tally.kills += 1
-        else:
-            tally.finished_first += 1
+        kill_early(args, out, log, seconds, rng, tally)
         run([*args, "--resume"], log)
         tally.trials += 1
         rows = [json.loads(x)["name"] for x in (out / "results.jsonl").read_text().splitlines() if x.strip()]

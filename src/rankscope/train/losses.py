@@ -207,16 +207,14 @@ class ResidualListwise(Loss):
         super().__init__()
         if not 0.0 < student_weight <= 1.0:
             raise ValueError(f"student_weight must be in (0, 1], not {student_weight}")
-        self.temperature, self.student_weight = temperature, student_weight
+        self.listwise, self.student_weight = ListwiseSoftmaxCE(temperature), student_weight
 
     def forward(
         self, scores: torch.Tensor, labels: torch.Tensor | None = None, teacher: torch.Tensor | None = None
     ) -> torch.Tensor:
         t = _check_teacher(scores, teacher)
         w = self.student_weight
-        logits = (w * zscore(scores) + (1.0 - w) * t) / self.temperature
-        target = torch.zeros(scores.shape[0], dtype=torch.long, device=scores.device)
-        return F.cross_entropy(logits, target)
+        return self.listwise(w * zscore(scores) + (1.0 - w) * t)
 
 
 class WeightedSum(nn.Module):

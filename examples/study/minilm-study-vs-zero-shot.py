@@ -1,5 +1,6 @@
-"""The MiniLM seed, layer and LoRA studies (examples/study/minilm-{seeds,layers,lora}.yaml) against
-zero-shot MiniLM and against the recipe's own setting (attention + MLP, all layers): each query's value
+"""The MiniLM seed, layer, LoRA and rank studies (examples/study/minilm-{seeds,layers,lora,rank}.yaml)
+against zero-shot MiniLM and against the first configuration listed (the recipe's own setting, attention +
+MLP in all layers; LoRA r=8 for the rank study): each query's value
 averaged over a configuration's 3 seeds, then paired t-tests over the queries (Holm over the
 configurations), on the 139 dev-part queries or on DL19 (43 queries, BM25 top-100). Prints the seed
 means too.
@@ -8,6 +9,7 @@ means too.
     bash examples/study/minilm-study-dl19.sh
     .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dl19
     .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev lora   # LoRA r=8 vs full weights
+    .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev rank   # LoRA ranks 1/2/8/32
 (runs/dev-minilm, runs/dl19-minilm and runs/dev600-dev.qrels come from examples/eval-best-minilm.sh)
 """
 
@@ -29,6 +31,14 @@ LORA = {  # the LoRA study, compared on its own with the full-weight recipe sett
     "attn+mlp, all layers": CONFIGS["attn+mlp, all layers"],
     "LoRA r=8, attn+mlp, all layers": ("study-minilm-lora", "rank-8"),
 }
+RANK = {  # the LoRA rank study against r=8 (and full weights beside it)
+    "LoRA r=8": LORA["LoRA r=8, attn+mlp, all layers"],
+    "LoRA r=1": ("study-minilm-rank", "rank-1"),
+    "LoRA r=2": ("study-minilm-rank", "rank-2"),
+    "LoRA r=32": ("study-minilm-rank", "rank-32"),
+    "full weights": CONFIGS["attn+mlp, all layers"],
+}
+STUDIES = {"": CONFIGS, "lora": LORA, "rank": RANK}
 SETS = {  # set: (qrels, zero-shot run, measures)
     "dev": ("runs/dev600-dev.qrels", "runs/dev-minilm/run.trec", ["RR@10", "nDCG@10"]),
     "dl19": (
@@ -64,7 +74,7 @@ def main(which: str, configs: dict[str, tuple[str, str]]) -> None:
             print(f"{label} {m} per seed: {' / '.join(f'{x:.4f}' for x in means)}")
         tables.append(average_seeds(seeds))
         names.append(f"{label} (3 seeds)")
-    for against, sub in (("zero-shot", slice(None)), ("attn+mlp, all layers", slice(1, None))):
+    for against, sub in (("zero-shot", slice(None)), (names[1] if len(names) > 1 else "", slice(1, None))):
         if len(tables[sub]) < 2:
             continue
         print(f"-- against {against}")
@@ -78,4 +88,4 @@ def main(which: str, configs: dict[str, tuple[str, str]]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "dev", LORA if sys.argv[2:] == ["lora"] else CONFIGS)
+    main(sys.argv[1] if len(sys.argv) > 1 else "dev", STUDIES[sys.argv[2] if len(sys.argv) > 2 else ""])

@@ -20,6 +20,7 @@ from rankscope.inspect.probes import (
     save_probes,
 )
 from rankscope.scorers.decoder import PairwiseScorer, YesNoScorer
+from rankscope.scorers.encoder import BiEncoderScorer
 
 
 def test_hidden_states_take_each_rows_last_real_token(lora_factory, tokenizer, pairs) -> None:
@@ -33,6 +34,20 @@ def test_hidden_states_take_each_rows_last_real_token(lora_factory, tokenizer, p
         alone = model.base_model.model.model(input_ids=ids, output_hidden_states=True).hidden_states
     for layer in range(4):
         assert np.allclose(feats[layer, 5], alone[layer][0, -1].numpy(), atol=1e-5)
+
+
+def test_bi_encoder_features_sum_to_its_cosine(bert_dir: Path, tokenizer, pairs) -> None:
+    """A bi-encoder's probe features are query x document pooled states per layer: at the last layer they
+    sum to exactly the cosine it ranks by."""
+    from transformers import AutoModel
+
+    items, _ = pairs
+    scorer = BiEncoderScorer(AutoModel.from_pretrained(bert_dir).eval(), tokenizer, batch=4)
+    feats = hidden_states(scorer, items, batch_size=3)
+    layers = scorer.model.config.num_hidden_layers
+    assert feats.shape == (layers + 1, len(items), scorer.model.config.hidden_size)
+    assert np.allclose(feats[-1].sum(-1), scorer.score(items), atol=1e-5)
+    assert not np.allclose(feats[0].sum(-1), feats[-1].sum(-1), atol=1e-3)
 
 
 def test_probe_layers_find_the_separable_layer() -> None:

@@ -70,6 +70,25 @@ def test_inspect_then_report(make_spec, tmp_path: Path, capsys) -> None:
     assert summary["errors"] == {}
 
 
+def test_inspect_a_lora_bi_encoder(make_spec, bert_dir: Path, tmp_path: Path, capsys) -> None:
+    """A bi-encoder has no document-to-query attention: that part is skipped with the reason, the rest
+    (probes, adapter ablation) is written and the ablation really switches the adapters off."""
+    run = tmp_path / "run"
+    method = {"name": "lora", "rank": 2, "layers": "all", "targets": ["attn", "mlp"]}
+    spec = make_spec(
+        model=str(bert_dir), scorer="bi-encoder", method=method, optim={"steps": 2, "lr": 0.05}
+    )
+    train(spec, run)
+    opts = ["--windows", "1", "--probe-pairs", "10", "--device", "cpu", "--dtype", "float32"]
+    assert invoke("inspect", str(run), *opts) in (0, None)
+    out = run / "inspect"
+    assert {"probes.json", "ablation.json"} <= {p.name for p in out.iterdir()}
+    assert "attention.json" not in {p.name for p in out.iterdir()}
+    info = json.loads((out / "inspect.json").read_text())
+    assert "encoded apart" in info["skipped"]["attention"]
+    assert load_ablation(out / "ablation.json").rows
+
+
 def test_load_run_scorers_zero_shot(make_spec, tmp_path: Path) -> None:
     run = tmp_path / "run"
     train(make_spec(optim={"steps": 2, "lr": 0.05}), run)

@@ -1,6 +1,8 @@
 """Linear probes: is relevance linearly readable from the hidden state at each layer, before and after
-fine-tuning? Last real token (decoders, right padding) or [CLS] (encoders), logistic regression with
-stratified k-fold cross-validation on standardised features; PCA scatter points for chosen layers."""
+fine-tuning? Last real token (decoders, right padding), [CLS] (cross-encoders) or, for a bi-encoder, the
+elementwise product of the query's and the document's unit-length mean-pooled states (its cosine is their
+sum at the last layer); logistic regression with stratified k-fold cross-validation on standardised
+features; PCA scatter points for chosen layers."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from rankscope.errors import InputError
 from rankscope.inspect.views import Item, base_model_view, check_inspectable, eval_mode
 from rankscope.scorers.base import Pair, Scorer, decoder_body, model_device, pad_right
 from rankscope.scorers.decoder import PairwiseScorer, QueryLikelihoodScorer
-from rankscope.scorers.encoder import CrossEncoderScorer
+from rankscope.scorers.encoder import BiEncoderScorer, CrossEncoderScorer
 
 PROBES_FILE = "probes.json"
 Task = Literal["pointwise", "pairwise"]
@@ -97,11 +99,31 @@ def _decoder_seqs(scorer: Scorer, items: Sequence[Item]) -> list[list[int]]:
     return encode(items)
 
 
+def _pooled_layers(scorer: BiEncoderScorer, texts: list[str], batch_size: int) -> torch.Tensor:
+    """(layers + 1, n, hidden): each text's unit-length mean-pooled state after the embeddings and each
+    block, encoded alone as the bi-encoder encodes it."""
+    device = model_device(scorer.model)
+    chunks = []
+    for i in range(0, len(texts), batch_size):
+        enc = {k: t.to(device) for k, t in scorer.tokenize(texts[i : i + batch_size]).items()}
+        out = scorer.model(**enc, output_hidden_states=True).hidden_states
+        m = enc["attention_mask"].unsqueeze(-1).to(out[0].dtype)
+        pooled = torch.stack([(h * m).sum(1) / m.sum(1) for h in out]).float()
+        chunks.append(torch.nn.functional.normalize(pooled, dim=-1))
+    return torch.cat(chunks, dim=1)
+
+
 def hidden_states(scorer: Scorer, items: Sequence[Item], batch_size: int = 16) -> np.ndarray:
     """(layers + 1, n, hidden) float32: the scoring position's state after the embeddings (0) and each
-    block; decoders use the last real token of the scorer's own prompt, cross-encoders [CLS]."""
+    block; decoders use the last real token of the scorer's own prompt, cross-encoders [CLS], a
+    bi-encoder the product of the query's and the document's pooled states."""
     check_inspectable(scorer)
     model = scorer.model  # type: ignore[attr-defined]
+    if isinstance(scorer, BiEncoderScorer):
+        with torch.inference_mode():
+            q = _pooled_layers(scorer, [p.query for p in items], batch_size)  # type: ignore[union-attr]
+            d = _pooled_layers(scorer, [p.doc for p in items], batch_size)  # type: ignore[union-attr]
+        return (q * d).cpu().numpy()
     device = model_device(model)
     chunks: list[np.ndarray] = []
     with torch.inference_mode():

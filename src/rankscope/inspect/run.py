@@ -43,6 +43,7 @@ from rankscope.inspect.views import Item, base_model_view, check_inspectable
 from rankscope.models.components import num_layers, parse_layers
 from rankscope.scorers.base import Pair, Scorer
 from rankscope.scorers.decoder import PairwiseScorer
+from rankscope.scorers.encoder import BiEncoderScorer
 from rankscope.train.devset import DevSet, build_dev_set
 from rankscope.trained import adapter_folder, load_run_scorer, run_spec, zero_shot_scorer
 
@@ -391,6 +392,11 @@ def _attention(
     why = _inspectable(rs)
     if why:
         result.skipped["attention"] = why
+        return
+    if isinstance(rs.scorer, BiEncoderScorer):
+        result.skipped["attention"] = (
+            "bi-encoder: query and document are encoded apart, so no document token attends to the query"
+        )
         return
     items = candidate_items(dev, opts.attention_pairs, isinstance(rs.scorer, PairwiseScorer))
     if not items:

@@ -75,9 +75,7 @@ def test_inspect_a_lora_bi_encoder(make_spec, bert_dir: Path, tmp_path: Path, ca
     (probes, adapter ablation) is written and the ablation really switches the adapters off."""
     run = tmp_path / "run"
     method = {"name": "lora", "rank": 2, "layers": "all", "targets": ["attn", "mlp"]}
-    spec = make_spec(
-        model=str(bert_dir), scorer="bi-encoder", method=method, optim={"steps": 2, "lr": 0.05}
-    )
+    spec = make_spec(model=str(bert_dir), scorer="bi-encoder", method=method, optim={"steps": 2, "lr": 0.05})
     train(spec, run)
     opts = ["--windows", "1", "--probe-pairs", "10", "--device", "cpu", "--dtype", "float32"]
     assert invoke("inspect", str(run), *opts) in (0, None)

@@ -18,7 +18,7 @@ from pydantic import (
 
 import rankscope.methods  # noqa: F401  (registers the built-in methods and their configs)
 from rankscope.errors import InputError
-from rankscope.fields import KEEP_DEFAULT_SYSTEM, DatasetName, Strict
+from rankscope.fields import KEEP_DEFAULT_SYSTEM, STUDENT_WEIGHT, TEMPERATURE, DatasetName, Strict
 from rankscope.methods.freeze import FreezeMethod
 from rankscope.methods.lora import LoraMethod
 from rankscope.methods.registry import METHOD_CONFIGS, MethodConfig
@@ -139,9 +139,9 @@ class TeacherConfig(Strict):
     scorers: list[TeacherMember] = []
     file: str | None = None
     normalise: Literal["zscore", "none"] = "zscore"
-    temperature: float = Field(1.0, gt=0, description="softmax temperature of the kl objective")
+    temperature: float = Field(TEMPERATURE, gt=0, description="softmax temperature of the kl objective")
     student_weight: float = Field(
-        0.3, gt=0, le=1, description="the student's weight w in the residual-listwise objective"
+        STUDENT_WEIGHT, gt=0, le=1, description="the student's weight w in the residual-listwise objective"
     )
 
     @model_validator(mode="after")

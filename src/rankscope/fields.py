@@ -10,6 +10,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 KEEP_DEFAULT_SYSTEM = "@default"
 """`system_prompt` value that keeps a chat template's own default system prompt (SmolLM2's names the
 assistant); what runs trained before rankscope dropped that default were trained with."""
+TEMPERATURE = 1.0
+"""default softmax temperature of the distillation objectives (teacher.temperature)"""
+STUDENT_WEIGHT = 0.3
+"""default student weight w of the residual-listwise objective (teacher.student_weight)"""
 
 _LAYERS = re.compile(r"^(all|\d+(-\d+)?(,\d+(-\d+)?)*)$")
 

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rankscope.fields import STUDENT_WEIGHT, TEMPERATURE
+
 
 class Loss(nn.Module):
     """Base of the registered losses: what they accept and need, declared as class attributes."""
@@ -82,7 +84,7 @@ class Hinge(Loss):
 class ListwiseSoftmaxCE(Loss):
     """Softmax cross-entropy over each group with the positive at index 0 (InfoNCE over 1 + n)."""
 
-    def __init__(self, temperature: float = 1.0) -> None:
+    def __init__(self, temperature: float = TEMPERATURE) -> None:
         super().__init__()
         self.temperature = temperature
 
@@ -167,7 +169,7 @@ class ListwiseKL(Loss):
     needs_teacher = True
     takes_temperature = True
 
-    def __init__(self, temperature: float = 1.0) -> None:
+    def __init__(self, temperature: float = TEMPERATURE) -> None:
         super().__init__()
         self.temperature = temperature
 
@@ -203,7 +205,7 @@ class ResidualListwise(Loss):
     takes_temperature = True
     takes_student_weight = True
 
-    def __init__(self, temperature: float = 1.0, student_weight: float = 0.3) -> None:
+    def __init__(self, temperature: float = TEMPERATURE, student_weight: float = STUDENT_WEIGHT) -> None:
         super().__init__()
         if not 0.0 < student_weight <= 1.0:
             raise ValueError(f"student_weight must be in (0, 1], not {student_weight}")
@@ -288,8 +290,8 @@ def objectives_for(score_kind: str) -> list[str]:
 def build_loss(
     objectives: Sequence[tuple[str, float]],
     min_relevance: int = 1,
-    temperature: float = 1.0,
-    student_weight: float = 0.3,
+    temperature: float = TEMPERATURE,
+    student_weight: float = STUDENT_WEIGHT,
 ) -> nn.Module:
     """One loss module for (name, weight) objectives; a single weight-1 objective is returned bare.
     `temperature` goes to the distillation losses that take one (the spec's teacher.temperature), and

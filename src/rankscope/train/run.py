@@ -30,6 +30,7 @@ from rankscope.config import (
     stored_spec_data,
 )
 from rankscope.errors import InputError
+from rankscope.fields import STUDENT_WEIGHT, TEMPERATURE
 from rankscope.inspect.health import verdicts
 from rankscope.io import DiskFullError, disk_full, write_json, write_yaml
 from rankscope.methods import prepare
@@ -280,8 +281,8 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         spec.method.name,
         n_train,
     )
-    temperature = spec.teacher.temperature if spec.teacher else 1.0
-    student_weight = spec.teacher.student_weight if spec.teacher else 0.3
+    temperature = spec.teacher.temperature if spec.teacher else TEMPERATURE
+    student_weight = spec.teacher.student_weight if spec.teacher else STUDENT_WEIGHT
     objectives = [(o.name, o.weight) for o in spec.objectives]
     loss_fn = build_loss(objectives, spec.train.min_relevance, temperature, student_weight)
     dev_cb = DevEvalCallback(

@@ -33,7 +33,8 @@ def load_inputs(
     depth: int = 100,
     max_queries: int | None = None,
 ) -> Inputs:
-    """A dataset by name or by files, with its candidates: a named set, a file, or BM25 over the corpus."""
+    """A dataset by name or by files, with its candidates: a named set, a file, or BM25 over the corpus;
+    `max_queries` keeps the N smallest query ids (sorted as strings) and their judgments."""
     if dataset:
         coll = load_dataset(dataset)
     elif queries or candidates:

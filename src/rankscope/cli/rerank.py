@@ -70,7 +70,10 @@ def rerank(
     corpus: CorpusOpt = None,
     depth: Annotated[int, typer.Option(help="candidates reranked per query")] = 100,
     pairwise_top: Annotated[int, typer.Option(help="top-k compared pairwise (pairwise scorer)")] = 20,
-    max_queries: Annotated[int | None, typer.Option(help="rerank only the first N queries")] = None,
+    max_queries: Annotated[
+        int | None,
+        typer.Option(help="rerank only N queries: the N smallest ids (with --stream: the file's first N)"),
+    ] = None,
     measures: MeasuresOpt = None,
     fuse: Annotated[
         str | None, typer.Option(help="fuse with the first stage: interpolate (normalised scores) or rrf")

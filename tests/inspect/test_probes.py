@@ -83,6 +83,29 @@ def test_untrained_adapter_probes_like_the_base(lora_factory, tokenizer, pairs) 
     assert res.base == res.tuned
 
 
+def test_sparse_judgments_take_unjudged_candidates_as_negatives(dev_set) -> None:
+    """MS MARCO judges positives only: with no judged-0 candidate anywhere, the judged queries' unjudged
+    candidates are the negatives; with judged zeros present, unjudged ones are never used."""
+    cands, queries, qrels = dev_set
+    sparse = {q: {d: g for d, g in judged.items() if g > 0} for q, judged in qrels.items()}
+    sparse.pop("q3")  # an unjudged query gives no pairs at all
+    items, labels = labelled_pairs(cands, queries, sparse, per_class=50, seed=0)
+    texts = {h.doc_id: h.text for hits in cands.hits.values() for h in hits}
+    positives = sum(1 for q, judged in sparse.items() for h in cands.hits[q] if h.doc_id in judged)
+    assert len(labels) == 2 * positives and labels.sum() == positives
+    for pair, y in zip(items, labels, strict=True):
+        qid = next(q for q, text in queries.items() if text == pair.query)
+        assert qid != "q3"
+        relevant = {texts[d] for d in sparse[qid]}
+        assert (pair.doc in relevant) == bool(y)
+    dense_items, _ = labelled_pairs(cands, queries, qrels, per_class=50, seed=0)
+    negatives = {(p.query, p.doc) for p in dense_items[len(dense_items) // 2 :]}
+    judged_zero = {
+        (queries[q], h.text) for q, hits in cands.hits.items() for h in hits if qrels[q].get(h.doc_id) == 0
+    }
+    assert negatives <= judged_zero
+
+
 def test_pairwise_probe_and_labelled_sets(lora_factory, tokenizer, pairs, dev_set) -> None:
     cands, queries, qrels = dev_set
     items, labels = labelled_pairs(cands, queries, qrels, per_class=5, seed=1)

@@ -43,9 +43,12 @@ def labelled_pairs(
     seed: int = 0,
 ) -> tuple[list[Pair], np.ndarray]:
     """Balanced (query, document) pairs: judged at least `min_relevance` (label 1) vs judged 0 (label 0)
-    among the candidates (grades in between are left out), at most `per_class` each, with a fixed seed."""
+    among the candidates (grades in between are left out), at most `per_class` each, with a fixed seed.
+    Sparse judgments that name no non-relevant candidate at all (MS MARCO's: positives only) take the
+    judged queries' unjudged candidates as label 0, as the measures count them."""
     pos: list[Pair] = []
     neg: list[Pair] = []
+    unjudged: list[Pair] = []
     for qid, hits in candidates.hits.items():
         query = queries.get(qid) or candidates.queries.get(qid)
         judged = qrels.get(qid, {})
@@ -53,13 +56,18 @@ def labelled_pairs(
             continue
         for hit in hits:
             text = hit.text or (corpus[hit.doc_id].full_text if corpus and hit.doc_id in corpus else None)
-            if not text or hit.doc_id not in judged:
+            if not text:
+                continue
+            if hit.doc_id not in judged:
+                unjudged.append(Pair(query, text))
                 continue
             grade = judged[hit.doc_id]
             if grade >= min_relevance:
                 pos.append(Pair(query, text))
             elif grade <= 0:
                 neg.append(Pair(query, text))
+    if not neg:
+        neg = unjudged
     rng = random.Random(seed)
     k = min(per_class, len(pos), len(neg))
     if k < 2:

@@ -59,6 +59,7 @@ def test_share_is_zero_with_all_off_and_one_with_none(
     res = run_ablation(scorer, cands, queries, qrels, ablations, measures=["nDCG@10", "RR@10"], depth=6)
     assert res.finetuned["nDCG@10"] != res.zero_shot["nDCG@10"]  # the adapter changes the ranking
     assert res.share("all off") == 0.0 and res.share("none off") == 1.0
+    assert set(res.runs) == {"zero-shot", "fine-tuned", *(r.name for r in res.rows)}  # skipped: no run
     assert next(r for r in res.rows if r.name == "all off").metrics == res.zero_shot
     assert set(res.skipped) == {"gate-only", "k-only", "o-only"}  # no such adapters in this model
     names = [r.name for r in res.rows]

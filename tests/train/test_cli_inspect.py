@@ -11,7 +11,9 @@ from unittest.mock import patch
 import pytest
 
 from rankscope.cli import main
-from rankscope.inspect.ablation import load_ablation
+from rankscope.data.readers import read_qrels, read_trec_run
+from rankscope.evaluate.metrics import evaluate
+from rankscope.inspect.ablation import load_ablation, run_file_name
 from rankscope.inspect.attention import load_attention
 from rankscope.inspect.deltas import load_deltas
 from rankscope.inspect.probes import load_probes
@@ -36,7 +38,9 @@ def test_inspect_then_report(make_spec, tmp_path: Path, capsys) -> None:
     assert invoke("inspect", str(run), *opts, *cpu) in (0, None)
     out = run / "inspect"
     names = {p.name for p in out.iterdir()}
-    assert names == {"deltas.npz", "probes.json", "attention.json", "ablation.json", "inspect.json"}
+    runs = {n for n in names if n.endswith(".trec")}
+    assert names - runs == {"deltas.npz", "probes.json", "attention.json", "ablation.json", "inspect.json"}
+    assert {"ablation-zero-shot.trec", "ablation-fine-tuned.trec", "ablation-attention-only.trec"} <= runs
     assert not list(run.glob(".inspect.tmp-*"))
     assert load_deltas(out / "deltas.npz").steps.tolist() == [1, 2]
     probes = load_probes(out / "probes.json")
@@ -45,6 +49,10 @@ def test_inspect_then_report(make_spec, tmp_path: Path, capsys) -> None:
     att = load_attention(out / "attention.json")
     assert att.after is not None and att.before["last_to_doc"].shape == (2, 4)
     abl = load_ablation(out / "ablation.json")
+    assert runs == {run_file_name(n) for n in ["zero-shot", "fine-tuned"] + [r.name for r in abl.rows]}
+    qrels = read_qrels(run / "dev_qrels.txt")
+    ablated = evaluate(read_trec_run(out / "ablation-attention-only.trec"), qrels, abl.measures)
+    assert ablated == pytest.approx(next(r.metrics for r in abl.rows if r.name == "attention-only"))
     assert abl.windows is not None and abl.windows.sizes == [1] and abl.windows.starts == [0, 1]
     assert {"attention-only", "mlp-only"} <= {r.name for r in abl.rows} and abl.measures == [
         "nDCG@10",

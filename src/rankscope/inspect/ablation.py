@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -157,6 +158,9 @@ class AblationResult:
     rows: list[AblationRow] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     windows: WindowSweep | None = None
+    runs: dict[str, Run] = field(default_factory=dict, compare=False, repr=False)
+    """each reranking's run ("zero-shot", "fine-tuned", then each row's name): not in ablation.json,
+    `rankscope inspect` writes them as TREC files for `rankscope compare`"""
 
     def share(self, name: str, measure: str | None = None) -> float | None:
         for r in self.rows:
@@ -182,14 +186,14 @@ def score_dev(
     depth: int = 100,
     corpus: dict[str, Document] | None = None,
     pairwise_top: int = 10,
-) -> dict[str, float]:
-    """Rerank and evaluate with the scorer as it is now."""
+) -> tuple[dict[str, float], Run]:
+    """Rerank and evaluate with the scorer as it is now: the measures and the run."""
     run: Run
     if isinstance(scorer, PairwiseScorer):
         run = rerank_pairwise(scorer, candidates, queries, pairwise_top, depth, corpus, False)
     else:
         run = rerank(scorer, candidates, queries, depth, corpus, False)
-    return evaluate(run, qrels, measures)
+    return evaluate(run, qrels, measures), run
 
 
 def run_ablation(
@@ -215,21 +219,24 @@ def run_ablation(
     ms = list(measures)
     ablations = list(ablations) if ablations is not None else preset_ablations()
 
-    def dev() -> dict[str, float]:
-        return score_dev(scorer, candidates, queries, qrels, ms, depth, corpus, pairwise_top)
+    runs: dict[str, Run] = {}
+
+    def dev(name: str) -> dict[str, float]:
+        metrics, runs[name] = score_dev(scorer, candidates, queries, qrels, ms, depth, corpus, pairwise_top)
+        return metrics
 
     with eval_mode(model):
-        finetuned = dev()
+        finetuned = dev("fine-tuned")
         with base_model_view(model):
-            zero = dev()
-        result = AblationResult(ms, ms[0], num_layers(model), len(mods), zero, finetuned)
+            zero = dev("zero-shot")
+        result = AblationResult(ms, ms[0], num_layers(model), len(mods), zero, finetuned, runs=runs)
         for i, ab in enumerate(ablations, 1):
             with lora_off(model, ab.off_layers, ab.off_components) as n_off:
                 skip = ab.kind != "custom" and n_off in (0, len(mods))
                 if skip:
                     result.skipped[ab.name] = "switches off no adapter" if n_off == 0 else "keeps no adapter"
                 else:
-                    metrics = dev()
+                    metrics = dev(ab.name)
             if on_ablation is not None:
                 on_ablation(i, len(ablations))
             if skip:
@@ -275,8 +282,15 @@ def _clean(x: object) -> object:
 
 
 def save_ablation(result: AblationResult, path: str | Path) -> Path:
-    Path(path).write_text(json.dumps(_clean({"version": 1, **asdict(result)})) + "\n")
+    data = asdict(result)
+    data.pop("runs")
+    Path(path).write_text(json.dumps(_clean({"version": 1, **data})) + "\n")
     return Path(path)
+
+
+def run_file_name(name: str) -> str:
+    """`ablation-NAME.trec` with NAME made file-safe ("keep 0-2" -> "ablation-keep-0-2.trec")."""
+    return "ablation-" + re.sub(r"[^A-Za-z0-9.+-]+", "-", name).strip("-") + ".trec"
 
 
 def load_ablation(path: str | Path) -> AblationResult:

@@ -20,12 +20,14 @@ from typing import Any
 import torch
 
 from rankscope.config import ExperimentSpec, FreezeMethod
+from rankscope.data.readers import write_trec_run
 from rankscope.errors import InputError
 from rankscope.inspect.ablation import (
     ABLATION_FILE,
     Ablation,
     preset_ablations,
     run_ablation,
+    run_file_name,
     save_ablation,
     window_ablations,
 )
@@ -447,3 +449,6 @@ def _ablation(
     step("ablation", len(ablations), len(ablations))
     save_ablation(res, tmp / ABLATION_FILE)
     result.written.append(ABLATION_FILE)
+    for name, run in res.runs.items():  # each reranking as a run file, for `rankscope compare`
+        write_trec_run(run, tmp / run_file_name(name), run_file_name(name).removesuffix(".trec"))
+        result.written.append(run_file_name(name))

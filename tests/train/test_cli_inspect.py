@@ -94,6 +94,10 @@ def test_inspect_a_lora_bi_encoder(make_spec, bert_dir: Path, tmp_path: Path, ca
     assert "encoded apart" in info["skipped"]["attention"]
     assert load_ablation(out / "ablation.json").rows
 
+    (out / "ablation-keep-9-9.trec").write_text("")  # an earlier inspection's ablation run
+    assert invoke("inspect", str(run), *opts, "--no-probes") in (0, None)
+    assert not (out / "ablation-keep-9-9.trec").exists() and (out / "ablation-fine-tuned.trec").is_file()
+
 
 def test_load_run_scorers_zero_shot(make_spec, tmp_path: Path) -> None:
     run = tmp_path / "run"

@@ -305,6 +305,9 @@ def inspect_run(
         }
         (tmp / INSPECT_FILE).write_text(json.dumps(info, indent=2) + "\n")
         result.out.mkdir(exist_ok=True)
+        if ABLATION_FILE in result.written:  # an earlier inspection's ablation runs go with its table
+            for old in result.out.glob("ablation-*.trec"):
+                old.unlink()
         for f in sorted(tmp.iterdir()):
             os.replace(f, result.out / f.name)
     finally:

@@ -1,6 +1,6 @@
-"""The MiniLM seed, layer, LoRA and rank studies (examples/study/minilm-{seeds,layers,lora,rank}.yaml)
-against zero-shot MiniLM and against the first configuration listed (the recipe's own setting, attention +
-MLP in all layers; LoRA r=8 for the rank study): each query's value
+"""The MiniLM seed, layer, LoRA, rank and lr studies (examples/study/minilm-*.yaml) against zero-shot
+MiniLM and against the first configuration listed (the recipe's own setting, attention + MLP in all
+layers; LoRA r=8 at lr 2e-4 for the rank and lr studies): each query's value
 averaged over a configuration's 3 seeds, then paired t-tests over the queries (Holm over the
 configurations), on the 139 dev-part queries or on DL19 (43 queries, BM25 top-100). Prints the seed
 means too.
@@ -10,6 +10,7 @@ means too.
     .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dl19
     .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev lora   # LoRA r=8 vs full weights
     .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev rank   # LoRA ranks 1/2/8/32
+    .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev lr     # LoRA r=8 at lr 1e-3
 (runs/dev-minilm, runs/dl19-minilm and runs/dev600-dev.qrels come from examples/eval-best-minilm.sh)
 """
 
@@ -38,7 +39,12 @@ RANK = {  # the LoRA rank study against r=8 (and full weights beside it)
     "LoRA r=32": ("study-minilm-rank", "rank-32"),
     "full weights": CONFIGS["attn+mlp, all layers"],
 }
-STUDIES = {"": CONFIGS, "lora": LORA, "rank": RANK}
+LR = {  # LoRA r=8 at a 5x higher lr, against r=8 at 2e-4 (and full weights beside it)
+    "LoRA r=8, lr 2e-4": LORA["LoRA r=8, attn+mlp, all layers"],
+    "LoRA r=8, lr 1e-3": ("study-minilm-lora-lr", "lr-0.001"),
+    "full weights": CONFIGS["attn+mlp, all layers"],
+}
+STUDIES = {"": CONFIGS, "lora": LORA, "rank": RANK, "lr": LR}
 SETS = {  # set: (qrels, zero-shot run, measures)
     "dev": ("runs/dev600-dev.qrels", "runs/dev-minilm/run.trec", ["RR@10", "nDCG@10"]),
     "dl19": (

@@ -27,7 +27,7 @@ from rankscope.errors import InputError
 from rankscope.inspect.views import Item, base_model_view, check_inspectable, eval_mode
 from rankscope.scorers.base import Pair, Scorer, decoder_body, model_device, pad_right
 from rankscope.scorers.decoder import PairwiseScorer, QueryLikelihoodScorer
-from rankscope.scorers.encoder import BiEncoderScorer, CrossEncoderScorer
+from rankscope.scorers.encoder import BiEncoderScorer, CrossEncoderScorer, mean_pool
 
 PROBES_FILE = "probes.json"
 Task = Literal["pointwise", "pairwise"]
@@ -115,9 +115,7 @@ def _pooled_layers(scorer: BiEncoderScorer, texts: list[str], batch_size: int) -
     for i in range(0, len(texts), batch_size):
         enc = {k: t.to(device) for k, t in scorer.tokenize(texts[i : i + batch_size]).items()}
         out = scorer.model(**enc, output_hidden_states=True).hidden_states
-        m = enc["attention_mask"].unsqueeze(-1).to(out[0].dtype)
-        pooled = torch.stack([(h * m).sum(1) / m.sum(1) for h in out]).float()
-        chunks.append(torch.nn.functional.normalize(pooled, dim=-1))
+        chunks.append(torch.stack([mean_pool(h, enc["attention_mask"]) for h in out]).float())
     return torch.cat(chunks, dim=1)
 
 

@@ -453,5 +453,6 @@ def _ablation(
     save_ablation(res, tmp / ABLATION_FILE)
     result.written.append(ABLATION_FILE)
     for name, run in res.runs.items():  # each reranking as a run file, for `rankscope compare`
-        write_trec_run(run, tmp / run_file_name(name), run_file_name(name).removesuffix(".trec"))
-        result.written.append(run_file_name(name))
+        file = run_file_name(name)
+        write_trec_run(run, tmp / file, file.removesuffix(".trec"))
+        result.written.append(file)

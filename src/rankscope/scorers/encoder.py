@@ -12,6 +12,12 @@ from transformers import PreTrainedTokenizerBase
 from rankscope.scorers.base import Pair, Scorer, length_batches, model_device
 
 
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Unit-length mean of `hidden` (batch, tokens, dim) over each row's real tokens (`mask`)."""
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return F.normalize((hidden * m).sum(-2) / m.sum(-2), dim=-1)
+
+
 class BiEncoderScorer(Scorer):
     """Cosine similarity of mean-pooled embeddings of query and passage, each encoded once."""
 
@@ -31,9 +37,7 @@ class BiEncoderScorer(Scorer):
 
     def pooled(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         """Unit-length mean-pooled embeddings of a tokenised batch (differentiable: training uses it)."""
-        hidden = self.model(**enc).last_hidden_state
-        m = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        return F.normalize((hidden * m).sum(1) / m.sum(1), dim=-1).float()
+        return mean_pool(self.model(**enc).last_hidden_state, enc["attention_mask"]).float()
 
     def embed(self, texts: list[str], progress: Callable[[int], None] | None = None) -> torch.Tensor:
         """Unit-length embeddings of `texts` (in order), batched longest first so that batches of similar

@@ -1,26 +1,37 @@
-"""The MiniLM seed, layer, LoRA, rank and lr studies (examples/study/minilm-*.yaml) against zero-shot
-MiniLM and against the first configuration listed (the recipe's own setting, attention + MLP in all
-layers; LoRA r=8 at lr 2e-4 for the rank and lr studies): each query's value
-averaged over a configuration's 3 seeds, then paired t-tests over the queries (Holm over the
+"""The seed studies (examples/study/minilm-*.yaml, smollm2-qpeft*.yaml) against zero-shot and against the
+first configuration listed (the recipe's own setting: attention + MLP in all layers for the MiniLM
+studies; LoRA r=8 at lr 2e-4 for the rank and lr studies; LoRA r=2 for the Q-PEFT study): each query's
+value averaged over a configuration's 3 seeds, then paired t-tests over the queries (Holm over the
 configurations), on the 139 dev-part queries or on DL19 (43 queries, BM25 top-100). Prints the seed
 means too.
 
-    .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev    # after the sweeps
+    .venv/bin/python examples/study/study-vs-zero-shot.py dev    # after the sweeps
     bash examples/study/minilm-study-dl19.sh
-    .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dl19
-    .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev lora   # LoRA r=8 vs full weights
-    .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev rank   # LoRA ranks 1/2/8/32
-    .venv/bin/python examples/study/minilm-study-vs-zero-shot.py dev lr     # LoRA r=8 at lr 1e-3
-(runs/dev-minilm, runs/dl19-minilm and runs/dev600-dev.qrels come from examples/eval-best-minilm.sh)
+    .venv/bin/python examples/study/study-vs-zero-shot.py dl19
+    .venv/bin/python examples/study/study-vs-zero-shot.py dev lora   # LoRA r=8 vs full weights
+    .venv/bin/python examples/study/study-vs-zero-shot.py dev rank   # LoRA ranks 1/2/8/32
+    .venv/bin/python examples/study/study-vs-zero-shot.py dev lr     # LoRA r=8 at lr 1e-3
+    .venv/bin/python examples/study/study-vs-zero-shot.py dev qpeft  # SmolLM2: Q-PEFT-R/-A vs LoRA r=2
+(runs/dev-minilm, runs/dl19-minilm and runs/dev600-dev.qrels come from examples/eval-best-minilm.sh;
+runs/dev-ql, zero-shot SmolLM2 query likelihood on the dev part, from examples/eval-best-smollm2.sh)
 """
 
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 from rankscope.evaluate.compare import compare_values, load_qrels, load_run
 from rankscope.evaluate.metrics import per_query
 from rankscope.report.per_query import average_seeds
 
+
+class Study(NamedTuple):
+    configs: dict[str, tuple[str, str]]  # name: (sweep folder, run-name prefix)
+    zero_shot: dict[str, str]  # set: the zero-shot run file
+    step: int = 100  # the training step whose dev run file is read
+
+
+MINILM = {"dev": "runs/dev-minilm/run.trec", "dl19": "runs/dl19-minilm/run.trec"}
 CONFIGS = {  # name: (sweep folder, run-name prefix)
     "attn+mlp, all layers": ("study-minilm-seeds", "targets-attn+mlp"),
     "attn, all layers": ("study-minilm-seeds", "targets-attn"),
@@ -44,25 +55,35 @@ LR = {  # LoRA r=8 at a 5x higher lr, against r=8 at 2e-4 (and full weights besi
     "LoRA r=8, lr 1e-3": ("study-minilm-lora-lr", "lr-0.001"),
     "full weights": CONFIGS["attn+mlp, all layers"],
 }
-STUDIES = {"": CONFIGS, "lora": LORA, "rank": RANK, "lr": LR}
-SETS = {  # set: (qrels, zero-shot run, measures)
-    "dev": ("runs/dev600-dev.qrels", "runs/dev-minilm/run.trec", ["RR@10", "nDCG@10"]),
-    "dl19": (
-        "../shared/data/trec-dl-2019-passage/qrels.txt",
-        "runs/dl19-minilm/run.trec",
-        ["nDCG@10", "RR(rel=2)@10"],
-    ),
+QPEFT = {  # Q-PEFT-R (0.66M trainable) and -A (1.67M) against LoRA r=2 on attention + MLP (0.61M)
+    "LoRA r=2": ("study-smollm2-qpeft-lora", "rank-2"),
+    "Q-PEFT-R": ("study-smollm2-qpeft", "name-qpeft-r"),
+    "Q-PEFT-A": ("study-smollm2-qpeft", "name-qpeft-a"),
+}
+STUDIES = {
+    "": Study(CONFIGS, MINILM),
+    "lora": Study(LORA, MINILM),
+    "rank": Study(RANK, MINILM),
+    "lr": Study(LR, MINILM),
+    "qpeft": Study(QPEFT, {"dev": "runs/dev-ql/run.trec"}, step=50),
+}
+SETS = {  # set: (qrels, measures)
+    "dev": ("runs/dev600-dev.qrels", ["RR@10", "nDCG@10"]),
+    "dl19": ("../shared/data/trec-dl-2019-passage/qrels.txt", ["nDCG@10", "RR(rel=2)@10"]),
 }
 
 
-def run_file(sweep: str, name: str, which: str) -> Path:
+def run_file(sweep: str, name: str, which: str, step: int) -> Path:
     if which == "dev":
-        return Path("runs") / sweep / "runs" / name / "dev_runs" / "step-100.trec"
+        return Path("runs") / sweep / "runs" / name / "dev_runs" / f"step-{step}.trec"
     return Path("runs") / "study-dl19" / sweep / name / "run.trec"
 
 
-def main(which: str, configs: dict[str, tuple[str, str]]) -> None:
-    qrels_path, zero_shot, measures = SETS[which]
+def main(which: str, study: Study) -> None:
+    qrels_path, measures = SETS[which]
+    if which not in study.zero_shot:
+        sys.exit(f"no zero-shot run for '{which}' in this study: {sorted(study.zero_shot)}")
+    zero_shot, configs = study.zero_shot[which], study.configs
     qrels = load_qrels(qrels_path)
 
     def table(path: Path | str) -> dict:
@@ -70,7 +91,7 @@ def main(which: str, configs: dict[str, tuple[str, str]]) -> None:
 
     tables, names = [table(zero_shot)], ["zero-shot"]
     for label, (sweep, prefix) in configs.items():
-        files = [run_file(sweep, f"{prefix}_seed-{s}", which) for s in range(3)]
+        files = [run_file(sweep, f"{prefix}_seed-{s}", which, study.step) for s in range(3)]
         if not all(f.is_file() for f in files):
             print(f"skip {label}: missing {[str(f) for f in files if not f.is_file()]}")
             continue

@@ -45,7 +45,6 @@ from rankscope.inspect.views import Item, base_model_view, check_inspectable
 from rankscope.models.components import num_layers, parse_layers
 from rankscope.scorers.base import Pair, Scorer
 from rankscope.scorers.decoder import PairwiseScorer
-from rankscope.scorers.encoder import BiEncoderScorer
 from rankscope.train.devset import DevSet, build_dev_set
 from rankscope.trained import adapter_folder, load_run_scorer, run_spec, zero_shot_scorer
 
@@ -398,9 +397,10 @@ def _attention(
     if why:
         result.skipped["attention"] = why
         return
-    if isinstance(rs.scorer, BiEncoderScorer):
+    if not rs.scorer.joint_attention:
         result.skipped["attention"] = (
-            "bi-encoder: query and document are encoded apart, so no document token attends to the query"
+            f"{rs.scorer.name}: query and document are encoded apart, "
+            "so no document token attends to the query"
         )
         return
     items = candidate_items(dev, opts.attention_pairs, isinstance(rs.scorer, PairwiseScorer))

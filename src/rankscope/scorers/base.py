@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -20,6 +21,9 @@ class Scorer(ABC):
     """Scores (query, document) pairs: higher means more relevant."""
 
     name: str = "scorer"
+    joint_attention: ClassVar[bool] = True
+    """query and document are read in one sequence, so document tokens can attend to the query (the
+    attention inspection needs it; a bi-encoder, which encodes them apart, sets it False)."""
 
     @abstractmethod
     def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:

@@ -22,6 +22,7 @@ class BiEncoderScorer(Scorer):
     """Cosine similarity of mean-pooled embeddings of query and passage, each encoded once."""
 
     name = "bi-encoder"
+    joint_attention = False
 
     def __init__(
         self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, max_length: int = 256, batch: int = 64

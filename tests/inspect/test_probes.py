@@ -50,6 +50,30 @@ def test_bi_encoder_features_sum_to_its_cosine(bert_dir: Path, tokenizer, pairs)
     assert not np.allclose(feats[0].sum(-1), feats[-1].sum(-1), atol=1e-3)
 
 
+def test_bi_encoder_probe_reads_out_each_layers_cosine(bert_dir: Path, tokenizer, pairs) -> None:
+    """The readout AUC is the AUC of the layer's own cosine: at the last layer, of the scores it ranks by."""
+    from sklearn.metrics import roc_auc_score
+    from transformers import AutoModel
+
+    items, labels = pairs
+    scorer = BiEncoderScorer(AutoModel.from_pretrained(bert_dir).eval(), tokenizer, batch=4)
+    base = BiEncoderScorer(AutoModel.from_pretrained(bert_dir).eval(), tokenizer, batch=4)
+    res = probe_study(scorer, items, labels, base_scorer=base, folds=3, pca_layers=[])
+    assert res.tuned is not None and res.tuned.readout_auc is not None
+    assert len(res.tuned.readout_auc) == len(res.tuned.auc)
+    assert res.tuned.readout_auc[-1] == pytest.approx(roc_auc_score(labels, scorer.score(items)))
+    assert res.base is not None and res.base.readout_auc == res.tuned.readout_auc  # same weights
+
+
+def test_readout_is_the_feature_sums_auc() -> None:
+    labels = np.array([0, 1] * 10)
+    x = np.zeros((20, 3))
+    x[:, 0] = labels  # the sum orders every positive above every negative
+    curve = probe_layers(np.stack([x, -x]), labels, folds=2, readout=True)
+    assert curve.readout_auc == [1.0, 0.0]
+    assert probe_layers(np.stack([x]), labels, folds=2).readout_auc is None
+
+
 def test_probe_layers_find_the_separable_layer() -> None:
     rng = np.random.default_rng(0)
     labels = np.array([0, 1] * 40)
@@ -70,6 +94,7 @@ def test_probe_study_base_vs_tuned(lora_factory, tokenizer, pairs, tmp_path: Pat
     assert res.task == "pointwise" and res.layers == [0, 1, 2]
     assert res.base is not None and res.tuned is not None
     assert res.base.auc[0] == 0.5  # the last prompt token's embedding is the same for every pair
+    assert res.base.readout_auc is None  # a decoder's state has no parameter-free score
     assert res.base.auc != res.tuned.auc  # the adapter changes the states
     assert [(v.layer, v.model) for v in res.pca] == [(1, "base"), (1, "tuned"), (2, "base"), (2, "tuned")]
     assert np.array(res.pca[0].points).shape == (len(items), 2)

@@ -15,7 +15,7 @@ from rankscope.inspect.ablation import AblationResult, AblationRow, WindowSweep,
 from rankscope.inspect.attention import MEASURES, AttentionResult, save_attention
 from rankscope.inspect.deltas import DeltaHistory, save_deltas
 from rankscope.inspect.gradnorms import GradNormHistory, save_gradnorms
-from rankscope.inspect.probes import PcaView, ProbeCurve, ProbeResult, save_probes
+from rankscope.inspect.probes import PcaView, ProbeCurve, ProbeResult, load_probes, save_probes
 from rankscope.report import write_report
 from rankscope.report.findings import gradnorm_findings, peak_window
 
@@ -150,6 +150,25 @@ def test_broken_file_costs_only_its_section(tmp_path: Path) -> None:
     summary = json.loads((run / "report" / "summary.json").read_text())
     assert "probes.json" in summary["errors"] and summary["sections"] == ["trajectory"]
     assert "Could not read probes.json" in summary_page
+
+
+def test_bi_encoder_probes_show_the_cosine_readout(tmp_path: Path) -> None:
+    """A bi-encoder's probes file carries each layer's cosine AUC: the table gains a column per side."""
+    run = tmp_path / "run"
+    run.mkdir()
+    auc = [0.6, 0.7, 0.8]
+    curve = ProbeCurve(auc, [0.0] * 3, auc, [0.0] * 3, [0.55, 0.65, 0.875])
+    save_probes(ProbeResult("pointwise", [0, 1] * 4, 2, curve, curve, []), run / "probes.json")
+    assert load_probes(run / "probes.json").base.readout_auc == [0.55, 0.65, 0.875]  # type: ignore[union-attr]
+    page = write_report(run).read_text()
+    assert "base cosine AUC" in page and "fine-tuned cosine AUC" in page and "0.875" in page
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    save_probes(
+        ProbeResult("pointwise", [0, 1] * 4, 2, ProbeCurve(auc, [0.0] * 3, auc, [0.0] * 3), None, []),
+        plain / "probes.json",
+    )
+    assert "cosine AUC" not in write_report(plain).read_text()
 
 
 def test_sweep_table(tmp_path: Path) -> None:

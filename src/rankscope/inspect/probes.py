@@ -2,7 +2,8 @@
 fine-tuning? Last real token (decoders, right padding), [CLS] (cross-encoders) or, for a bi-encoder, the
 elementwise product of the query's and the document's unit-length mean-pooled states (its cosine is their
 sum at the last layer); logistic regression with stratified k-fold cross-validation on standardised
-features; PCA scatter points for chosen layers."""
+features; PCA scatter points for chosen layers. A bi-encoder also gets each layer's own cosine read out
+with no fitted weights (the sum of its features), the score that layer would rank by."""
 
 from __future__ import annotations
 
@@ -161,16 +162,21 @@ def hidden_states(scorer: Scorer, items: Sequence[Item], batch_size: int = 16) -
 
 @dataclass
 class ProbeCurve:
-    """Cross-validated accuracy and ROC AUC per layer (mean and std over folds)."""
+    """Cross-validated accuracy and ROC AUC per layer (mean and std over folds); `readout_auc`, where the
+    features have a parameter-free score (a bi-encoder's per-layer cosine), that score's AUC per layer."""
 
     accuracy: list[float]
     accuracy_std: list[float]
     auc: list[float]
     auc_std: list[float]
+    readout_auc: list[float] | None = None
 
 
-def probe_layers(features: np.ndarray, labels: np.ndarray, folds: int = 5, seed: int = 0) -> ProbeCurve:
-    """Logistic regression (standardised features) with stratified k-fold CV at every layer."""
+def probe_layers(
+    features: np.ndarray, labels: np.ndarray, folds: int = 5, seed: int = 0, readout: bool = False
+) -> ProbeCurve:
+    """Logistic regression (standardised features) with stratified k-fold CV at every layer; with
+    `readout`, also the AUC of each layer's feature sum (no fitting: a bi-encoder's cosine)."""
     labels = np.asarray(labels)
     smallest = int(np.bincount(labels).min()) if len(np.unique(labels)) == 2 else 0
     if smallest < 2:
@@ -190,7 +196,8 @@ def probe_layers(features: np.ndarray, labels: np.ndarray, folds: int = 5, seed:
         acc_sd.append(float(np.std(accs)))
         auc.append(float(np.mean(aucs)))
         auc_sd.append(float(np.std(aucs)))
-    return ProbeCurve(acc, acc_sd, auc, auc_sd)
+    sums = [float(roc_auc_score(labels, x.sum(axis=1))) for x in features] if readout else None
+    return ProbeCurve(acc, acc_sd, auc, auc_sd, sums)
 
 
 @dataclass
@@ -251,8 +258,9 @@ def probe_study(
                 base_feats = hidden_states(scorer, items, batch_size)
         else:
             base_feats, feats = feats, None  # type: ignore[assignment]
-    tuned = probe_layers(feats, labels, folds, seed) if feats is not None else None
-    base = probe_layers(base_feats, labels, folds, seed) if base_feats is not None else None
+    readout = isinstance(scorer, BiEncoderScorer)
+    tuned = probe_layers(feats, labels, folds, seed, readout) if feats is not None else None
+    base = probe_layers(base_feats, labels, folds, seed, readout) if base_feats is not None else None
     n = len((tuned or base).auc)  # type: ignore[union-attr]
     if pca_layers is None:
         best = int(np.argmax((tuned or base).auc))  # type: ignore[union-attr]

@@ -24,7 +24,8 @@ MEASURE_TITLES = {
 
 
 def probe_figure(probes: ProbeResult) -> Figure:
-    """Cross-validated AUC and accuracy per layer, base vs fine-tuned (bands: +-1 std over folds)."""
+    """Cross-validated AUC and accuracy per layer, base vs fine-tuned (bands: +-1 std over folds); dashed,
+    a bi-encoder's per-layer cosine read out with no fitted weights."""
     fig = Figure(figsize=(11, 3.8))
     axes = fig.subplots(1, 2)
     layers = np.array(probes.layers)
@@ -36,10 +37,14 @@ def probe_figure(probes: ProbeResult) -> Figure:
             std = np.array(getattr(curve, f"{key}_std"))
             ax.plot(layers, mean, marker="o", ms=3, color=colour, label=name)
             ax.fill_between(layers, mean - std, mean + std, color=colour, alpha=0.15)
+            if key == "auc" and curve.readout_auc is not None:
+                ax.plot(layers, curve.readout_auc, ls="--", color=colour, label=f"{name}: layer's cosine")
         ax.axhline(0.5, color="#aaaaaa", lw=0.8, ls=":")
         ax.set_xlabel("layer (0 = embeddings)")
         ax.set_ylabel("ROC AUC" if key == "auc" else "accuracy")
         lows = [min(getattr(c, key)) for c in (probes.base, probes.tuned) if c is not None]
+        if key == "auc":
+            lows += [min(c.readout_auc) for c in (probes.base, probes.tuned) if c and c.readout_auc]
         ax.set_ylim(min([0.35, *[v - 0.05 for v in lows]]), 1.02)
         integer_axes(ax, x=True, y=False)
         ax.legend(fontsize=8)

@@ -160,13 +160,19 @@ def _probes(path: Path, b: Builder) -> Section:
         b.figure(
             s, "probe_pca", FI.pca_figure(p), "2-D PCA of standardised hidden states at the scoring position."
         )
+    readout = any(c is not None and c.readout_auc is not None for c in (p.base, p.tuned))
     rows = []
     for i in p.layers:
         row: list[Any] = [i]
         for c in (p.base, p.tuned):
             row += [c.auc[i], c.accuracy[i]] if c else [None, None]
+            if readout:
+                row.append(c.readout_auc[i] if c and c.readout_auc else None)
         rows.append(row)
-    s.parts.append(table(["layer", "base AUC", "base acc.", "fine-tuned AUC", "fine-tuned acc."], rows))
+    heads = ["layer"]
+    for side in ("base", "fine-tuned"):
+        heads += [f"{side} AUC", f"{side} acc."] + ([f"{side} cosine AUC"] if readout else [])
+    s.parts.append(table(heads, rows))
     return s
 
 

@@ -19,7 +19,10 @@ from rankscope.inspect.deltas import (
     model_deltas,
     run_deltas,
     save_deltas,
+    weight_deltas,
 )
+from rankscope.methods.registry import save_trained
+from rankscope.testing import tiny_llama
 
 
 def test_update_norm_matches_dense_product() -> None:
@@ -100,3 +103,24 @@ def test_run_deltas_across_checkpoints(lora_factory, tmp_path: Path) -> None:
     assert np.array_equal(back.norms, hist.norms) and np.array_equal(back.trained, hist.trained)
     with pytest.raises(InputError):
         run_deltas(tmp_path / "nothing")
+
+
+def test_weight_deltas_of_full_weights(tokenizer, tmp_path: Path) -> None:
+    """A full-weight run's change ||W - W0||_F lands in its own (layer, component) cell, zero elsewhere."""
+    base = tiny_llama(len(tokenizer), 3)
+    tuned = tiny_llama(len(tokenizer), 3)
+    tuned.load_state_dict(base.state_dict())
+    for name, p in tuned.named_parameters():
+        p.requires_grad_(".layers.1.mlp." in name)
+    with torch.no_grad():
+        tuned.model.layers[1].mlp.up_proj.weight.add_(0.5)
+    save_trained(tuned, tmp_path / "ckpt")
+    table = weight_deltas(tmp_path / "ckpt", base)
+    assert table.components == ["mlp.gate", "mlp.up", "mlp.down"] and table.norms.shape == (3, 3)
+    want = 0.5 * np.sqrt(tuned.model.layers[1].mlp.up_proj.weight.numel())
+    assert np.isclose(table.norms[1, 1], want, rtol=1e-5)
+    assert (
+        table.norms[1, 0] == table.norms[1, 2] == 0 and table.trained[1].all() and not table.trained[0].any()
+    )
+    with pytest.raises(InputError, match="trainable.safetensors"):
+        weight_deltas(tmp_path, base)

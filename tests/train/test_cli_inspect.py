@@ -118,6 +118,24 @@ def test_load_run_scorers_zero_shot(make_spec, tmp_path: Path) -> None:
         assert zero is rs.base and zero.score(pairs) != rs.scorer.score(pairs)
 
 
+def test_inspect_a_full_weight_run_measures_its_weight_change(make_spec, tmp_path: Path, capsys) -> None:
+    """A full-weight run (freeze) gets ||W - W0||_F per checkpoint, only where it trained, and the
+    report says so."""
+    run = tmp_path / "full"
+    method = {"name": "freeze", "layers": "1", "targets": ["mlp"]}
+    train(make_spec(method=method, optim={"steps": 2, "lr": 0.05, "save_every": 1}), run)
+    only = ["--no-probes", "--no-attention", "--no-ablation", "--device", "cpu", "--dtype", "float32"]
+    assert invoke("inspect", str(run), *only) in (0, None)
+    deltas = load_deltas(run / "inspect" / "deltas.npz")
+    assert deltas.kind == "full" and deltas.steps.tolist() == [1, 2]
+    assert deltas.components == ["mlp.gate", "mlp.up", "mlp.down"]
+    assert deltas.trained[1].all() and not deltas.trained[0].any()
+    assert (deltas.norms[:, 1] > 0).all() and not deltas.norms[:, 0].any()
+    assert invoke("report", str(run)) in (0, None)
+    page = Path(capsys.readouterr().out.strip().splitlines()[-1]).read_text()
+    assert "change W − W₀ from the base model" in page
+
+
 def test_inspect_refuses_a_folder_that_is_no_run(tmp_path: Path, capsys) -> None:
     assert invoke("inspect", str(tmp_path / "missing")) == 2
     assert "no such run folder" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Weight deltas: the Frobenius norm of each LoRA adapter's scaled update (scaling * B @ A) per layer x
-component, from a live PEFT model or from adapter folders, and across a run's checkpoints."""
+component, from a live PEFT model or from adapter folders, and across a run's checkpoints; for a
+full-weight run (method freeze), ||W_trained - W_base||_F of its saved weights against the base model."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 from torch import nn
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
@@ -50,6 +52,8 @@ class DeltaHistory:
     """(K, layers, components) float32."""
     components: list[str]
     trained: np.ndarray
+    kind: str = "lora"
+    """"lora" (||scaling * B @ A||_F) or "full" (||W_trained - W_base||_F of full-weight training)."""
 
 
 def lora_update_norm(a: torch.Tensor, b: torch.Tensor, scaling: float) -> float:
@@ -174,13 +178,43 @@ def _config_layers(cfg: dict) -> int | None:
     return None
 
 
-def checkpoint_folders(run_dir: str | Path) -> list[tuple[int, Path]]:
-    """(step, folder) of each run_dir/checkpoints/checkpoint-N holding an adapter, by step."""
+def weight_deltas(folder: str | Path, base: nn.Module) -> DeltaTable:
+    """||W_trained - W_base||_F per (layer, component) of a full-weight run's saved weights (a folder
+    with trainable.safetensors) against the same-named parameters of `base`, the untrained model."""
+    from rankscope.methods.registry import TRAINABLE_FILE
+
+    weights = Path(folder) / TRAINABLE_FILE
+    if not weights.is_file():
+        raise InputError(f"no trained full weights here ({TRAINABLE_FILE})", folder)
+    params = dict(base.named_parameters())
+    cells: dict[tuple[int, str], float] = {}
+    with safe_open(str(weights), "pt") as f:
+        for key in f.keys():  # noqa: SIM118 (safe_open has no __iter__)
+            where = classify(key, base)
+            if where is None or key not in params:
+                continue
+            trained, start = f.get_tensor(key).double(), params[key].detach().cpu().double()
+            if trained.shape != start.shape:
+                raise InputError(
+                    f"'{key}' has shape {tuple(trained.shape)}, the base {tuple(start.shape)}", folder
+                )
+            sq = float(((trained - start) ** 2).sum())
+            cells[where] = cells.get(where, 0.0) + sq
+    if not cells:
+        raise InputError("the trained weights hold no layer in the component vocabulary", folder)
+    return _table(cells, num_layers(base))
+
+
+def checkpoint_folders(
+    run_dir: str | Path, weights: str = "adapter_model.safetensors"
+) -> list[tuple[int, Path]]:
+    """(step, folder) of each run_dir/checkpoints/checkpoint-N holding `weights` (a LoRA adapter by
+    default; trainable.safetensors for full-weight runs), by step."""
     root = Path(run_dir) / "checkpoints"
     found = []
     for d in root.glob("checkpoint-*") if root.is_dir() else []:
         tail = d.name.split("-")[-1]
-        if tail.isdigit() and (d / "adapter_model.safetensors").is_file():
+        if tail.isdigit() and (d / weights).is_file():
             found.append((int(tail), d))
     return sorted(found)
 
@@ -193,7 +227,7 @@ def run_deltas(run_dir: str | Path, model: nn.Module | None = None) -> DeltaHist
     return history_of([(s, d.name, adapter_deltas(d, model)) for s, d in found])
 
 
-def history_of(tables: list[tuple[int, str, DeltaTable]]) -> DeltaHistory:
+def history_of(tables: list[tuple[int, str, DeltaTable]], kind: str = "lora") -> DeltaHistory:
     """Stack tables of one run into a history; cells missing from a table stay 0."""
     comps = sorted({c for _, _, t in tables for c in t.components}, key=column_order)
     layers = max(t.norms.shape[0] for _, _, t in tables)
@@ -205,7 +239,7 @@ def history_of(tables: list[tuple[int, str, DeltaTable]]) -> DeltaHistory:
             norms[k, : t.norms.shape[0], col] = t.norms[:, j]
             trained[: t.norms.shape[0], col] |= t.trained[:, j]
     steps = np.array([s for s, _, _ in tables], dtype=np.int64)
-    return DeltaHistory(steps, [lab for _, lab, _ in tables], norms, comps, trained)
+    return DeltaHistory(steps, [lab for _, lab, _ in tables], norms, comps, trained, kind)
 
 
 def save_deltas(history: DeltaHistory, path: str | Path) -> Path:
@@ -219,6 +253,7 @@ def save_deltas(history: DeltaHistory, path: str | Path) -> Path:
         norms=history.norms.astype(np.float32),
         components=np.array(history.components, dtype=str),
         trained=history.trained.astype(bool),
+        kind=np.array(history.kind),
     )
     os.replace(tmp, path)
     return path
@@ -232,6 +267,7 @@ def load_deltas(path: str | Path) -> DeltaHistory:
             z["norms"].astype(np.float32),
             [str(x) for x in z["components"]],
             z["trained"].astype(bool),
+            str(z["kind"]) if "kind" in z.files else "lora",
         )
 
 

@@ -34,14 +34,17 @@ from rankscope.inspect.ablation import (
 from rankscope.inspect.attention import ATTENTION_FILE, attention_study, save_attention
 from rankscope.inspect.deltas import (
     DELTAS_FILE,
+    DeltaTable,
     adapter_deltas,
     checkpoint_folders,
     history_of,
     lora_layers,
     save_deltas,
+    weight_deltas,
 )
 from rankscope.inspect.probes import PROBES_FILE, labelled_pairs, labelled_triples, probe_study, save_probes
 from rankscope.inspect.views import Item, base_model_view, check_inspectable
+from rankscope.methods.registry import TRAINABLE_FILE
 from rankscope.models.components import num_layers, parse_layers
 from rankscope.scorers.base import Pair, Scorer
 from rankscope.scorers.decoder import PairwiseScorer
@@ -326,22 +329,29 @@ def _deltas(
     if (run_dir / DELTAS_FILE).is_file():
         result.skipped["deltas"] = f"recorded at every checkpoint during training ({DELTAS_FILE})"
         return
-    if not lora or not (rs.adapter / "adapter_model.safetensors").is_file():
-        result.skipped["deltas"] = "the run trained no LoRA adapter"
+    full = isinstance(rs.spec.method, FreezeMethod) and rs.spec.method.full_weights and rs.base is not None
+    weights = TRAINABLE_FILE if full else "adapter_model.safetensors"
+    if not (lora or full) or not (rs.adapter / weights).is_file():
+        result.skipped["deltas"] = "the run trained no LoRA adapter and no full weights"
         return
-    found = checkpoint_folders(run_dir)
+    base = rs.base.model if full and rs.base is not None else None  # type: ignore[attr-defined]
+
+    def table(folder: Path) -> DeltaTable:
+        return weight_deltas(folder, base) if base is not None else adapter_deltas(folder, rs.model)
+
+    found = checkpoint_folders(run_dir, weights)
     step("deltas", 0, len(found) + 1)
     tables = []
     for i, (s, folder) in enumerate(found):
-        tables.append((s, folder.name, adapter_deltas(folder, rs.model)))
+        tables.append((s, folder.name, table(folder)))
         step("deltas", i + 1, len(found) + 1)
     summary = run_dir / "summary.json"
     final = json.loads(summary.read_text()).get("steps") if summary.is_file() else None
     if final is None or final not in {s for s, _, _ in tables}:
         last = final if final is not None else (tables[-1][0] + 1 if tables else 0)
-        tables.append((int(last), "adapter", adapter_deltas(rs.adapter, rs.model)))
+        tables.append((int(last), rs.adapter.name, table(rs.adapter)))
     step("deltas", len(found) + 1, len(found) + 1)
-    save_deltas(history_of(tables), tmp / DELTAS_FILE)
+    save_deltas(history_of(tables, "full" if full else "lora"), tmp / DELTAS_FILE)
     result.written.append(DELTAS_FILE)
 
 

@@ -110,7 +110,8 @@ def gradnorm_groups(hist: GradNormHistory, window: int | None = None) -> Figure:
 
 
 def delta_heatmap(deltas: DeltaHistory) -> Figure:
-    """||scale * B @ A||_F per layer x component at the last checkpoint, and its growth per layer group."""
+    """||scale * B @ A||_F (LoRA) or ||W - W0||_F (full weights) per layer x component at the last
+    checkpoint, and its growth per layer group."""
     fig = Figure(figsize=(11, 4.2))
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
     last = np.where(deltas.trained, deltas.norms[-1], np.nan)
@@ -119,7 +120,7 @@ def delta_heatmap(deltas: DeltaHistory) -> Figure:
     axes[0].set_ylabel("layer")
     integer_axes(axes[0])
     axes[0].set_title(f"Update norm at {deltas.labels[-1]}")
-    fig.colorbar(im, ax=axes[0], label="||scale·BA||_F")
+    fig.colorbar(im, ax=axes[0], label="||W − W₀||_F" if deltas.kind == "full" else "||scale·BA||_F")
     sq = deltas.norms.astype(np.float64) ** 2
     for name, layers in thirds(deltas.norms.shape[1]).items():
         if len(layers):

@@ -142,7 +142,12 @@ def _deltas(path: Path, b: Builder) -> Section:
     f = S.delta_findings(d)
     s.findings, s.numbers = f.sentences, f.numbers
     b.figure(
-        s, "delta_heatmap", F.delta_heatmap(d), "Frobenius norm of each adapter's scaled update scale·B·A."
+        s,
+        "delta_heatmap",
+        F.delta_heatmap(d),
+        "Frobenius norm of each trained weight's change W − W₀ from the base model."
+        if d.kind == "full"
+        else "Frobenius norm of each adapter's scaled update scale·B·A.",
     )
     totals = f.numbers.get("total_norm_per_checkpoint", [])
     rows = [[lab, int(st), t] for lab, st, t in zip(d.labels, d.steps, totals, strict=False)]

@@ -180,7 +180,9 @@ def _config_layers(cfg: dict) -> int | None:
 
 def weight_deltas(folder: str | Path, base: nn.Module) -> DeltaTable:
     """||W_trained - W_base||_F per (layer, component) of a full-weight run's saved weights (a folder
-    with trainable.safetensors) against the same-named parameters of `base`, the untrained model."""
+    with trainable.safetensors) against the same-named parameters of `base`, the untrained model. Under
+    Adam every element moves by about the same step, so the norm grows with sqrt(matrix size): compare
+    layers of one component rather than components."""
     from rankscope.methods.registry import TRAINABLE_FILE
 
     weights = Path(folder) / TRAINABLE_FILE

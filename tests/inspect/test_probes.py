@@ -11,6 +11,7 @@ import torch
 
 from rankscope.errors import InputError
 from rankscope.inspect.probes import (
+    cv_splits,
     hidden_states,
     labelled_pairs,
     labelled_triples,
@@ -87,11 +88,32 @@ def test_probe_layers_find_the_separable_layer() -> None:
         probe_layers(np.stack([noise]), np.zeros(80, dtype=int))
 
 
+def test_folds_grouped_by_query_stop_the_leak() -> None:
+    """A query's positive and negative share their state: split across folds, the probe learns the query
+    and scores its held-out twin backwards (AUC far below 0.5); grouped folds read chance."""
+    rng = np.random.default_rng(0)
+    n = 60
+    per_query = rng.normal(size=(n, 16))
+    x = np.repeat(per_query, 2, axis=0) + 0.01 * rng.normal(size=(2 * n, 16))
+    labels = np.tile([1, 0], n)
+    groups = [f"q{i}" for i in range(n) for _ in (0, 1)]
+    leaky = probe_layers(x[None], labels, folds=5)
+    grouped = probe_layers(x[None], labels, folds=5, groups=groups)
+    assert leaky.auc[0] < 0.3 and abs(grouped.auc[0] - 0.5) < 0.15
+    for _, test in cv_splits(labels, 5, 0, groups):
+        assert {groups[i] for i in test}.isdisjoint({groups[i] for i in set(range(2 * n)) - set(test)})
+    with pytest.raises(InputError, match="too few queries"):
+        cv_splits(np.array([1, 0, 1, 0]), 5, 0, ["a", "a", "b", "a"])
+    with pytest.raises(InputError, match="query groups"):
+        cv_splits(labels, 5, 0, groups[:3])
+
+
 def test_probe_study_base_vs_tuned(lora_factory, tokenizer, pairs, tmp_path: Path) -> None:
     items, labels = pairs
     model = lora_factory(n_layers=2)
     res = probe_study(YesNoScorer(model, tokenizer), items, labels, folds=3, pca_layers=[1, 2])
     assert res.task == "pointwise" and res.layers == [0, 1, 2]
+    assert res.grouped  # 4 queries, each with both classes: 3 query-grouped folds
     assert res.base is not None and res.tuned is not None
     assert res.base.auc[0] == 0.5  # the last prompt token's embedding is the same for every pair
     assert res.base.readout_auc is None  # a decoder's state has no parameter-free score

@@ -117,6 +117,7 @@ def test_full_report(tmp_path: Path) -> None:
     assert "MLP-only adapters keep 93% of the gain." in page
     assert "best 5-layer window (layers 4-8) alone keeps 90% of the gain" in page
     assert "steepest drop of the smoothed loss" in page and "query → document" not in page
+    assert "folds were not grouped by query" in page  # a probes file without query-grouped folds
     assert summary["numbers"]["probes"]["fine-tuned"]["best_layer"] == LAYERS
     assert "spec.yaml" in page and "<script" not in page
 

@@ -2,12 +2,15 @@
 fine-tuning? Last real token (decoders, right padding), [CLS] (cross-encoders) or, for a bi-encoder, the
 elementwise product of the query's and the document's unit-length mean-pooled states (its cosine is their
 sum at the last layer); logistic regression with stratified k-fold cross-validation on standardised
-features; PCA scatter points for chosen layers. A bi-encoder also gets each layer's own cosine read out
-with no fitted weights (the sum of its features), the score that layer would rank by."""
+features, the folds grouped by query (a query's pairs share most of their state, so a query split across
+folds leaks: its positive in training makes its negative look positive in testing, AUC below 0.5);
+PCA scatter points for chosen layers. A bi-encoder also gets each layer's own cosine read out with no
+fitted weights (the sum of its features), the score that layer would rank by."""
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -19,7 +22,7 @@ import torch
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -30,6 +33,7 @@ from rankscope.scorers.base import Pair, Scorer, decoder_body, model_device, pad
 from rankscope.scorers.decoder import PairwiseScorer, QueryLikelihoodScorer
 from rankscope.scorers.encoder import BiEncoderScorer, CrossEncoderScorer, mean_pool
 
+log = logging.getLogger("rankscope.inspect")
 PROBES_FILE = "probes.json"
 Task = Literal["pointwise", "pairwise"]
 
@@ -172,17 +176,41 @@ class ProbeCurve:
     readout_auc: list[float] | None = None
 
 
-def probe_layers(
-    features: np.ndarray, labels: np.ndarray, folds: int = 5, seed: int = 0, readout: bool = False
-) -> ProbeCurve:
-    """Logistic regression (standardised features) with stratified k-fold CV at every layer; with
-    `readout`, also the AUC of each layer's feature sum (no fitting: a bi-encoder's cosine)."""
+def cv_splits(
+    labels: np.ndarray, folds: int, seed: int, groups: Sequence[str] | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified k-fold (train, test) index splits; with `groups` (each example's query), no group is
+    split across folds and every test fold holds both classes."""
     labels = np.asarray(labels)
     smallest = int(np.bincount(labels).min()) if len(np.unique(labels)) == 2 else 0
     if smallest < 2:
         raise InputError("probes need at least 2 examples of each class")
-    cv = StratifiedKFold(n_splits=min(folds, smallest), shuffle=True, random_state=seed)
-    splits = list(cv.split(features[0], labels))
+    x = np.zeros((len(labels), 1))
+    if groups is None:
+        cv = StratifiedKFold(n_splits=min(folds, smallest), shuffle=True, random_state=seed)
+        return list(cv.split(x, labels))
+    if len(groups) != len(labels):
+        raise InputError(f"{len(groups)} query groups for {len(labels)} probe examples")
+    k = min(folds, smallest, len(set(groups)))
+    splits = list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(x, labels, groups))
+    if k < 2 or any(len(np.unique(labels[test])) < 2 for _, test in splits):
+        raise InputError(f"probes need both classes in each of {k} query-grouped folds: too few queries")
+    return splits
+
+
+def probe_layers(
+    features: np.ndarray,
+    labels: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+    readout: bool = False,
+    groups: Sequence[str] | None = None,
+) -> ProbeCurve:
+    """Logistic regression (standardised features) with stratified k-fold CV at every layer, grouped by
+    `groups` (each example's query) when given; with `readout`, also the AUC of each layer's feature sum
+    (no fitting: a bi-encoder's cosine)."""
+    labels = np.asarray(labels)
+    splits = cv_splits(labels, folds, seed, groups)
     acc, acc_sd, auc, auc_sd = [], [], [], []
     for x in features:
         accs, aucs = [], []
@@ -227,6 +255,8 @@ class ProbeResult:
     base: ProbeCurve | None
     tuned: ProbeCurve | None
     pca: list[PcaView] = field(default_factory=list)
+    grouped: bool = False
+    """True when the folds were grouped by query (False: too few queries, or a file from before)."""
 
     @property
     def layers(self) -> list[int]:
@@ -245,7 +275,8 @@ def probe_study(
     batch_size: int = 16,
 ) -> ProbeResult:
     """Probe `scorer` (fine-tuned) and its base: `base_scorer`, or the same PEFT model with adapters off.
-    A scorer whose model has no adapters and no `base_scorer` gives only the `base` side."""
+    A scorer whose model has no adapters and no `base_scorer` gives only the `base` side. The folds are
+    grouped by each item's query."""
     labels = np.asarray(labels, dtype=np.int64)
     task: Task = "pairwise" if isinstance(scorer, PairwiseScorer) else "pointwise"
     model = scorer.model  # type: ignore[attr-defined]
@@ -259,8 +290,14 @@ def probe_study(
         else:
             base_feats, feats = feats, None  # type: ignore[assignment]
     readout = isinstance(scorer, BiEncoderScorer)
-    tuned = probe_layers(feats, labels, folds, seed, readout) if feats is not None else None
-    base = probe_layers(base_feats, labels, folds, seed, readout) if base_feats is not None else None
+    groups: list[str] | None = [it.query if isinstance(it, Pair) else it[0] for it in items]
+    try:
+        cv_splits(labels, folds, seed, groups)
+    except InputError as e:
+        log.warning("probe folds not grouped by query (%s): a query's pairs may leak across folds", e)
+        groups = None
+    tuned = probe_layers(feats, labels, folds, seed, readout, groups) if feats is not None else None
+    base = probe_layers(base_feats, labels, folds, seed, readout, groups) if base_feats is not None else None
     n = len((tuned or base).auc)  # type: ignore[union-attr]
     if pca_layers is None:
         best = int(np.argmax((tuned or base).auc))  # type: ignore[union-attr]
@@ -271,7 +308,7 @@ def probe_study(
             views.append(pca_view(base_feats, layer, "base"))
         if feats is not None:
             views.append(pca_view(feats, layer, "tuned"))
-    return ProbeResult(task, labels.tolist(), folds, base, tuned, views)
+    return ProbeResult(task, labels.tolist(), folds, base, tuned, views, groups is not None)
 
 
 def save_probes(result: ProbeResult, path: str | Path) -> Path:
@@ -294,4 +331,5 @@ def load_probes(path: str | Path) -> ProbeResult:
         curve(d["base"]),
         curve(d["tuned"]),
         [PcaView(**v) for v in d["pca"]],
+        bool(d.get("grouped", False)),
     )

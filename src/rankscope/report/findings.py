@@ -147,8 +147,15 @@ def probe_findings(probes: ProbeResult) -> Findings:
     if probes.base and probes.tuned:
         gain = np.array(probes.tuned.auc) - np.array(probes.base.auc)
         k = int(np.argmax(gain))
-        f.sentences.append(f"Fine-tuning raises probe AUC most at layer {k} ({gain[k]:+.2f}).")
-        f.numbers["largest_gain"] = {"layer": k, "auc_gain": float(gain[k])}
+        spread = max(probes.base.auc_std[k], probes.tuned.auc_std[k])
+        within = f", within the folds' spread (+-{spread:.2f})" if abs(gain[k]) <= spread else ""
+        f.sentences.append(f"Fine-tuning raises probe AUC most at layer {k} ({gain[k]:+.2f}{within}).")
+        f.numbers["largest_gain"] = {"layer": k, "auc_gain": float(gain[k]), "fold_std": float(spread)}
+    if not probes.grouped:
+        f.sentences.append(
+            "The folds were not grouped by query, so a query's pairs can sit on both sides of a split "
+            "(AUC below 0.5 is then that leak, not signal)."
+        )
     return f
 
 

@@ -134,6 +134,7 @@ def test_inspect_a_full_weight_run_measures_its_weight_change(make_spec, tmp_pat
     assert invoke("report", str(run)) in (0, None)
     page = Path(capsys.readouterr().out.strip().splitlines()[-1]).read_text()
     assert "change W − W₀ from the base model" in page
+    assert "compare layers, not components" in page
 
 
 def test_inspect_refuses_a_folder_that_is_no_run(tmp_path: Path, capsys) -> None:

@@ -106,6 +106,11 @@ def delta_findings(deltas: DeltaHistory) -> Findings:
     a, b, share = peak_window(by_layer**2, max(1, round(len(by_layer) / 3)))
     verb = "holds" if a == b else "hold"
     f.sentences.append(f"{_span(a, b).capitalize()} {verb} {share:.0%} of the squared update norm.")
+    if deltas.kind == "full":
+        f.sentences.append(
+            "These are full-weight changes ||W - W0||: Adam moves every element by about the same step, "
+            "so a component's norm follows its matrix size; compare layers, not components."
+        )
     f.numbers = {
         "checkpoint": deltas.labels[-1],
         "component_norm": dict(zip(deltas.components, by_comp.tolist(), strict=True)),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from unittest.mock import patch
@@ -135,6 +136,11 @@ def test_inspect_a_full_weight_run_measures_its_weight_change(make_spec, tmp_pat
     page = Path(capsys.readouterr().out.strip().splitlines()[-1]).read_text()
     assert "change W − W₀ from the base model" in page
     assert "compare layers, not components" in page
+
+    shutil.rmtree(run / "checkpoints")  # rotated away: the final weights (RUN/adapter) give the last step
+    assert invoke("inspect", str(run), *only) in (0, None)
+    deltas = load_deltas(run / "inspect" / "deltas.npz")
+    assert deltas.steps.tolist() == [2] and deltas.labels == ["adapter"]
 
 
 def test_inspect_refuses_a_folder_that_is_no_run(tmp_path: Path, capsys) -> None:

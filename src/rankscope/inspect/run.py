@@ -349,7 +349,9 @@ def _deltas(
     final = json.loads(summary.read_text()).get("steps") if summary.is_file() else None
     if final is None or final not in {s for s, _, _ in tables}:
         last = final if final is not None else (tables[-1][0] + 1 if tables else 0)
-        tables.append((int(last), rs.adapter.name, table(rs.adapter)))
+        end = run_dir / "adapter"  # the final weights; rs.adapter may be the best checkpoint's
+        end = end if (end / weights).is_file() else rs.adapter
+        tables.append((int(last), end.name, table(end)))
     step("deltas", len(found) + 1, len(found) + 1)
     save_deltas(history_of(tables, "full" if full else "lora"), tmp / DELTAS_FILE)
     result.written.append(DELTAS_FILE)

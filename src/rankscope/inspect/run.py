@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from rankscope.config import ExperimentSpec, FreezeMethod
+from rankscope.config import ExperimentSpec
 from rankscope.data.readers import write_trec_run
 from rankscope.errors import InputError
 from rankscope.inspect.ablation import (
@@ -44,6 +44,7 @@ from rankscope.inspect.deltas import (
 )
 from rankscope.inspect.probes import PROBES_FILE, labelled_pairs, labelled_triples, probe_study, save_probes
 from rankscope.inspect.views import Item, base_model_view, check_inspectable
+from rankscope.methods.freeze import trains_full_weights
 from rankscope.methods.registry import TRAINABLE_FILE
 from rankscope.models.components import num_layers, parse_layers
 from rankscope.scorers.base import Pair, Scorer
@@ -198,7 +199,7 @@ def training_precision(spec: ExperimentSpec, device: str) -> tuple[torch.dtype, 
     from rankscope.runtime import use_bf16
 
     bf16 = use_bf16(spec.optim.bf16, device)
-    full = isinstance(spec.method, FreezeMethod) and spec.method.full_weights
+    full = trains_full_weights(spec.method)
     return (torch.bfloat16 if bf16 and device.startswith("cuda") and not full else torch.float32), bf16
 
 
@@ -329,12 +330,12 @@ def _deltas(
     if (run_dir / DELTAS_FILE).is_file():
         result.skipped["deltas"] = f"recorded at every checkpoint during training ({DELTAS_FILE})"
         return
-    full = isinstance(rs.spec.method, FreezeMethod) and rs.spec.method.full_weights and rs.base is not None
-    weights = TRAINABLE_FILE if full else "adapter_model.safetensors"
-    if not (lora or full) or not (rs.adapter / weights).is_file():
+    full_weights = trains_full_weights(rs.spec.method) and rs.base is not None
+    base = rs.base.model if full_weights else None  # type: ignore[union-attr]
+    weights = TRAINABLE_FILE if base is not None else "adapter_model.safetensors"
+    if not (lora or base is not None) or not (rs.adapter / weights).is_file():
         result.skipped["deltas"] = "the run trained no LoRA adapter and no full weights"
         return
-    base = rs.base.model if full and rs.base is not None else None  # type: ignore[attr-defined]
 
     def table(folder: Path) -> DeltaTable:
         return weight_deltas(folder, base) if base is not None else adapter_deltas(folder, rs.model)
@@ -353,7 +354,7 @@ def _deltas(
         end = end if (end / weights).is_file() else rs.adapter
         tables.append((int(last), end.name, table(end)))
     step("deltas", len(found) + 1, len(found) + 1)
-    save_deltas(history_of(tables, "full" if full else "lora"), tmp / DELTAS_FILE)
+    save_deltas(history_of(tables, "full" if base is not None else "lora"), tmp / DELTAS_FILE)
     result.written.append(DELTAS_FILE)
 
 

@@ -26,6 +26,11 @@ class FreezeMethod(MethodConfig):
     dropout: float = Field(0.0, ge=0, lt=1)
 
 
+def trains_full_weights(method: MethodConfig) -> bool:
+    """True when `method` trains full weights (freeze with `full_weights`), not adapters or prompts."""
+    return isinstance(method, FreezeMethod) and method.full_weights
+
+
 def unfreeze(model: nn.Module, targets: list[str], layers: str) -> int:
     """Make only the named components of the named layers trainable; returns how many tensors.
 

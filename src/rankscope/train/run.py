@@ -23,7 +23,6 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from rankscope.config import (
     ExperimentSpec,
-    FreezeMethod,
     LoraMethod,
     load_spec,
     spec_from_dict,
@@ -34,6 +33,7 @@ from rankscope.fields import STUDENT_WEIGHT, TEMPERATURE
 from rankscope.inspect.health import verdicts
 from rankscope.io import DiskFullError, disk_full, write_json, write_yaml
 from rankscope.methods import prepare
+from rankscope.methods.freeze import trains_full_weights
 from rankscope.methods.registry import method_reranker, method_scorer
 from rankscope.models.loading import Backbone, load_backbone
 from rankscope.runtime import pick_device, use_bf16
@@ -88,7 +88,7 @@ class TrainResult:
 def load_model(spec: ExperimentSpec, device: str, bf16: bool) -> Backbone:
     """The backbone: frozen weights in bf16 on a bf16 GPU (LoRA keeps its own weights in fp32), else fp32."""
     kind = get_scorer(spec.scorer, "scorer").kind
-    full = isinstance(spec.method, FreezeMethod) and spec.method.full_weights
+    full = trains_full_weights(spec.method)
     dtype = torch.bfloat16 if bf16 and device.startswith("cuda") and not full else torch.float32
     if isinstance(spec.method, LoraMethod) and spec.method.qlora:
         from rankscope.methods.lora import load_4bit_backbone

@@ -145,9 +145,7 @@ def _deltas(path: Path, b: Builder) -> Section:
         s,
         "delta_heatmap",
         F.delta_heatmap(d),
-        "Frobenius norm of each trained weight's change W − W₀ from the base model. Adam moves every"
-        " element by about the same step, so these norms grow with the square root of a matrix's size:"
-        " compare layers of one component, not components."
+        "Frobenius norm of each trained weight's change W − W₀ from the base model."
         if d.kind == "full"
         else "Frobenius norm of each adapter's scaled update scale·B·A.",
     )

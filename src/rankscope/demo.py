@@ -108,7 +108,8 @@ def run_demo(out: Path, steps: int | None = None, inspect: bool = True) -> dict[
     )
     console.print(table)
     if inspect:
-        from rankscope.inspect.run import inspect_run, stage_bars
+        from rankscope.inspect.run import inspect_run
+        from rankscope.progress import stage_bars
 
         console.print("[bold]inspecting[/]: weight deltas, probes, attention, adapter ablations")
         with stage_bars() as progress:

@@ -29,7 +29,7 @@ from rankscope.data.guards import id_space, load_eval_guard, normalise_query, pa
 from rankscope.data.registry import DATASETS, load_dataset, read_corpus_file
 from rankscope.data.types import Document
 from rankscope.errors import InputError
-from rankscope.evaluate.rerank import progress_bar
+from rankscope.progress import progress_bar
 from rankscope.retrieve.bm25 import bm25_retrieve
 from rankscope.scorers.base import Pair, Scorer, length_batches
 

@@ -56,7 +56,8 @@ def inspect_cmd(
 ) -> None:
     """Analyse a trained run: weight deltas per checkpoint, probes, attention and adapter ablations on its
     dev set, written into RUN/inspect/ (then `rankscope report RUN`)."""
-    from rankscope.inspect.run import InspectOptions, check_run, inspect_run, stage_bars
+    from rankscope.inspect.run import InspectOptions, check_run, inspect_run
+    from rankscope.progress import stage_bars
 
     check_run(run)
     opts = InspectOptions(

@@ -59,25 +59,6 @@ Progress = Callable[[str, int, int], None]
 """progress(stage, done, total): called as each analysis advances."""
 
 
-@contextlib.contextmanager
-def stage_bars() -> Iterator[Progress]:
-    """A `Progress` callback drawing one rich progress bar per stage on stderr."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-    from rich.progress import Progress as Bars
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Bars(*columns, console=Console(stderr=True), transient=False) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield progress
-
-
 @dataclass
 class RunScorers:
     """The fine-tuned scorer of a run and its zero-shot counterpart."""

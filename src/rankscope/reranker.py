@@ -95,15 +95,19 @@ class Reranker:
         checkpoint: str | int | Path | None = None,
         device: str = "auto",
         dtype: str = "auto",
+        max_query_tokens: int | None = None,
+        max_doc_tokens: int | None = None,
     ) -> Reranker:
-        """The fine-tuned reranker of a training run: RUN/adapter, or `checkpoint` (a step, a
-        checkpoint name under RUN/checkpoints, or a folder)."""
+        """The fine-tuned reranker of a training run: its best checkpoint, or `checkpoint` ("final",
+        "best", a step, a checkpoint name under RUN/checkpoints, or a folder). The token budgets are
+        the run's own unless given (e.g. documents longer than the run trained on)."""
         from rankscope.runtime import pick_device, pick_dtype
         from rankscope.trained import load_run_scorer
 
         dev = pick_device(device)
         adapter = None if checkpoint is None else str(checkpoint)
-        sc, spec = load_run_scorer(run_dir, adapter, device=dev, dtype=pick_dtype(dtype, dev))
+        budgets = dict(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
+        sc, spec = load_run_scorer(run_dir, adapter, device=dev, dtype=pick_dtype(dtype, dev), **budgets)
         return cls(sc, spec.model, spec.scorer, Path(run_dir))
 
     @classmethod

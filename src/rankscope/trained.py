@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from pydantic import ValidationError
 from safetensors.torch import load_file
 
 from rankscope.config import ExperimentSpec, spec_from_dict, stored_spec_data
@@ -75,10 +76,14 @@ def load_run_scorer(
     adapter: str | Path | None = None,
     device: str = "cpu",
     dtype: torch.dtype = torch.float32,
+    max_query_tokens: int | None = None,
+    max_doc_tokens: int | None = None,
 ) -> tuple[Scorer, ExperimentSpec]:
     """The scorer of a trained run, in eval mode: its best checkpoint by default, or `adapter` ("final",
-    "best", a checkpoint folder, step number or name; see adapter_folder)."""
-    spec = run_spec(run_dir)
+    "best", a checkpoint folder, step number or name; see adapter_folder). `max_query_tokens` and
+    `max_doc_tokens` replace the spec's token budgets (e.g. longer documents than in training); the
+    returned spec carries the budgets the scorer uses."""
+    spec = with_budgets(run_spec(run_dir), max_query_tokens, max_doc_tokens)
     folder = adapter_folder(run_dir, adapter)
     kind = get_scorer(spec.scorer, "scorer").kind
     bb = load_backbone(
@@ -94,6 +99,25 @@ def load_run_scorer(
     load_head(scorer, folder)
     model.eval()
     return scorer, spec
+
+
+def with_budgets(
+    spec: ExperimentSpec, max_query_tokens: int | None, max_doc_tokens: int | None
+) -> ExperimentSpec:
+    """`spec` with the given token budgets in place of its own (None keeps one), validated as the spec's
+    own fields are."""
+    update = {
+        k: v
+        for k, v in (("max_query_tokens", max_query_tokens), ("max_doc_tokens", max_doc_tokens))
+        if v is not None
+    }
+    if not update:
+        return spec
+    try:
+        return ExperimentSpec.model_validate({**spec.model_dump(), **update})
+    except ValidationError as e:
+        field = "--" + str(e.errors()[0]["loc"][0]).replace("_", "-")
+        raise InputError(e.errors()[0]["msg"], field) from None
 
 
 def zero_shot_scorer(

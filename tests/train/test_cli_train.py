@@ -80,7 +80,29 @@ def test_rerank_with_a_trained_run(make_spec, triples_file: Path, tmp_path: Path
     assert kept["checkpoint"] == str(ckpt) and "nDCG@10" in kept
     assert "| bm25 |" in (run / "adapter" / "README.md").read_text()
 
+    # a document budget other than the run's own: scores as load_run_scorer with that budget does
+    out3 = tmp_path / "rerank-doc2"
+    assert invoke(
+        "rerank", "--run", str(run), "--max-doc-tokens", "2", "--dtype", "float32", "--out", str(out3), *files
+    ) in (
+        0,
+        None,
+    )
+    short, spec = load_run_scorer(run, max_doc_tokens=2)
+    assert (
+        spec.max_doc_tokens == 2 and yaml.safe_load((out3 / "config.yaml").read_text())["max_doc_tokens"] == 2
+    )
+    expected = rerank(short, inputs.candidates, inputs.collection.queries, 3, inputs.collection.corpus, False)
+    truncated = read_trec_run(out3 / "run.trec")
+    assert all(abs(truncated[q][d] - s) < 1e-4 for q, docs in expected.items() for d, s in docs.items())
+    assert truncated != written
+    assert json.loads((run / "evals" / "bm25-doc2.json").read_text())["max_doc_tokens"] == 2
+
     bad = tmp_path / "bad"
+    assert invoke("rerank", "--run", str(run), "--max-doc-tokens", "0", "--out", str(bad), *files) == 2
+    assert "--max-doc-tokens: a token budget is at least 1, got 0" in " ".join(
+        capsys.readouterr().err.split()
+    )
     assert invoke("rerank", "--run", str(run), "--model", "smollm2-135m", "--out", str(bad), *files) == 2
     assert invoke("rerank", "--out", str(bad), *files) == 2
     assert invoke("rerank", "--run", str(tmp_path), "--out", str(bad), *files) == 2

@@ -74,6 +74,12 @@ def rerank(
         int | None,
         typer.Option(help="rerank only N queries: the N smallest ids (with --stream: the file's first N)"),
     ] = None,
+    max_query_tokens: Annotated[
+        int | None, typer.Option(help="query token budget (default: the scorer's, or the run's own)")
+    ] = None,
+    max_doc_tokens: Annotated[
+        int | None, typer.Option(help="document token budget (default: the scorer's, or the run's own)")
+    ] = None,
     measures: MeasuresOpt = None,
     fuse: Annotated[
         str | None, typer.Option(help="fuse with the first stage: interpolate (normalised scores) or rrf")
@@ -130,6 +136,10 @@ def rerank(
     weight, choice = fusion_weight(fuse_weight)
     if fuse and weight is None:
         raise InputError("--fuse needs --fuse-weight (a number, or `rankscope fuse`'s fusion.json)", "--fuse")
+    budgets = dict(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
+    for name, value in budgets.items():
+        if value is not None and value < 1:
+            raise InputError(f"a token budget is at least 1, got {value}", "--" + name.replace("_", "-"))
     config = {
         "command": "rerank",
         "model": model,
@@ -144,6 +154,7 @@ def rerank(
         "depth": depth,
         "pairwise_top": pairwise_top,
         "max_queries": max_queries,
+        **{k: v for k, v in budgets.items() if v is not None},
         "measures": measures,
         "fuse": fuse,
         "fuse_weight": fuse_weight,
@@ -159,6 +170,7 @@ def rerank(
         if fuse:
             raise InputError("--stream does not fuse with the first stage: drop --fuse", "--stream")
         load = dict(model=model, scorer=scorer, run=run, adapter=adapter, device=device, dtype=dtype)
+        load.update(budgets)
         files = dict(dataset=dataset, candidates=candidates, queries=queries, qrels=qrels, corpus=corpus)
         sizes = dict(depth=depth, pairwise_top=pairwise_top, max_queries=max_queries, measures=measures)
         rerank_streaming(
@@ -176,10 +188,11 @@ def rerank(
             max_queries=max_queries,
         )
         if run is not None:
-            reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype)
+            reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype, **budgets)
         else:
             assert model and scorer
             load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, backend=backend)
+            load.update(budgets)
             load["system_prompt"] = system_prompt
             reranker = Reranker.load(model, scorer, **load)  # type: ignore[arg-type]
         res = run_rerank(inputs, reranker, depth=depth, pairwise_top=pairwise_top, measures=measures)
@@ -226,8 +239,12 @@ def rerank(
             "checkpoint": adapter,
             "fused": fuse,
             "output": str(out),
+            **{k: v for k, v in budgets.items() if v is not None},
         }
-        record_eval(run, f"{name}-{candidates}-top{depth}" if dataset else name, metrics, info)
+        key = f"{name}-{candidates}-top{depth}" if dataset else name
+        if max_doc_tokens is not None:  # a budget other than the run's own is another evaluation
+            key += f"-doc{max_doc_tokens}"
+        record_eval(run, key, metrics, info)
     if fuse and res.metrics:
         console.print("reranker alone:")
         print_metrics(res.metrics)

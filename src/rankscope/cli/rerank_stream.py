@@ -77,11 +77,13 @@ def rerank_streaming(out: Path, overwrite: bool, config: dict[str, Any], **kw: A
 
     model, scorer, run, adapter = kw.pop("model"), kw.pop("scorer"), kw.pop("run"), kw.pop("adapter")
     device, dtype, trust = kw.pop("device"), kw.pop("dtype"), kw.pop("trust_remote_code")
+    budgets = {k: kw.pop(k) for k in ("max_query_tokens", "max_doc_tokens")}
     with atomic_dir(out, overwrite) as tmp:
         if run is not None:
-            reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype)
+            reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype, **budgets)
         else:
-            reranker = Reranker.load(model, scorer, device=device, dtype=dtype, trust_remote_code=trust)
+            load = dict(device=device, dtype=dtype, trust_remote_code=trust, **budgets)
+            reranker = Reranker.load(model, scorer, **load)
         res = rerank_stream(reranker, tmp, **kw)
         write_json(tmp / "metrics.json", res.metrics)
         write_yaml(tmp / "config.yaml", {**config, "stream": True})

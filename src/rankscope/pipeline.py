@@ -55,8 +55,9 @@ def load_inputs(
         )
     cands = cands.truncate(depth)
     if max_queries:
-        keep = sorted(cands.hits)[:max_queries]
-        cands = Candidates({q: cands.hits[q] for q in keep}, {q: cands.queries.get(q, "") for q in keep})
+        keep = set(sorted(cands.hits)[:max_queries])
+        kept = [q for q in cands.hits if q in keep]  # in the candidates' order, as --stream writes them
+        cands = Candidates({q: cands.hits[q] for q in kept}, {q: cands.queries.get(q, "") for q in kept})
         if coll.qrels is not None:  # evaluate the subset on its own queries
             coll.qrels = {q: coll.qrels[q] for q in keep if q in coll.qrels}
     queries_text = {**cands.queries, **coll.queries}

@@ -56,6 +56,30 @@ def test_stream_matches_the_whole_file(
     assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-12 for k in a), (a, b)
 
 
+def test_stream_keeps_the_same_queries_as_the_whole_file(invoke, llama_dir: Path, tmp_path: Path) -> None:
+    """`--max-queries N`: the N smallest query ids on both paths, in the file's order, evaluated on them."""
+    cands = candidates(tmp_path / "cands.jsonl.gz", queries=7)
+    lines = gzip.decompress(cands.read_bytes()).decode().splitlines()
+    order = [6, 2, 0, 5, 1, 4, 3]  # kept by --max-queries 3: q0, q1, q2, written in this order
+    cands.write_bytes(gzip.compress("".join(lines[i] + "\n" for i in order).encode()))
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("q0 0 d0-1 1\nq2 0 d2-0 1\nq5 0 d5-3 1\n")  # q5 judged, not kept
+    queries = tmp_path / "queries.tsv"
+    queries.write_text("".join(f"q{q}\t{TOPICS[q % 4]}\n" for q in range(7)))
+    args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--candidates", str(cands)]
+    args += ["--qrels", str(qrels), "--queries", str(queries), "--depth", "3", "--max-queries", "3"]
+    args += ["--device", "cpu", "--dtype", "float32"]
+    assert invoke(*args, "--out", str(tmp_path / "whole")) in (0, None)
+    assert invoke(*args, "--stream", "--out", str(tmp_path / "stream")) in (0, None)
+    whole = (tmp_path / "whole" / "run.trec").read_text()
+    assert whole == (tmp_path / "stream" / "run.trec").read_text()
+    assert list(dict.fromkeys(line.split()[0] for line in whole.splitlines())) == ["q2", "q0", "q1"]
+    a = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "stream" / "metrics.json").read_text())
+    assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-12 for k in a), (a, b)
+    assert a["RR@10"] > 0  # over q0 and q2 only: q5 was not kept, so it does not count as a 0
+
+
 def test_stream_refuses_bad_input(invoke, llama_dir: Path, tmp_path: Path, capsys) -> None:
     cands = candidates(tmp_path / "dup.jsonl.gz", queries=3, duplicate=True)
     args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--depth", "2", "--stream"]

@@ -72,7 +72,7 @@ def rerank(
     pairwise_top: Annotated[int, typer.Option(help="top-k compared pairwise (pairwise scorer)")] = 20,
     max_queries: Annotated[
         int | None,
-        typer.Option(help="rerank only N queries: the N smallest ids (with --stream: the file's first N)"),
+        typer.Option(help="rerank only N queries: the N smallest ids (sorted as strings)"),
     ] = None,
     max_query_tokens: Annotated[
         int | None, typer.Option(help="query token budget (default: the scorer's, or the run's own)")

@@ -1,7 +1,7 @@
 """`rankscope rerank --stream`: the candidates file read query by query (bounded memory), run.trec
 written as it goes into the temporary output folder. The run file and metrics equal the whole-file
-path's, except that `--max-queries N` keeps the first N lines of the file (the whole-file path keeps the
-N smallest query ids), and a trained run's model card is not updated."""
+path's (`--max-queries N` keeps the same N smallest query ids, found in one extra pass over the file),
+except that a trained run's model card is not updated."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ means over judged queries that `evaluate` gives, summed chunk by chunk."""
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import time
 from collections.abc import Iterator, Mapping
@@ -30,11 +31,19 @@ class StreamResult:
     queries: int
 
 
+def kept_queries(path: str | Path, max_queries: int) -> set[str]:
+    """The query ids `--max-queries N` keeps, as the whole-file path does: the N smallest (as strings).
+    One extra pass over the file, holding only the ids."""
+    return set(heapq.nsmallest(max_queries, (qid for qid, _, _ in iter_candidates(path))))
+
+
 def chunks(path: str | Path, depth: int, size: int, max_queries: int | None = None) -> Iterator[Candidates]:
-    """The candidates file as Candidates of `size` queries at a time, each list cut to `depth`."""
+    """The candidates file as Candidates of `size` queries at a time, each list cut to `depth`; with
+    `max_queries`, only the N smallest query ids, in file order."""
     rows: Iterator[tuple[str, str | None, list[Hit]]] = iter_candidates(path)
     if max_queries:
-        rows = itertools.islice(rows, max_queries)
+        keep = kept_queries(path, max_queries)
+        rows = (row for row in rows if row[0] in keep)
     while batch := list(itertools.islice(rows, size)):
         cands = Candidates()
         for qid, query, hits in batch:
@@ -61,8 +70,8 @@ def stream_rerank(
 ) -> StreamResult:
     """Rerank `candidates` (a file) `chunk` queries at a time with a loaded rankscope.Reranker, writing
     the run to `out` as it goes; metrics are means over the judged queries of `qrels` (0 for one not
-    reranked), or with `judged_seen_only` over those the candidates file holds, as `rerank` evaluates
-    when the query texts come from the candidates file."""
+    reranked), or with `judged_seen_only` or `max_queries` over the judged queries reranked, as `rerank`
+    evaluates when the query texts come from the candidates file or it keeps N queries."""
     texts = dict(queries or {})
     docs = dict(corpus) if corpus is not None else None
     measures = (measures or default_measures(qrels)) if qrels else []
@@ -88,7 +97,7 @@ def stream_rerank(
             if judged:
                 for m, values in per_query(run, judged, measures).items():
                     sums[m] = sums.get(m, 0.0) + sum(values.values())
-    total = n_judged if judged_seen_only else len(qrels or {})
+    total = n_judged if judged_seen_only or max_queries else len(qrels or {})
     names = [str(m) for m in parse_measures(measures)]  # the keys `evaluate` gives
     metrics = {m: sums.get(m, 0.0) / total for m in names} if total else {}
     return StreamResult(metrics, seconds, pairs, n_queries)

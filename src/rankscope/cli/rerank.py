@@ -242,8 +242,9 @@ def rerank(
             **{k: v for k, v in budgets.items() if v is not None},
         }
         key = f"{name}-{candidates}-top{depth}" if dataset else name
-        if max_doc_tokens is not None:  # a budget other than the run's own is another evaluation
-            key += f"-doc{max_doc_tokens}"
+        for part, value in (("query", max_query_tokens), ("doc", max_doc_tokens)):
+            if value is not None:  # a budget other than the run's own is another evaluation
+                key += f"-{part}{value}"
         record_eval(run, key, metrics, info)
     if fuse and res.metrics:
         console.print("reranker alone:")

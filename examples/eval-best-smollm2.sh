@@ -6,7 +6,7 @@
 # on SciFact train queries, when it ran), with paired tests; skips finished outputs.
 cd "$(dirname "$0")/.."
 RS=.venv/bin/rankscope
-RUN=${RUN:-runs/full-smollm2}
+RUN=${RUN:-runs/full-smollm2-2ep}
 export RANKSCOPE_MMAP_THRESHOLD=0
 step() { out=$1; shift; if [ -f "$out/run.trec" ]; then echo "skip $out"; return; fi
   echo "== $out $(date +%H:%M:%S)"; "$RS" rerank "$@" --out "$out" | tail -8; }

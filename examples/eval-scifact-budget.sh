@@ -6,7 +6,7 @@
 # $RUN-scifact-budget.txt for the test run (examples/eval-best-smollm2.sh reads it).
 cd "$(dirname "$0")/.."
 RS=.venv/bin/rankscope
-RUN=${RUN:-runs/full-smollm2}
+RUN=${RUN:-runs/full-smollm2-2ep}
 N=${N:-80}
 export RANKSCOPE_MMAP_THRESHOLD=0
 CAND=runs/scifact-train-bm25/candidates.jsonl.gz

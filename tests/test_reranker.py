@@ -43,6 +43,14 @@ def test_bad_input_is_refused(tiny: Reranker) -> None:
         tiny.score("q", "a single string")  # type: ignore[arg-type]
 
 
+def test_a_token_budget_below_one_is_refused_before_loading(tmp_path: Path) -> None:
+    # the folder does not exist: the budget is checked first, so the error names the budget
+    with pytest.raises(InputError, match="--max-doc-tokens: a token budget is at least 1, got 0"):
+        Reranker.load(tmp_path / "no-model", max_doc_tokens=0)
+    with pytest.raises(InputError, match="--max-query-tokens: a token budget is at least 1, got -3"):
+        Reranker.load(tmp_path / "no-model", max_query_tokens=-3)
+
+
 def test_pairwise_reranker_scores_a_list(llama_dir: Path) -> None:
     r = Reranker.load(llama_dir, scorer="pairwise", device="cpu", dtype="float32")
     scores = r.score("how long do fleas live", DOCS)

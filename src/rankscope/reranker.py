@@ -65,8 +65,10 @@ class Reranker:
         default) drops the chat template's own default one, "@default" keeps it, "" is an empty one."""
         from rankscope.models.loading import load_backbone
         from rankscope.runtime import pick_device, pick_dtype
-        from rankscope.scorers.registry import build_for_backbone, get_scorer
+        from rankscope.scorers.registry import build_for_backbone, check_budgets, get_scorer
 
+        budgets = dict(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
+        check_budgets(**budgets)  # before loading the model
         if backend not in ("torch", "llama.cpp"):
             raise InputError(f"unknown backend '{backend}': expected torch or llama.cpp", "--backend")
         if backend == "llama.cpp":
@@ -80,7 +82,6 @@ class Reranker:
         bb = load_backbone(
             model, kind=kind, dtype=pick_dtype(dtype, dev), device=dev, trust_remote_code=trust_remote_code
         )
-        budgets = dict(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
         sc = build_for_backbone(scorer, bb, system_prompt=system_prompt, **budgets)
         if backend == "llama.cpp":
             from rankscope.llamacpp import LlamaCppScorer

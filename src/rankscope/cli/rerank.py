@@ -117,7 +117,7 @@ def rerank(
     from rankscope.io import atomic_dir, write_json, write_yaml
     from rankscope.pipeline import load_inputs, run_rerank
     from rankscope.reranker import Reranker
-    from rankscope.scorers.registry import check_scorer
+    from rankscope.scorers.registry import check_budgets, check_scorer
 
     if run is None:
         if not model or not scorer:
@@ -137,9 +137,7 @@ def rerank(
     if fuse and weight is None:
         raise InputError("--fuse needs --fuse-weight (a number, or `rankscope fuse`'s fusion.json)", "--fuse")
     budgets = dict(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
-    for name, value in budgets.items():
-        if value is not None and value < 1:
-            raise InputError(f"a token budget is at least 1, got {value}", "--" + name.replace("_", "-"))
+    check_budgets(**budgets)
     config = {
         "command": "rerank",
         "model": model,

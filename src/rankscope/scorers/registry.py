@@ -55,6 +55,14 @@ def check_scorer(name: str) -> str:
     return name
 
 
+def check_budgets(**budgets: int | None) -> None:
+    """Token budgets (max_query_tokens=..., max_doc_tokens=...) are None (the default) or at least 1;
+    InputError names the option otherwise."""
+    for key, value in budgets.items():
+        if value is not None and value < 1:
+            raise InputError(f"a token budget is at least 1, got {value}", "--" + key.replace("_", "-"))
+
+
 def build_scorer(
     name: str,
     model: nn.Module,
@@ -66,6 +74,7 @@ def build_scorer(
 ) -> Scorer:
     """The named scorer over a (possibly PEFT-wrapped) model; token budgets apply to its templates, and
     `system_prompt` (when given) to its chat prompts (InputError where it has none)."""
+    check_budgets(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
     scorer = get_scorer(name).build(model, tokenizer, head)
     set_system = getattr(scorer, "set_system_prompt", lambda _s: False)
     keep = system_prompt == KEEP_DEFAULT_SYSTEM  # a run stored before the field: whatever it had

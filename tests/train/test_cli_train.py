@@ -75,8 +75,11 @@ def test_rerank_with_a_trained_run(make_spec, triples_file: Path, tmp_path: Path
         None,
     )
     assert (out2 / "metrics.json").is_file()
-    # each evaluation of the run is kept in RUN/evals/ and shown on its model card
-    kept = json.loads((run / "evals" / "bm25.json").read_text())
+    # each evaluation of the run is kept in RUN/evals/ and shown on its model card; another checkpoint's
+    # is kept beside the default (best) checkpoint's, not over it
+    default = json.loads((run / "evals" / "bm25.json").read_text())
+    assert default["checkpoint"] is None and "nDCG@10" in default
+    kept = json.loads((run / "evals" / "bm25-checkpoint-1.json").read_text())
     assert kept["checkpoint"] == str(ckpt) and "nDCG@10" in kept
     assert "| bm25 |" in (run / "adapter" / "README.md").read_text()
 

@@ -243,6 +243,11 @@ def rerank(
         for part, value in (("query", max_query_tokens), ("doc", max_doc_tokens)):
             if value is not None:  # a budget other than the run's own is another evaluation
                 key += f"-{part}{value}"
+        if adapter not in (None, "best"):  # so is another checkpoint: the best one's record stays
+            ckpt = Path(adapter).name
+            key += f"-step{ckpt}" if ckpt.isdigit() else f"-{ckpt}"
+        if fuse:
+            key += f"-fused-{fuse}"
         record_eval(run, key, metrics, info)
     if fuse and res.metrics:
         console.print("reranker alone:")

@@ -100,6 +100,11 @@ def test_rerank_with_a_trained_run(make_spec, triples_file: Path, tmp_path: Path
     assert all(abs(truncated[q][d] - s) < 1e-4 for q, docs in expected.items() for d, s in docs.items())
     assert truncated != written
     assert json.loads((run / "evals" / "bm25-doc2.json").read_text())["max_doc_tokens"] == 2
+    out4 = tmp_path / "rerank-fused"
+    fused = ["--fuse", "interpolate", "--fuse-weight", "0.5", "--dtype", "float32", "--out", str(out4)]
+    assert invoke("rerank", "--run", str(run), *fused, *files) in (0, None)
+    assert json.loads((run / "evals" / "bm25-fused-interpolate.json").read_text())["fused"] == "interpolate"
+    assert json.loads((run / "evals" / "bm25.json").read_text())["fused"] is None
 
     bad = tmp_path / "bad"
     assert invoke("rerank", "--run", str(run), "--max-doc-tokens", "0", "--out", str(bad), *files) == 2

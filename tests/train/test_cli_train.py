@@ -81,6 +81,14 @@ def test_rerank_with_a_trained_run(make_spec, triples_file: Path, tmp_path: Path
     assert default["checkpoint"] is None and "nDCG@10" in default
     kept = json.loads((run / "evals" / "bm25-checkpoint-1.json").read_text())
     assert kept["checkpoint"] == str(ckpt) and "nDCG@10" in kept
+    # the same checkpoint named by its step is the same evaluation
+    assert invoke(
+        "rerank", "--run", str(run), "--checkpoint", "1", "--out", str(tmp_path / "by-step"), *files
+    ) in (
+        0,
+        None,
+    )
+    assert json.loads((run / "evals" / "bm25-checkpoint-1.json").read_text())["checkpoint"] == "1"
     assert "| bm25 |" in (run / "adapter" / "README.md").read_text()
 
     # a document budget other than the run's own: scores as load_run_scorer with that budget does

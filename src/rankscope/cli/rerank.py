@@ -229,6 +229,7 @@ def rerank(
         )
     if run is not None and metrics:
         from rankscope.train.card import record_eval
+        from rankscope.trained import adapter_folder
 
         name = dataset or Path(candidates or "candidates").name.split(".")[0]
         info = {
@@ -243,9 +244,9 @@ def rerank(
         for part, value in (("query", max_query_tokens), ("doc", max_doc_tokens)):
             if value is not None:  # a budget other than the run's own is another evaluation
                 key += f"-{part}{value}"
-        if adapter not in (None, "best"):  # so is another checkpoint: the best one's record stays
-            ckpt = Path(adapter).name
-            key += f"-step{ckpt}" if ckpt.isdigit() else f"-{ckpt}"
+        folder = adapter_folder(run, adapter)  # however it was named: a step, a name or a folder
+        if folder.resolve() != adapter_folder(run).resolve():  # so is another checkpoint than the default
+            key += f"-{folder.name}"
         if fuse:
             key += f"-fused-{fuse}"
         record_eval(run, key, metrics, info)

@@ -112,3 +112,17 @@ def test_bad_fusion_weight(invoke, files, llama_dir, tmp_path, capsys) -> None:
     args += ["--candidates", str(files["candidates"]), "--out", str(tmp_path / "x"), "--fuse", "rrf"]
     assert invoke(*args, "--fuse-weight", "1.5") == 2
     assert "[0, 1]" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_compare_averages_a_group_of_runs(invoke, two_runs, tmp_path, capsys) -> None:
+    """Files joined by commas are one run: each query's value is their mean (seeds averaged)."""
+    qrels, base, better = two_runs
+    group = f"{better},{base}"
+    assert invoke("compare", str(base), group, "--qrels", str(qrels), "-m", "RR@10", "--json") in (0, None)
+    row = json.loads(capsys.readouterr().out)["comparisons"][0]
+    assert row["run"] == "better (mean of 2)"
+    assert row["mean_run"] == pytest.approx((0.5 + 5 / 6) / 2)  # base RR 0.5, better 5/6
+    assert (row["wins"], row["ties"], row["losses"]) == (4, 2, 0)
+    missing = f"{better},{tmp_path / 'nope.trec'}"
+    assert invoke("compare", str(base), missing, "--qrels", str(qrels)) == 2
+    assert "nope.trec" in capsys.readouterr().err

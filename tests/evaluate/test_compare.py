@@ -172,3 +172,25 @@ def test_dl19_splade_beats_bm25() -> None:
     assert round(c.mean_baseline, 4) == 0.5058 and round(c.mean_run, 4) == 0.7308
     assert c.wins + c.ties + c.losses == 43 and c.wins > 3 * c.losses
     assert c.p_value < 1e-4 and 0 < c.ci_low < c.delta < c.ci_high and verdict(c) == "finding"
+
+
+def test_a_group_of_runs_is_compared_by_its_per_query_mean(tmp_path: Path) -> None:
+    """Seeds: a list of runs counts as one run whose per-query values are the group's mean."""
+    qrels, runs = synthetic(20)
+    res = compare([runs[0], [runs[1], runs[2]]], qrels, ["nDCG@10"], n_boot=200)
+    t = [per_query(r, qrels, ["nDCG@10"])["nDCG@10"] for r in runs]
+    mean = {q: (t[1][q] + t[2][q]) / 2 for q in t[0]}
+    qids = sorted(qrels)
+    c = res.comparisons[0]
+    assert c.mean_run == pytest.approx(np.mean(list(mean.values())), abs=1e-12)
+    want = stats.ttest_rel([mean[q] for q in qids], [t[0][q] for q in qids]).pvalue
+    assert c.p_value == pytest.approx(want, abs=1e-12)
+    assert res.names == ["run0", "run1 (mean of 2)"]
+    paths = []
+    for i, r in enumerate(runs):  # RUN/run.trec files: named by their folders
+        (tmp_path / f"s{i}").mkdir()
+        paths.append(tmp_path / f"s{i}" / "run.trec")
+        write_trec_run(r, paths[-1])
+    assert compare([paths[0], paths[1:]], qrels, ["nDCG@10"], n_boot=10).names == ["s0", "s1 (mean of 2)"]
+    with pytest.raises(InputError, match="empty group"):
+        compare([runs[0], []], qrels)

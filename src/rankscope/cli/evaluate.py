@@ -49,10 +49,27 @@ def evaluate_cmd(
         print_metrics(metrics)
 
 
+def run_group(arg: Path) -> Path | list[Path]:
+    """A run argument: one file, or files joined by commas (a file whose own name holds a comma wins)."""
+    if arg.exists() or "," not in str(arg):
+        return arg
+    parts = [Path(p) for p in str(arg).split(",")]
+    if any(not str(p) for p in parts):
+        raise InputError(f"an empty file name in the group '{arg}'", "RUNS")
+    for p in parts:
+        if not p.is_file():
+            raise InputError(f"no such run file: {p} (in the group '{arg}')", "RUNS")
+    return parts
+
+
 @app.command("compare")
 def compare_cmd(
     runs: Annotated[
-        list[Path], typer.Argument(help="TREC run files (or candidates files); the first is the baseline")
+        list[Path],
+        typer.Argument(
+            help="TREC run files (or candidates files); the first is the baseline. Files joined by commas "
+            "(seeds) count as one run: each query's value is their mean"
+        ),
     ],
     qrels: Annotated[Path, typer.Option(help="qrels file (TREC or BEIR .tsv)")],
     measures: MeasuresOpt = None,
@@ -67,7 +84,8 @@ def compare_cmd(
 
     if len(runs) < 2:
         raise InputError("give at least two runs: a baseline and a run to compare with it", "RUNS")
-    result = compare(runs, qrels, measures or None, names=names or None, n_boot=bootstrap, seed=seed)
+    groups = [run_group(r) for r in runs]
+    result = compare(groups, qrels, measures or None, names=names or None, n_boot=bootstrap, seed=seed)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:

@@ -5,6 +5,10 @@ t-test over queries (scipy's `ttest_rel`), a seeded percentile-bootstrap 95% CI 
 wins/ties/losses; with more than one run compared, Holm-corrected p-values over the comparisons of each
 measure. A query judged in the qrels and missing from a run scores 0 there (`metrics.per_query`).
 
+A run may be a group of runs (the seeds of one configuration; on the command line, files joined by
+commas): each query's value is then the mean over the group, so the test is over queries with the seed
+variance averaged out, as the seed studies in docs/results.md read them.
+
 Degenerate cases, decided here: when every per-query difference is zero (identical runs) the p-value is
 1.0 (no evidence of any difference; scipy would give nan). Otherwise scipy's value stands: 0.0 for an
 exactly constant non-zero difference (t is infinite), nan with a single query (reads as noise, null in
@@ -28,6 +32,8 @@ from rankscope.errors import InputError
 from rankscope.evaluate.metrics import Run, default_measures, parse_measures, per_query
 
 RunLike = Mapping[str, Mapping[str, float]] | str | Path
+RunGroup = RunLike | Sequence[RunLike]
+"""A run, or several (seeds) whose per-query values are averaged."""
 QrelsLike = Mapping[str, Mapping[str, int]] | str | Path
 PerQuery = Mapping[str, Mapping[str, float]]
 """measure -> query id -> value."""
@@ -124,8 +130,29 @@ def load_qrels(qrels: QrelsLike) -> Qrels:
     return {str(q): {str(d): int(r) for d, r in docs.items()} for q, docs in qrels.items()}
 
 
-def run_names(runs: Sequence[RunLike], names: Sequence[str] | None = None) -> list[str]:
-    """The names given, or each file's name without run/jsonl/gz suffixes (`run<i>` for dicts), unique."""
+def group_members(run: RunGroup) -> list[RunLike]:
+    """The runs of a group (a list or tuple of runs); a single run is a group of one."""
+    if isinstance(run, list | tuple):
+        if not run:
+            raise InputError("an empty group of runs", "RUN")
+        return list(run)
+    return [run]  # type: ignore[list-item]
+
+
+def _run_name(run: RunLike, i: int) -> str:
+    if isinstance(run, str | Path):
+        n = Path(run).name
+        for suffix in (".gz", ".jsonl", ".trec", ".run", ".txt", ".tsv"):
+            n = n.removesuffix(suffix)
+        if n == "run" and Path(run).parent.name:  # RUN/run.trec: the run folder names it
+            n = Path(run).parent.name
+        return n or f"run{i}"
+    return f"run{i}"
+
+
+def run_names(runs: Sequence[RunGroup], names: Sequence[str] | None = None) -> list[str]:
+    """The names given, or each file's name without run/jsonl/gz suffixes (its folder's for
+    `RUN/run.trec`; `run<i>` for dicts; a group's first name and its size), unique."""
     if names is not None:
         if len(names) != len(runs):
             raise InputError(f"{len(names)} names for {len(runs)} runs", "--names")
@@ -133,14 +160,20 @@ def run_names(runs: Sequence[RunLike], names: Sequence[str] | None = None) -> li
     else:
         out = []
         for i, r in enumerate(runs):
-            if isinstance(r, str | Path):
-                n = Path(r).name
-                for suffix in (".gz", ".jsonl", ".trec", ".run", ".txt", ".tsv"):
-                    n = n.removesuffix(suffix)
-                out.append(n or f"run{i}")
-            else:
-                out.append(f"run{i}")
+            members = group_members(r)
+            n = _run_name(members[0], i)
+            out.append(n if len(members) == 1 else f"{n} (mean of {len(members)})")
     return [n if out.count(n) == 1 else f"{n}#{i}" for i, n in enumerate(out)]
+
+
+def average_values(tables: Sequence[PerQuery]) -> dict[str, dict[str, float]]:
+    """Each query's value averaged over the tables (one per seed), on the measures and queries all hold."""
+    shared = [m for m in tables[0] if all(m in t for t in tables)]
+    out: dict[str, dict[str, float]] = {}
+    for m in shared:
+        qids = [q for q in tables[0][m] if all(q in t[m] for t in tables)]
+        out[m] = {q: sum(t[m][q] for t in tables) / len(tables) for q in qids}
+    return out
 
 
 def paired_p(run: np.ndarray, base: np.ndarray) -> float:
@@ -240,7 +273,7 @@ def compare_values(
 
 
 def compare(
-    runs: Sequence[RunLike],
+    runs: Sequence[RunGroup],
     qrels: QrelsLike,
     measures: Sequence[str] | None = None,
     names: Sequence[str] | None = None,
@@ -249,15 +282,16 @@ def compare(
 ) -> CompareResult:
     """Compare each run with the first (the baseline) on every judged query of `qrels`.
 
-    Runs are dicts `{qid: {docid: score}}` or paths of TREC run files (or candidates jsonl(.gz));
-    `measures` default to `metrics.default_measures(qrels)`."""
+    Runs are dicts `{qid: {docid: score}}` or paths of TREC run files (or candidates jsonl(.gz)), or
+    lists of them (seeds: each query's value is the group's mean); `measures` default to
+    `metrics.default_measures(qrels)`."""
     judged = load_qrels(qrels)
     if not judged:
         raise InputError("the qrels judge no query", "--qrels")
     ms = list(measures) if measures else default_measures(judged)
     ms = [str(p) for p in parse_measures(ms)]
     labels = run_names(runs, names)
-    tables = [per_query(load_run(r), judged, ms) for r in runs]
+    tables = [average_values([per_query(load_run(r), judged, ms) for r in group_members(g)]) for g in runs]
     return compare_values(tables, labels, n_boot, seed)
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rankscope.errors import InputError
-from rankscope.evaluate.compare import CompareResult, QrelsLike, compare_values, load_qrels
+from rankscope.evaluate.compare import CompareResult, QrelsLike, average_values, compare_values, load_qrels
 from rankscope.evaluate.metrics import default_measures, per_query
 
 log = logging.getLogger("rankscope.report")
@@ -115,12 +115,7 @@ def final_dev_run(run_dir: Path) -> Path | None:
 
 def average_seeds(tables: Sequence[PerQueryTable]) -> PerQueryTable:
     """Each query's value averaged over the tables (one per seed), on the measures and queries all hold."""
-    shared = [m for m in tables[0] if all(m in t for t in tables)]
-    out: PerQueryTable = {}
-    for m in shared:
-        qids = [q for q in tables[0][m] if all(q in t[m] for t in tables)]
-        out[m] = {q: sum(t[m][q] for t in tables) / len(tables) for q in qids}
-    return out
+    return average_values(tables)
 
 
 def run_per_query(

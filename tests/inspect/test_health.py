@@ -57,6 +57,16 @@ def test_overfitting_needs_consecutive_falls_of_loss_and_dev_measure() -> None:
     assert [v.kind for v in once] == ["healthy"]
 
 
+def test_a_dip_the_run_recovers_from_is_not_overfitting() -> None:
+    """Seed 1 of examples/best-smollm2.yaml: dev RR@10 fell after step 50, then rose above it by step 400."""
+    dip = [0.445, 0.485, 0.464, 0.462, 0.470, 0.465, 0.484, 0.491, 0.505]
+    assert [v.kind for v in verdicts(rows(dip, [1.0] * 9), FALLING)] == ["healthy"]
+    level = [0.3, 0.5, 0.45, 0.4, 0.5]  # back to step 10's value, not above it: still overfitting
+    assert verdicts(rows(level, [1.0] * 5), FALLING)[0].line.startswith("overfitting from step 10")
+    again = [0.3, 0.5, 0.45, 0.4, 0.6, 0.55, 0.5]  # recovered, then a fall that lasts
+    assert verdicts(rows(again, [1.0] * 7, every=5), FALLING)[0].line.startswith("overfitting from step 20")
+
+
 def test_no_gain_over_zero_shot() -> None:
     found = verdicts(rows([0.293, 0.31, 0.276], [1.0] * 3), FALLING)
     assert [v.kind for v in found] == ["no-gain"]

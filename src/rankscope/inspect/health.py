@@ -130,7 +130,8 @@ def overfit_step(
     rows: Sequence[Mapping[str, Any]], loss_rows: Sequence[Mapping[str, Any]], measure: str, patience: int = 2
 ) -> int | None:
     """The evaluation step after which, for `patience` consecutive evaluations, the mean training loss
-    fell while the dev measure fell too (None if that never happens)."""
+    fell while the dev measure fell too, and no later evaluation rose above its value there (None if that
+    never happens: a dip the run recovers from is not overfitting)."""
     evals = [(int(r["step"]), float(r[measure])) for r in rows if _finite(r.get(measure))]
     streak = 0
     for i in range(1, len(evals)):
@@ -140,7 +141,10 @@ def overfit_step(
         falling = before is not None and now is not None and now < before and m1 < m0
         streak = streak + 1 if falling else 0
         if streak >= patience:
-            return evals[i - patience][0]
+            step, value = evals[i - patience]
+            if all(m <= value for _, m in evals[i + 1 :]):
+                return step
+            streak = 0  # recovered later: look for a fall after this one
     return None
 
 
@@ -152,7 +156,8 @@ def verdicts(
     patience: int = 2,
 ) -> list[Verdict]:
     """One line per finding: "scores collapsing at step N" (spread below `collapse_fraction` of its
-    start), "overfitting from step N" (loss and dev measure falling for `patience` evaluations), "no gain
+    start), "overfitting from step N" (loss and dev measure falling for `patience` evaluations, never
+    recovering), "no gain
     over zero-shot" (final dev measure not above step 0's); "healthy" when none applies."""
     rows = sorted(metrics_rows, key=lambda r: int(r["step"]))
     name = pick_measure(rows, measure)

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Seeds of the recipe (examples/best-smollm2.yaml, seed 0; docs/results.md, "Seeds of candidate 3"):
 # the same spec with train.seed and optim.seed set to each of SEEDS (data order, negatives sampled),
-# trained on the 400-step schedule but stopped after step STOP's checkpoint and dev evaluation for CPU
-# time (seed 0's best checkpoint was step 200, and no later one read higher), then the best checkpoint
+# trained on the 400-step schedule (with STOP set: stopped after step STOP's checkpoint and dev
+# evaluation, for CPU time; `rankscope train --resume --out RUN` continues it), then the best checkpoint
 # (RUN/best, chosen on the 30 selection queries as for seed 0) reranks the whole dev part and DL19.
-# A stopped run continues with `rankscope train --resume --out RUN`. Skips finished outputs.
-#   SEEDS="1 2" STOP=250 nohup bash examples/seeds-best-smollm2.sh > logs/seeds-best-smollm2.log 2>&1 &
+# Skips finished outputs.
+#   SEEDS="1 2" nohup bash examples/seeds-best-smollm2.sh > logs/seeds-best-smollm2.log 2>&1 &
 cd "$(dirname "$0")/.."
 RS=.venv/bin/rankscope
 SEEDS=${SEEDS:-1 2}
-STOP=${STOP:-250}
+STOP=${STOP:-}
 export RANKSCOPE_MMAP_THRESHOLD=0
 reached() { [ -f "$1/metrics.jsonl" ] && .venv/bin/python - "$1/metrics.jsonl" "$STOP" <<'EOF'
 import json, sys
@@ -22,7 +22,13 @@ for seed in $SEEDS; do
   mkdir -p runs/seeds
   spec=runs/seeds/best-smollm2-seed$seed.yaml
   sed "s/seed: 0/seed: $seed/g" examples/best-smollm2.yaml > $spec
-  if ! reached $run; then
+  if [ -z "$STOP" ]; then
+    if [ ! -f $run/summary.json ]; then
+      echo "== train $run $(date +%H:%M:%S)"
+      if [ -f $run/spec.yaml ]; then $RS train --resume --out $run > logs/$(basename $run).log 2>&1
+      else $RS train $spec --out $run > logs/$(basename $run).log 2>&1; fi
+    fi
+  elif ! reached $run; then
     if ! pgrep -f "rankscope train .*--out $run( |$)" > /dev/null; then
       echo "== train $run $(date +%H:%M:%S)"
       if [ -f $run/spec.yaml ]; then $RS train --resume --out $run > logs/$(basename $run).log 2>&1 &

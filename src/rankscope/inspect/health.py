@@ -156,9 +156,9 @@ def verdicts(
     patience: int = 2,
 ) -> list[Verdict]:
     """One line per finding: "scores collapsing at step N" (spread below `collapse_fraction` of its
-    start), "overfitting from step N" (loss and dev measure falling for `patience` evaluations, never
-    recovering), "no gain
-    over zero-shot" (final dev measure not above step 0's); "healthy" when none applies."""
+    start), "overfitting from step N" (loss and dev measure falling for `patience` evaluations, and the
+    measure never back above its step-N value), "no gain over zero-shot" (final dev measure not above
+    step 0's); "healthy" when none applies."""
     rows = sorted(metrics_rows, key=lambda r: int(r["step"]))
     name = pick_measure(rows, measure)
     out: list[Verdict] = []

@@ -22,17 +22,16 @@ for seed in $SEEDS; do
   mkdir -p runs/seeds
   spec=runs/seeds/best-smollm2-seed$seed.yaml
   sed "s/seed: 0/seed: $seed/g" examples/best-smollm2.yaml > $spec
+  args=($spec --out $run); [ -f $run/spec.yaml ] && args=(--resume --out $run)  # a stopped run resumes
   if [ -z "$STOP" ]; then
     if [ ! -f $run/summary.json ]; then
       echo "== train $run $(date +%H:%M:%S)"
-      if [ -f $run/spec.yaml ]; then $RS train --resume --out $run > logs/$(basename $run).log 2>&1
-      else $RS train $spec --out $run > logs/$(basename $run).log 2>&1; fi
+      $RS train "${args[@]}" > logs/$(basename $run).log 2>&1
     fi
   elif ! reached $run; then
     if ! pgrep -f "rankscope train .*--out $run( |$)" > /dev/null; then
       echo "== train $run $(date +%H:%M:%S)"
-      if [ -f $run/spec.yaml ]; then $RS train --resume --out $run > logs/$(basename $run).log 2>&1 &
-      else $RS train $spec --out $run > logs/$(basename $run).log 2>&1 & fi
+      $RS train "${args[@]}" > logs/$(basename $run).log 2>&1 &
     fi
     until reached $run; do sleep 30; done
     sleep 120  # RUN/best is copied after the checkpoint's dev row is written

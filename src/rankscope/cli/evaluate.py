@@ -50,16 +50,14 @@ def evaluate_cmd(
 
 
 def run_group(arg: Path) -> Path | list[Path]:
-    """A run argument: one file, or files joined by commas (a file whose own name holds a comma wins)."""
+    """A run argument: one file, or files joined by commas (a file whose own name holds a comma wins).
+    A missing file is reported by the run reader, naming it."""
     if arg.exists() or "," not in str(arg):
         return arg
-    parts = [Path(p) for p in str(arg).split(",")]
-    if any(not str(p) for p in parts):
+    parts = str(arg).split(",")
+    if not all(parts):
         raise InputError(f"an empty file name in the group '{arg}'", "RUNS")
-    for p in parts:
-        if not p.is_file():
-            raise InputError(f"no such run file: {p} (in the group '{arg}')", "RUNS")
-    return parts
+    return [Path(p) for p in parts]
 
 
 @app.command("compare")

@@ -1,12 +1,17 @@
 """Adapter ablation: switching LoRA off by layer and component is exact and always undone; the share of
-the gain is 0 with every adapter off and 1 with none off; presets, windows and the JSON round trip."""
+the gain is 0 with every adapter off and 1 with none off; presets, windows and the JSON round trip. The
+same for a full fine-tune, whose trained weights are put back to the base model's."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 
+from rankscope.errors import InputError
+from rankscope.evaluate.metrics import evaluate
+from rankscope.evaluate.rerank import rerank
 from rankscope.inspect.ablation import (
     Ablation,
     gain_share,
@@ -15,10 +20,13 @@ from rankscope.inspect.ablation import (
     preset_ablations,
     run_ablation,
     save_ablation,
+    trained_weights,
+    weights_off,
     window_ablations,
 )
 from rankscope.inspect.deltas import lora_layers
 from rankscope.scorers.decoder import PairwiseScorer, YesNoScorer
+from rankscope.testing import tiny_llama
 
 
 def scalings(model) -> list[float]:
@@ -87,3 +95,57 @@ def test_gain_share_and_windows() -> None:
     assert wins[1].off_layers == (0, 1, 4, 5)
     drop = window_ablations(6, sizes=[3], stride=3, mode="drop")
     assert drop[0].off_layers == (0, 1, 2)
+
+
+def full_pair(tokenizer, n_layers: int = 3, std: float = 0.05):
+    """A tiny base Llama and a copy whose MLP weights (and layer 0's attn.q) moved: a full fine-tune."""
+    base = tiny_llama(len(tokenizer), n_layers).eval()
+    tuned = tiny_llama(len(tokenizer), n_layers).eval()
+    tuned.load_state_dict(base.state_dict())
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in tuned.named_parameters():
+            if ".mlp." in name or name.endswith("layers.0.self_attn.q_proj.weight"):
+                p.add_(torch.randn(p.shape, generator=gen) * std)
+    return base, tuned
+
+
+def test_weights_off_selects_and_always_restores(tokenizer, pairs) -> None:
+    base, tuned = full_pair(tokenizer)
+    trained = trained_weights(tuned, base)
+    assert len(trained) == 3 * 3 + 1  # gate/up/down in 3 layers, attn.q in layer 0; the rest untouched
+    before = {k: v.clone() for k, v in tuned.state_dict().items()}
+    with weights_off(tuned, base, layers="1-2", components=["mlp.up"]) as n:
+        assert n == 2
+        assert torch.equal(
+            tuned.get_parameter("model.layers.1.mlp.up_proj.weight"),
+            base.get_parameter("model.layers.1.mlp.up_proj.weight"),
+        )
+    with pytest.raises(RuntimeError), weights_off(tuned, base) as n:
+        assert n == len(trained)
+        raise RuntimeError("fails inside")
+    assert all(torch.equal(v, tuned.state_dict()[k]) for k, v in before.items())
+    scorer, plain = YesNoScorer(tuned, tokenizer), YesNoScorer(base, tokenizer)
+    with weights_off(tuned, base):
+        assert scorer.score(pairs[0]) == plain.score(pairs[0])  # every trained weight back: the base model
+    assert scorer.score(pairs[0]) != plain.score(pairs[0])
+
+
+def test_full_weight_ablation_shares(tokenizer, dev_set, tmp_path: Path) -> None:
+    cands, queries, qrels = dev_set
+    base, tuned = full_pair(tokenizer, n_layers=4, std=0.5)
+    ablations = [Ablation("all off"), Ablation("none off", off_layers=()), *preset_ablations()]
+    scorer = YesNoScorer(tuned, tokenizer)
+    res = run_ablation(scorer, cands, queries, qrels, ablations, ["nDCG@10", "RR@10"], depth=6, base=base)
+    assert res.updates == "weight updates" and res.modules == 4 * 3 + 1
+    assert res.finetuned["nDCG@10"] != res.zero_shot["nDCG@10"]
+    assert res.share("all off") == 0.0 and res.share("none off") == 1.0
+    assert res.zero_shot == evaluate(
+        rerank(YesNoScorer(base, tokenizer), cands, queries, 6), qrels, ["nDCG@10", "RR@10"]
+    )
+    assert set(res.skipped) == {"k-only", "v-only", "o-only"}  # never trained
+    assert res.skipped["k-only"] == "keeps no trained weight"
+    assert {"attention-only", "mlp-only", "q-only"} <= {r.name for r in res.rows}
+    assert load_ablation(save_ablation(res, tmp_path / "ablation.json")) == res
+    with pytest.raises(InputError, match="equal the base model's"):
+        run_ablation(YesNoScorer(base, tokenizer), cands, queries, qrels, ablations, base=base)

@@ -121,7 +121,7 @@ def test_load_run_scorers_zero_shot(make_spec, tmp_path: Path) -> None:
 
 def test_inspect_a_full_weight_run_measures_its_weight_change(make_spec, tmp_path: Path, capsys) -> None:
     """A full-weight run (freeze) gets ||W - W0||_F per checkpoint, only where it trained, and the
-    report says so."""
+    report says so; its trained weights are ablated by component (put back to the base model's)."""
     run = tmp_path / "full"
     method = {"name": "freeze", "layers": "1", "targets": ["mlp"]}
     train(make_spec(method=method, optim={"steps": 2, "lr": 0.05, "save_every": 1}), run)
@@ -136,6 +136,22 @@ def test_inspect_a_full_weight_run_measures_its_weight_change(make_spec, tmp_pat
     page = Path(capsys.readouterr().out.strip().splitlines()[-1]).read_text()
     assert "change W − W₀ from the base model" in page
     assert "compare layers, not components" in page
+
+    # the trained weights ablated by component: put back to the base model's, which is zero-shot
+    cpu = ["--no-probes", "--no-attention", "--windows", "1", "--device", "cpu", "--dtype", "float32"]
+    assert invoke("inspect", str(run), *cpu) in (0, None)
+    abl = load_ablation(run / "inspect" / "ablation.json")
+    assert abl.updates == "weight updates" and abl.modules == 3  # gate, up, down of layer 1
+    assert {r.name for r in abl.rows} == {"gate-only", "up-only", "down-only"}
+    assert abl.skipped["attention-only"] == "keeps no trained weight"
+    assert abl.skipped["mlp-only"] == "switches off no trained weight"
+    runs = {f.name for f in (run / "inspect").glob("ablation-*.trec")}
+    assert runs == {
+        run_file_name(n) for n in ["zero-shot", "fine-tuned", "gate-only", "up-only", "down-only"]
+    }
+    assert invoke("report", str(run)) in (0, None)
+    page = Path(capsys.readouterr().out.strip().splitlines()[-1]).read_text()
+    assert "Weight-update ablation" in page and "tensors off" in page
 
     shutil.rmtree(run / "checkpoints")  # rotated away: the final weights (RUN/adapter) give the last step
     assert invoke("inspect", str(run), *only) in (0, None)

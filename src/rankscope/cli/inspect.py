@@ -32,7 +32,10 @@ def inspect_cmd(
     probes: Annotated[bool, typer.Option(help="linear probes per layer, base vs fine-tuned")] = True,
     attention: Annotated[bool, typer.Option(help="query/document attention mass, before vs after")] = True,
     ablation: Annotated[
-        bool, typer.Option(help="switch adapters off (presets + layer windows), rerank the dev set")
+        bool,
+        typer.Option(
+            help="switch adapters (or full-weight updates) off by preset and layer window, rerank the dev set"
+        ),
     ] = True,
     windows: Annotated[
         str, typer.Option(help="layer-window sizes of the ablation sweep: auto (~1/6 of layers), 4,8, none")

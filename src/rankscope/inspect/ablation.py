@@ -4,7 +4,11 @@ share = (ablated - zero_shot) / (finetuned - zero_shot).
 
 Switching off sets each chosen LoRA module's `scaling` to 0 (its update adds exactly 0) and always
 restores it; zero-shot is peft's own `disable_adapter()`. A trained scoring head (linear-head,
-cross-encoder) stays on in both: only the adapters are ablated."""
+cross-encoder) stays on in both: only the adapters are ablated.
+
+A full-weight fine-tune (method freeze) is ablated the same way with the untrained model beside it:
+switching a layer's component off copies the base model's weights into it (restored afterwards), and
+zero-shot is every trained layer weight put back."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import torch
 from torch import nn
 
 from rankscope.data.types import Candidates, Document, Qrels
@@ -31,6 +36,7 @@ from rankscope.models.components import (
     COMPONENTS,
     GROUPS,
     classify,
+    classify_parameters,
     expand_components,
     num_layers,
     parse_layers,
@@ -43,24 +49,29 @@ ABLATION_FILE = "ablation.json"
 Layers = str | int | Sequence[int] | None
 
 
+def _matcher(
+    model: nn.Module, layers: Layers, components: str | Iterable[str] | None
+) -> Callable[[tuple[int, str] | None], bool]:
+    """Whether a (layer, component label) falls in `layers` x `components` (None: all); a fused label
+    matches if any of the names it fuses is chosen."""
+    comps = set(expand_components(components)) if components is not None else None
+    chosen = set(parse_layers(layers, num_layers(model))) if layers is not None else None
+
+    def hit(where: tuple[int, str] | None) -> bool:
+        if where is None:
+            return False
+        layer, label = where
+        return (chosen is None or layer in chosen) and (comps is None or bool(set(label.split("+")) & comps))
+
+    return hit
+
+
 def _selected(
     model: nn.Module, layers: Layers, components: str | Iterable[str] | None
 ) -> list[tuple[nn.Module, bool]]:
-    """(LoRA module, whether it is in `layers` x `components`); a fused module matches if any of the
-    names it fuses is chosen."""
-    comps = set(expand_components(components)) if components is not None else None
-    chosen = set(parse_layers(layers, num_layers(model))) if layers is not None else None
-    out = []
-    for name, module in lora_layers(model):
-        where = classify(name, model)
-        hit = where is not None
-        if where is not None:
-            layer, label = where
-            hit = (chosen is None or layer in chosen) and (
-                comps is None or bool(set(label.split("+")) & comps)
-            )
-        out.append((module, hit))
-    return out
+    """(LoRA module, whether it is in `layers` x `components`)."""
+    hit = _matcher(model, layers, components)
+    return [(module, hit(classify(name, model))) for name, module in lora_layers(model)]
 
 
 @contextlib.contextmanager
@@ -82,6 +93,53 @@ def lora_off(
     finally:
         for module, scaling in saved:
             module.scaling.update(scaling)
+
+
+def trained_weights(model: nn.Module, base: nn.Module) -> dict[str, tuple[int, str]]:
+    """The layer weights of a full fine-tune that differ from the untrained `base`: name -> (layer,
+    component label). Weights outside the component vocabulary (embeddings, norms, a head) are left out,
+    as a LoRA run's head is."""
+    start = dict(base.named_parameters())
+    out = {}
+    for name, where in classify_parameters(model).items():
+        ref = start.get(name)
+        if ref is None:
+            continue
+        p = model.get_parameter(name)
+        if ref.shape != p.shape:
+            raise InputError(f"'{name}' has shape {tuple(p.shape)}, the base {tuple(ref.shape)}")
+        if not torch.equal(p.detach(), ref.detach().to(p.device, p.dtype)):
+            out[name] = where
+    return out
+
+
+@contextlib.contextmanager
+def weights_off(
+    model: nn.Module,
+    base: nn.Module,
+    layers: Layers = None,
+    components: str | Iterable[str] | None = None,
+    trained: dict[str, tuple[int, str]] | None = None,
+) -> Iterator[int]:
+    """Put the base model's values back into the trained weights in `layers` x `components` (None: all)
+    of a full fine-tune; yields how many tensors; restores the fine-tuned values on exit."""
+    trained = trained_weights(model, base) if trained is None else trained
+    hit = _matcher(model, layers, components)
+    start = dict(base.named_parameters())
+    saved: list[tuple[torch.Tensor, torch.Tensor]] = []
+    try:
+        with torch.no_grad():
+            for name, where in trained.items():
+                if not hit(where):
+                    continue
+                p = model.get_parameter(name)
+                saved.append((p, p.detach().clone()))
+                p.copy_(start[name].detach().to(p.device, p.dtype))
+        yield len(saved)
+    finally:
+        with torch.no_grad():
+            for p, value in saved:
+                p.copy_(value)
 
 
 @dataclass(frozen=True)
@@ -158,6 +216,8 @@ class AblationResult:
     rows: list[AblationRow] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     windows: WindowSweep | None = None
+    updates: str = "adapters"
+    """what was switched off: "adapters" (LoRA) or "weight updates" (a full fine-tune's weights)."""
     runs: dict[str, Run] = field(default_factory=dict, compare=False, repr=False)
     """each reranking's run ("zero-shot", "fine-tuned", then each row's name): not in ablation.json,
     `rankscope inspect` writes them as TREC files for `rankscope compare`"""
@@ -207,15 +267,29 @@ def run_ablation(
     corpus: dict[str, Document] | None = None,
     pairwise_top: int = 10,
     on_ablation: Callable[[int, int], None] | None = None,
+    base: nn.Module | None = None,
 ) -> AblationResult:
     """Zero-shot, fine-tuned and each ablation reranked on the dev set, with the share of the gain left.
     A preset or window that switches off no adapter (share 1) or every adapter (share 0: the run has no
     adapters of the kind it keeps) is skipped and listed in `skipped`; custom ablations always run.
-    `on_ablation(done, total)` is called after each ablation, run or skipped (progress bars)."""
+    `on_ablation(done, total)` is called after each ablation, run or skipped (progress bars).
+    With `base`, the untrained model of a full fine-tune, the trained layer weights are ablated instead
+    of LoRA adapters (`weights_off`)."""
     model = scorer.model  # type: ignore[attr-defined]
-    mods = lora_layers(model)
-    if not mods:
-        raise InputError("the scorer's model holds no LoRA adapters to ablate")
+    off: Callable[[Layers, tuple[str, ...] | None], contextlib.AbstractContextManager[int]]
+    if base is None:
+        units = len(lora_layers(model))
+        if not units:
+            raise InputError("the scorer's model holds no LoRA adapters to ablate")
+        off, updates = (lambda ls, cs: lora_off(model, ls, cs)), "adapters"
+        zero_shot = lambda: base_model_view(model)  # noqa: E731
+    else:
+        trained = trained_weights(model, base)
+        units = len(trained)
+        if not units:
+            raise InputError("the fine-tuned layer weights equal the base model's: nothing to ablate")
+        off, updates = (lambda ls, cs: weights_off(model, base, ls, cs, trained)), "weight updates"
+        zero_shot = lambda: weights_off(model, base, None, None, trained)  # noqa: E731
     ms = list(measures)
     ablations = list(ablations) if ablations is not None else preset_ablations()
 
@@ -227,14 +301,17 @@ def run_ablation(
 
     with eval_mode(model):
         finetuned = dev("fine-tuned")
-        with base_model_view(model):
+        with zero_shot():
             zero = dev("zero-shot")
-        result = AblationResult(ms, ms[0], num_layers(model), len(mods), zero, finetuned, runs=runs)
+        result = AblationResult(
+            ms, ms[0], num_layers(model), units, zero, finetuned, updates=updates, runs=runs
+        )
         for i, ab in enumerate(ablations, 1):
-            with lora_off(model, ab.off_layers, ab.off_components) as n_off:
-                skip = ab.kind != "custom" and n_off in (0, len(mods))
+            with off(ab.off_layers, ab.off_components) as n_off:
+                skip = ab.kind != "custom" and n_off in (0, units)
                 if skip:
-                    result.skipped[ab.name] = "switches off no adapter" if n_off == 0 else "keeps no adapter"
+                    unit = "adapter" if base is None else "trained weight"
+                    result.skipped[ab.name] = f"switches off no {unit}" if n_off == 0 else f"keeps no {unit}"
                 else:
                     metrics = dev(ab.name)
             if on_ablation is not None:

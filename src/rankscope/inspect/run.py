@@ -418,8 +418,9 @@ def _ablation(
     result: InspectResult,
     step: Progress,
 ) -> None:
-    if not lora:
-        result.skipped["ablation"] = "the run trained no LoRA adapters to switch off"
+    full = trains_full_weights(rs.spec.method) and rs.base is not None
+    if not (lora or full):
+        result.skipped["ablation"] = "the run trained no LoRA adapters and no full weights to switch off"
         return
     if not dev.qrels:
         result.skipped["ablation"] = "the dev set has no judgements"
@@ -442,6 +443,7 @@ def _ablation(
         dev.corpus,
         d.pairwise_top,
         on_ablation=lambda done, total: step("ablation", done, total),
+        base=rs.base.model if full and not lora else None,  # type: ignore[union-attr]
     )
     step("ablation", len(ablations), len(ablations))
     save_ablation(res, tmp / ABLATION_FILE)

@@ -145,7 +145,7 @@ def ablation_bars(abl: AblationResult) -> Figure:
     ax.set_xticks(range(len(rows)), [r.name for r in rows], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(f"% of {abl.primary} gain kept")
     ax.set_title(
-        f"Adapter ablation (zero-shot {abl.zero_shot[abl.primary]:.3f}, "
+        f"{_title(abl)} (zero-shot {abl.zero_shot[abl.primary]:.3f}, "
         f"fine-tuned {abl.finetuned[abl.primary]:.3f})"
     )
     fig.tight_layout()
@@ -165,7 +165,7 @@ def window_heatmap(abl: AblationResult) -> Figure:
     ax.set_xlabel("window start layer")
     ax.set_ylabel("window size")
     verb = "kept by only" if sweep.mode == "keep" else "left after dropping"
-    ax.set_title(f"% of {abl.primary} gain {verb} the window's adapters", fontsize=10)
+    ax.set_title(f"% of {abl.primary} gain {verb} the window's {abl.updates}", fontsize=10)
     if grid.size <= 120:
         for (r, c), v in np.ndenumerate(grid):
             if v == v:
@@ -192,3 +192,8 @@ def sweep_figure(rows: Sequence[dict[str, Any]], metric: str, name_key: str) -> 
     ax.set_title(f"Sweep: {metric} per run")
     fig.tight_layout()
     return fig
+
+
+def _title(abl: AblationResult) -> str:
+    """'Adapter ablation', or 'Weight-update ablation' for a full fine-tune."""
+    return "Adapter ablation" if abl.updates == "adapters" else "Weight-update ablation"

@@ -200,8 +200,8 @@ def ablation_findings(abl: AblationResult) -> Findings:
     f.numbers["gain"] = gain
     if not has_gain(abl):
         f.sentences.append(
-            f"Fine-tuning did not improve {p} over zero-shot, so there is no gain for the adapters to keep: "
-            "the ablations cannot say where relevance was learned."
+            f"Fine-tuning did not improve {p} over zero-shot, so there is no gain for the {abl.updates} "
+            "to keep: the ablations cannot say where relevance was learned."
         )
         f.numbers["preset_share"] = {}
         return f
@@ -209,7 +209,7 @@ def ablation_findings(abl: AblationResult) -> Findings:
         (r.name, r.share.get(p)) for r in abl.rows if r.kind != "window" and r.share.get(p) is not None
     ]
     for name, share in presets:
-        f.sentences.append(f"{_preset_words(name)} keep {share:.0%} of the gain.")
+        f.sentences.append(f"{_preset_words(name, abl.updates)} keep {share:.0%} of the gain.")
     f.numbers["preset_share"] = {n: s for n, s in presets}
     if abl.windows is not None:
         grid = abl.windows.share
@@ -229,16 +229,17 @@ def ablation_findings(abl: AblationResult) -> Findings:
     return f
 
 
-def _preset_words(name: str) -> str:
-    """'mlp-only' -> 'MLP-only adapters', 'down-only' -> 'mlp.down-only adapters', other names as given."""
-    words = {"attention-only": "Attention-only adapters", "mlp-only": "MLP-only adapters"}
+def _preset_words(name: str, updates: str = "adapters") -> str:
+    """'mlp-only' -> 'MLP-only adapters', 'down-only' -> 'mlp.down-only adapters', other names as given;
+    `updates` names what was kept ("adapters", or "weight updates" for a full fine-tune)."""
+    words = {"attention-only": "Attention-only", "mlp-only": "MLP-only"}
     if name in words:
-        return words[name]
+        return f"{words[name]} {updates}"
     short = {c.split(".")[1]: c for c in COMPONENTS}
     stem = name.removesuffix("-only")
     if name.endswith("-only") and stem in short:
-        return f"{short[stem]}-only adapters"
-    return f"The '{name}' ablation's adapters"
+        return f"{short[stem]}-only {updates}"
+    return f"The '{name}' ablation's {updates}"
 
 
 def trajectory_findings(traj: Trajectory) -> Findings:

@@ -214,7 +214,7 @@ def _attention(path: Path, b: Builder) -> Section:
 
 def _ablation(path: Path, b: Builder) -> Section:
     a = load_ablation(path)
-    s = Section("ablation", "Adapter ablation")
+    s = Section("ablation", "Adapter ablation" if a.updates == "adapters" else "Weight-update ablation")
     f = S.ablation_findings(a)
     s.findings, s.numbers = f.sentences, f.numbers
     gain = S.has_gain(a)  # without a gain, shares of it are not shown
@@ -232,7 +232,8 @@ def _ablation(path: Path, b: Builder) -> Section:
         [r.name, r.modules_off, *[r.metrics[m] for m in a.measures], r.share.get(a.primary) if gain else None]
         for r in a.rows
     ]
-    s.parts.append(table(["ablation", "modules off", *a.measures, f"share ({a.primary})"], rows))
+    off = "modules off" if a.updates == "adapters" else "tensors off"
+    s.parts.append(table(["ablation", off, *a.measures, f"share ({a.primary})"], rows))
     if a.skipped:
         s.parts.append(table(["skipped", "why"], list(a.skipped.items())))
     return s

@@ -139,16 +139,16 @@ def test_inspect_a_full_weight_run_measures_its_weight_change(make_spec, tmp_pat
 
     # the trained weights ablated by component: put back to the base model's, which is zero-shot
     cpu = ["--no-probes", "--no-attention", "--windows", "1", "--device", "cpu", "--dtype", "float32"]
-    assert invoke("inspect", str(run), *cpu) in (0, None)
+    assert invoke("inspect", str(run), *cpu, "--presets", "nope") == 2
+    assert "unknown ablation preset 'nope'" in capsys.readouterr().err
+    assert invoke("inspect", str(run), *cpu, "--presets", "attention-only, gate-only,up-only") in (0, None)
     abl = load_ablation(run / "inspect" / "ablation.json")
     assert abl.updates == "weight updates" and abl.modules == 3  # gate, up, down of layer 1
-    assert {r.name for r in abl.rows} == {"gate-only", "up-only", "down-only"}
+    assert {r.name for r in abl.rows} == {"gate-only", "up-only"}
     assert abl.skipped["attention-only"] == "keeps no trained weight"
-    assert abl.skipped["mlp-only"] == "switches off no trained weight"
+    assert abl.skipped["keep 1-1"] == "switches off no trained weight"  # the window of layer 1 keeps all
     runs = {f.name for f in (run / "inspect").glob("ablation-*.trec")}
-    assert runs == {
-        run_file_name(n) for n in ["zero-shot", "fine-tuned", "gate-only", "up-only", "down-only"]
-    }
+    assert runs == {run_file_name(n) for n in ["zero-shot", "fine-tuned", "gate-only", "up-only"]}
     assert invoke("report", str(run)) in (0, None)
     page = Path(capsys.readouterr().out.strip().splitlines()[-1]).read_text()
     assert "Weight-update ablation" in page and "tensors off" in page

@@ -14,6 +14,16 @@ from rankscope.cli.app import (
 from rankscope.errors import InputError
 
 
+def _preset_names(value: str) -> list[str] | None:
+    """--presets: "all" -> None (every preset), "none" -> [], else the comma-separated names."""
+    value = value.strip()
+    if value == "all":
+        return None
+    if value == "none":
+        return []
+    return [n.strip() for n in value.split(",") if n.strip()]
+
+
 def _int_list(text: str | None, option: str) -> list[int] | None:
     """'auto' -> None, 'none'/'0' -> [], '4,8' -> [4, 8]."""
     if text is None or text.strip().lower() == "auto":
@@ -41,6 +51,12 @@ def inspect_cmd(
         str, typer.Option(help="layer-window sizes of the ablation sweep: auto (~1/6 of layers), 4,8, none")
     ] = "auto",
     stride: Annotated[int | None, typer.Option(help="window start step (default half the window)")] = None,
+    presets: Annotated[
+        str,
+        typer.Option(
+            help="preset ablations: all, none, or names joined by commas (attention-only,mlp-only,q-only,...)"
+        ),
+    ] = "all",
     max_queries: Annotated[
         int | None, typer.Option(help="dev queries reranked and probed (default the spec's dev.max_queries)")
     ] = None,
@@ -69,6 +85,7 @@ def inspect_cmd(
         ablation=ablation,
         windows=_int_list(windows, "--windows"),
         stride=stride,
+        presets=_preset_names(presets),
         max_queries=max_queries,
         pca_layers=layers,
         probe_pairs=probe_pairs,

@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -144,7 +145,8 @@ def weights_off(
 
 @dataclass(frozen=True)
 class Ablation:
-    """Which adapters to switch off: those in `off_layers` x `off_components` (None: all)."""
+    """Which adapters (or a full fine-tune's trained weights) to switch off: those in `off_layers` x
+    `off_components` (None: all)."""
 
     name: str
     off_layers: tuple[int, ...] | None = None
@@ -282,14 +284,14 @@ def run_ablation(
         if not units:
             raise InputError("the scorer's model holds no LoRA adapters to ablate")
         off, updates = (lambda ls, cs: lora_off(model, ls, cs)), "adapters"
-        zero_shot = lambda: base_model_view(model)  # noqa: E731
+        zero_shot = partial(base_model_view, model)
     else:
         trained = trained_weights(model, base)
         units = len(trained)
         if not units:
             raise InputError("the fine-tuned layer weights equal the base model's: nothing to ablate")
         off, updates = (lambda ls, cs: weights_off(model, base, ls, cs, trained)), "weight updates"
-        zero_shot = lambda: weights_off(model, base, None, None, trained)  # noqa: E731
+        zero_shot = partial(weights_off, model, base, None, None, trained)
     ms = list(measures)
     ablations = list(ablations) if ablations is not None else preset_ablations()
 

@@ -64,7 +64,19 @@ def test_share_is_zero_with_all_off_and_one_with_none(
         *preset_ablations(),
         *window_ablations(4, sizes=[1, 2], stride=1),
     ]
-    res = run_ablation(scorer, cands, queries, qrels, ablations, measures=["nDCG@10", "RR@10"], depth=6)
+    ticks: list[tuple[int, int]] = []
+    res = run_ablation(
+        scorer,
+        cands,
+        queries,
+        qrels,
+        ablations,
+        measures=["nDCG@10", "RR@10"],
+        depth=6,
+        on_ablation=lambda done, total: ticks.append((done, total)),
+    )
+    n = len(ablations) + 2  # the fine-tuned and zero-shot rerankings are steps too
+    assert ticks == [(i, n) for i in range(1, n + 1)]
     assert res.finetuned["nDCG@10"] != res.zero_shot["nDCG@10"]  # the adapter changes the ranking
     assert res.share("all off") == 0.0 and res.share("none off") == 1.0
     assert set(res.runs) == {"zero-shot", "fine-tuned", *(r.name for r in res.rows)}  # skipped: no run

@@ -274,7 +274,8 @@ def run_ablation(
     """Zero-shot, fine-tuned and each ablation reranked on the dev set, with the share of the gain left.
     A preset or window that switches off no adapter (share 1) or every adapter (share 0: the run has no
     adapters of the kind it keeps) is skipped and listed in `skipped`; custom ablations always run.
-    `on_ablation(done, total)` is called after each ablation, run or skipped (progress bars).
+    `on_ablation(done, total)` is called after the fine-tuned and the zero-shot rerankings and after each
+    ablation, run or skipped (progress bars; total = len(ablations) + 2).
     With `base`, the untrained model of a full fine-tune, the trained layer weights are ablated instead
     of LoRA adapters (`weights_off`)."""
     model = scorer.model  # type: ignore[attr-defined]
@@ -301,10 +302,18 @@ def run_ablation(
         metrics, runs[name] = score_dev(scorer, candidates, queries, qrels, ms, depth, corpus, pairwise_top)
         return metrics
 
+    total = len(ablations) + 2
+
+    def tick(done: int) -> None:
+        if on_ablation is not None:
+            on_ablation(done, total)
+
     with eval_mode(model):
         finetuned = dev("fine-tuned")
+        tick(1)
         with zero_shot():
             zero = dev("zero-shot")
+        tick(2)
         result = AblationResult(
             ms, ms[0], num_layers(model), units, zero, finetuned, updates=updates, runs=runs
         )
@@ -316,8 +325,7 @@ def run_ablation(
                     result.skipped[ab.name] = f"switches off no {unit}" if n_off == 0 else f"keeps no {unit}"
                 else:
                     metrics = dev(ab.name)
-            if on_ablation is not None:
-                on_ablation(i, len(ablations))
+            tick(i + 2)
             if skip:
                 continue
             share = {m: gain_share(metrics[m], zero[m], finetuned[m]) for m in ms}

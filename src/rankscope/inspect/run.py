@@ -431,7 +431,8 @@ def _ablation(
         stride = opts.stride or (min(sizes) if opts.quick else max(1, min(sizes) // 2))
         ablations += window_ablations(n_layers, sizes, stride)
     d = rs.spec.dev
-    step("ablation", 0, len(ablations))
+    steps = len(ablations) + 2  # the fine-tuned and zero-shot rerankings, then each ablation
+    step("ablation", 0, steps)
     res = run_ablation(
         rs.scorer,
         dev.candidates,
@@ -445,7 +446,7 @@ def _ablation(
         on_ablation=lambda done, total: step("ablation", done, total),
         base=rs.base.model if full and not lora else None,  # type: ignore[union-attr]
     )
-    step("ablation", len(ablations), len(ablations))
+    step("ablation", steps, steps)
     save_ablation(res, tmp / ABLATION_FILE)
     result.written.append(ABLATION_FILE)
     for name, run in res.runs.items():  # each reranking as a run file, for `rankscope compare`

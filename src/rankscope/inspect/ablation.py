@@ -224,6 +224,11 @@ class AblationResult:
     """each reranking's run ("zero-shot", "fine-tuned", then each row's name): not in ablation.json,
     `rankscope inspect` writes them as TREC files for `rankscope compare`"""
 
+    @property
+    def title(self) -> str:
+        """'Adapter ablation', or 'Weight-update ablation' for a full fine-tune."""
+        return "Adapter ablation" if self.updates == "adapters" else "Weight-update ablation"
+
     def share(self, name: str, measure: str | None = None) -> float | None:
         for r in self.rows:
             if r.name == name:

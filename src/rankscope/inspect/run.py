@@ -75,6 +75,14 @@ class RunScorers:
         return self.scorer.model  # type: ignore[attr-defined]
 
     @property
+    def full_weight_base(self) -> torch.nn.Module | None:
+        """The untrained model beside a full-weight fine-tune (method freeze), for weight deltas and
+        weight-update ablation; None for other runs."""
+        if self.base is None or not trains_full_weights(self.spec.method):
+            return None
+        return self.base.model  # type: ignore[attr-defined]
+
+    @property
     def switchable(self) -> bool:
         """True when the adapters can be switched off in place (a PEFT model)."""
         return hasattr(self.model, "disable_adapter")
@@ -311,8 +319,7 @@ def _deltas(
     if (run_dir / DELTAS_FILE).is_file():
         result.skipped["deltas"] = f"recorded at every checkpoint during training ({DELTAS_FILE})"
         return
-    full_weights = trains_full_weights(rs.spec.method) and rs.base is not None
-    base = rs.base.model if full_weights else None  # type: ignore[union-attr]
+    base = rs.full_weight_base
     weights = TRAINABLE_FILE if base is not None else "adapter_model.safetensors"
     if not (lora or base is not None) or not (rs.adapter / weights).is_file():
         result.skipped["deltas"] = "the run trained no LoRA adapter and no full weights"
@@ -418,8 +425,8 @@ def _ablation(
     result: InspectResult,
     step: Progress,
 ) -> None:
-    full = trains_full_weights(rs.spec.method) and rs.base is not None
-    if not (lora or full):
+    base = None if lora else rs.full_weight_base
+    if not (lora or base is not None):
         result.skipped["ablation"] = "the run trained no LoRA adapters and no full weights to switch off"
         return
     if not dev.qrels:
@@ -444,7 +451,7 @@ def _ablation(
         dev.corpus,
         d.pairwise_top,
         on_ablation=lambda done, total: step("ablation", done, total),
-        base=rs.base.model if full and not lora else None,  # type: ignore[union-attr]
+        base=base,
     )
     step("ablation", steps, steps)
     save_ablation(res, tmp / ABLATION_FILE)

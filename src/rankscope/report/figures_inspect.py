@@ -145,7 +145,7 @@ def ablation_bars(abl: AblationResult) -> Figure:
     ax.set_xticks(range(len(rows)), [r.name for r in rows], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(f"% of {abl.primary} gain kept")
     ax.set_title(
-        f"{_title(abl)} (zero-shot {abl.zero_shot[abl.primary]:.3f}, "
+        f"{abl.title} (zero-shot {abl.zero_shot[abl.primary]:.3f}, "
         f"fine-tuned {abl.finetuned[abl.primary]:.3f})"
     )
     fig.tight_layout()
@@ -192,8 +192,3 @@ def sweep_figure(rows: Sequence[dict[str, Any]], metric: str, name_key: str) -> 
     ax.set_title(f"Sweep: {metric} per run")
     fig.tight_layout()
     return fig
-
-
-def _title(abl: AblationResult) -> str:
-    """'Adapter ablation', or 'Weight-update ablation' for a full fine-tune."""
-    return "Adapter ablation" if abl.updates == "adapters" else "Weight-update ablation"

@@ -214,7 +214,7 @@ def _attention(path: Path, b: Builder) -> Section:
 
 def _ablation(path: Path, b: Builder) -> Section:
     a = load_ablation(path)
-    s = Section("ablation", "Adapter ablation" if a.updates == "adapters" else "Weight-update ablation")
+    s = Section("ablation", a.title)
     f = S.ablation_findings(a)
     s.findings, s.numbers = f.sentences, f.numbers
     gain = S.has_gain(a)  # without a gain, shares of it are not shown

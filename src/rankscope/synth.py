@@ -12,8 +12,6 @@ are never shown to the model, and a generated query equal to an evaluation query
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -23,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rankscope.data._io import open_write
+from rankscope.data import trainfile
 from rankscope.data.guards import EvalGuard as EvalGuard  # the guards live in data/; re-exported here
 from rankscope.data.guards import id_space, load_eval_guard, normalise_query, parse_eval_sets, text_keys
 from rankscope.data.registry import DATASETS, load_dataset, read_corpus_file
@@ -392,44 +390,16 @@ def synthesize(
 
 def stats_path(out: str | Path) -> Path:
     """Where the stats of `out` go: ``NAME.synth.json`` beside ``NAME.jsonl[.gz]``."""
-    out = Path(out)
-    name = out.name
-    for suffix in (".gz", ".jsonl", ".json"):
-        name = name.removesuffix(suffix)
-    return out.with_name(f"{name}.synth.json")
+    return trainfile.stats_path(out, "synth")
 
 
 def check_output(out: str | Path, overwrite: bool) -> None:
-    out = Path(out)
-    if not out.name.endswith((".jsonl", ".jsonl.gz")):
-        raise InputError("the output must be a .jsonl or .jsonl.gz file", "--out")
-    if out.is_dir():
-        raise InputError("the output is a folder, expected a .jsonl file", out)
-    for p in (out, stats_path(out)):
-        if p.exists() and not overwrite:
-            raise InputError("output file exists (pass --overwrite to replace it)", p)
+    trainfile.check_output(out, overwrite, "synth")
 
 
 def write_output(result: SynthResult, out: str | Path, overwrite: bool = False) -> Path:
     """Write the rows to `out` and the stats beside it, each to a temporary file renamed into place."""
-    out = Path(out)
-    check_output(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tag = f".tmp-{os.getpid()}-"
-    tmp_rows = out.with_name(tag + out.name)  # keeps the .gz suffix that open_write looks at
-    stats = stats_path(out)
-    tmp_stats = stats.with_name(tag + stats.name)
-    try:
-        with open_write(tmp_rows) as f:
-            for row in result.rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        tmp_stats.write_text(json.dumps(result.stats, indent=2, ensure_ascii=False) + "\n")
-        os.replace(tmp_stats, stats)
-        os.replace(tmp_rows, out)
-    finally:
-        for p in (tmp_rows, tmp_stats):
-            p.unlink(missing_ok=True)
-    return stats
+    return trainfile.write_rows(result.rows, result.stats, out, "synth", overwrite)
 
 
 def run_synth(

@@ -1,7 +1,7 @@
 """The `rankscope` command line: one thin module per command group over the Python API.
 
 Modules: data (datasets, retrieve), rerank, evaluate (evaluate, compare), train (train, export, sweep,
-synth, demo), inspect (inspect, report). Each registers its commands on the one typer app.
+synth, pseudo-label, demo), inspect (inspect, report). Each registers its commands on the one typer app.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ COMMANDS = (
     "export",
     "sweep",
     "synth",
+    "pseudo-label",
     "demo",
     "inspect",
     "report",

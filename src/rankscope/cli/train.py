@@ -1,4 +1,4 @@
-"""Commands that train: train, export, sweep, synth and the demo."""
+"""Commands that train: train, export, sweep, synth, pseudo-label and the demo."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from rich.table import Table
 
 from rankscope.cli.app import (
     CorpusOpt,
+    DatasetOpt,
+    QueriesOpt,
     app,
     console,
     fmt,
@@ -169,6 +171,45 @@ def synth_cmd(
         f"kept {s['kept']} of {s['generated']} generated queries (keep rate {s['keep_rate']:.2f}; "
         f"{s['passages_excluded_as_judged']} evaluation-judged passages excluded) in "
         f"{s['seconds']['total']:.0f}s; wrote {out} and {stats_path(out)}"  # type: ignore[index]
+    )
+
+
+@app.command("pseudo-label")
+def pseudo_label_cmd(
+    out: Annotated[
+        Path, typer.Option(help="training file to write (.jsonl[.gz]); stats go to NAME.pseudo.json")
+    ],
+    teacher: Annotated[Path, typer.Option(help="the teacher's TREC run over the candidates")],
+    dataset: DatasetOpt = None,
+    queries: QueriesOpt = None,
+    candidates: Annotated[
+        str, typer.Option(help="the dataset's named candidates or a candidates file (with text)")
+    ] = "bm25",
+    positives: Annotated[int, typer.Option(help="the teacher's top documents taken as positives")] = 1,
+    gap: Annotated[int, typer.Option(help="ranks skipped below the positives (likely relevant)")] = 4,
+    depth: Annotated[int, typer.Option(help="the deepest teacher rank taken as a negative")] = 30,
+    overwrite: bool = False,
+) -> None:
+    """Training data from unlabelled queries: a teacher run's top documents as positives, the documents it
+    ranks below a gap as hard negatives (a FlagEmbedding jsonl for train.files)."""
+    from rankscope.data.pseudo import run_pseudo_label, stats_path
+
+    res = run_pseudo_label(
+        out,
+        teacher,
+        dataset=dataset,
+        candidates=candidates,
+        queries=queries,
+        positives=positives,
+        gap=gap,
+        depth=depth,
+        overwrite=overwrite,
+    )
+    s = res.stats
+    console.print(
+        f"{s['queries']} queries labelled ({s['groups']} positives; "
+        f"{s['queries_not_ranked_by_teacher']} not ranked by the teacher, "
+        f"{s['queries_too_shallow']} ranked too shallow); wrote {out} and {stats_path(out)}"
     )
 
 

@@ -91,6 +91,8 @@ def test_a_candidate_without_text_and_a_teacher_of_other_queries_are_refused() -
         pseudo_label(c, {}, reversed_teacher(), depth=8)
     with pytest.raises(InputError, match="ranks none of the 2 queries"):
         pseudo_label(cands(), {}, {"other": {"d0": 1.0}})
+    with pytest.raises(InputError, match="deep enough"):
+        pseudo_label(cands(), {}, {"q1": {"d0": 1.0, "d1": 0.5}}, positives=1, gap=1, depth=5)
 
 
 def run_cli(*args: str) -> int | None:

@@ -85,10 +85,11 @@ def pseudo_label(
                 raise InputError(f"candidate {d!r} of query {qid!r} has no text to train on", "--candidates")
             texts.append(text)
         rows.append({"query": query, "pos": texts[:positives], "neg": texts[positives + gap :]})
+    if not rows and not too_short:
+        raise InputError(f"the teacher run ranks none of the {len(candidates.hits)} queries", teacher_name)
     if not rows:
         raise InputError(
-            f"the teacher run ranks none of the {len(candidates.hits)} queries' candidates deep enough "
-            f"(more than {positives + gap} each)",
+            f"the teacher run ranks no query's candidates deep enough (more than {positives + gap} each)",
             teacher_name,
         )
     negs = [len(r["neg"]) for r in rows]  # type: ignore[arg-type]

@@ -55,6 +55,20 @@ def test_only_documents_the_teacher_scored_count_and_ties_go_to_the_smaller_id()
     assert labels.stats["queries_not_ranked_by_teacher"] == 1  # q2
 
 
+def test_a_passage_repeated_under_another_id_counts_once_at_its_best_rank() -> None:
+    c = cands()
+    c.hits["q1"][3] = Hit("d3", 7.0, "q1 passage 9")  # d3 repeats d9's text; the teacher ranks d9 first
+    labels = pseudo_label(c, {}, {"q1": reversed_teacher()["q1"]}, positives=1, gap=1, depth=5)
+    row = labels.rows[0]
+    assert row["pos"] == ["q1 passage 9"]
+    # distinct texts in teacher order: 9, 8, 7, 6, 5 (depth 5); d3's copy of 9 is not a negative
+    assert row["neg"] == ["q1 passage 7", "q1 passage 6", "q1 passage 5"]
+    assert labels.stats["duplicate_passages_dropped"] == 0  # d3 ranks below the depth
+    deep = pseudo_label(c, {}, {"q1": reversed_teacher()["q1"]}, positives=1, gap=1, depth=9)
+    assert "q1 passage 9" not in deep.rows[0]["neg"] and len(deep.rows[0]["neg"]) == 7
+    assert deep.stats["duplicate_passages_dropped"] == 1
+
+
 def test_queries_ranked_too_shallow_are_skipped_and_counted() -> None:
     teacher = {"q1": reversed_teacher()["q1"], "q2": {"d0": 1.0, "d1": 0.0}}
     labels = pseudo_label(cands(), {}, teacher, positives=1, gap=1, depth=5)

@@ -51,13 +51,15 @@ def pseudo_label(
 ) -> PseudoLabels:
     """One row per query that the teacher ranked: its top `positives` candidates as positives, its ranks
     `positives + gap + 1` .. `depth` as negatives. Only candidates the teacher scored count (a reranking
-    of the first stage's top-k ranks those k); ties go to the smaller document id. A teacher document that
-    is not among the query's candidates, or a candidate without text, is an error; queries the teacher did
-    not rank are skipped and counted."""
+    of the first stage's top-k ranks those k); ties go to the smaller document id, and a passage text that
+    recurs under another id (MS MARCO v2 repeats passages) counts once, at its best rank, so a positive's
+    copy is never a negative. A teacher document that is not among the query's candidates, or a candidate
+    without text, is an error; queries the teacher did not rank are skipped and counted."""
     check_settings(positives, gap, depth)
     rows: list[dict[str, object]] = []
     unranked: list[str] = []
     too_short: list[str] = []
+    duplicates = 0
     for qid, hits in candidates.hits.items():
         scores = teacher.get(qid)
         if not scores:
@@ -74,16 +76,20 @@ def pseudo_label(
         query = queries.get(qid) or candidates.queries.get(qid)
         if not query:
             raise InputError(f"query {qid!r} has no text", "--dataset")
-        order = sorted(scores, key=lambda d: (-scores[d], d))[:depth]
-        if len(order) <= positives + gap:
-            too_short.append(qid)
-            continue
-        texts = []
-        for d in order:
+        texts: list[str] = []
+        for d in sorted(scores, key=lambda d: (-scores[d], d)):
             text = by_id[d].text
             if not text or not text.strip():
                 raise InputError(f"candidate {d!r} of query {qid!r} has no text to train on", "--candidates")
+            if text in texts:
+                duplicates += 1  # the same passage under another id: counted once, at its best rank
+                continue
             texts.append(text)
+            if len(texts) == depth:
+                break
+        if len(texts) <= positives + gap:
+            too_short.append(qid)
+            continue
         rows.append({"query": query, "pos": texts[:positives], "neg": texts[positives + gap :]})
     if not rows and not too_short:
         raise InputError(f"the teacher run ranks none of the {len(candidates.hits)} queries", teacher_name)
@@ -103,6 +109,7 @@ def pseudo_label(
         "negatives_per_query": {"min": min(negs), "max": max(negs), "mean": sum(negs) / len(negs)},
         "queries_not_ranked_by_teacher": len(unranked),
         "queries_too_shallow": len(too_short),
+        "duplicate_passages_dropped": duplicates,
     }
     return PseudoLabels(rows, stats)
 

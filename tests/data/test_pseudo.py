@@ -13,7 +13,7 @@ import pytest
 from rankscope.cli import main
 from rankscope.config import TrainData
 from rankscope.data.pseudo import pseudo_label, stats_path
-from rankscope.data.types import Candidates, Hit
+from rankscope.data.types import Candidates, Document, Hit
 from rankscope.errors import InputError
 from rankscope.train.data import file_groups
 
@@ -103,6 +103,10 @@ def test_a_candidate_without_text_and_a_teacher_of_other_queries_are_refused() -
     c.hits["q1"][9] = Hit("d9", 1.0, None)
     with pytest.raises(InputError, match="'d9' of query 'q1' has no text"):
         pseudo_label(c, {}, reversed_teacher(), depth=8)
+    from_corpus = pseudo_label(
+        c, {}, reversed_teacher(), depth=8, corpus={"d9": Document("d9", "the corpus text")}
+    )
+    assert from_corpus.rows[0]["pos"] == ["the corpus text"]
     with pytest.raises(InputError, match="ranks none of the 2 queries"):
         pseudo_label(cands(), {}, {"other": {"d0": 1.0}})
     with pytest.raises(InputError, match="deep enough"):

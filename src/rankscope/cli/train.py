@@ -209,7 +209,8 @@ def pseudo_label_cmd(
     console.print(
         f"{s['queries']} queries labelled ({s['groups']} positives; "
         f"{s['queries_not_ranked_by_teacher']} not ranked by the teacher, "
-        f"{s['queries_too_shallow']} ranked too shallow); wrote {out} and {stats_path(out)}"
+        f"{s['queries_too_shallow']} ranked too shallow; {s['duplicate_passages_dropped']} repeated "
+        f"passages counted once); wrote {out} and {stats_path(out)}"
     )
 
 

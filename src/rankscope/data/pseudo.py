@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rankscope.data import trainfile
-from rankscope.data.types import Candidates
+from rankscope.data.examples import hit_text
+from rankscope.data.types import Candidates, Document
 from rankscope.errors import InputError
 
 KIND = "pseudo"
@@ -48,13 +49,15 @@ def pseudo_label(
     gap: int = 4,
     depth: int = 30,
     teacher_name: str = "teacher",
+    corpus: Mapping[str, Document] | None = None,
 ) -> PseudoLabels:
     """One row per query that the teacher ranked: its top `positives` candidates as positives, its ranks
     `positives + gap + 1` .. `depth` as negatives. Only candidates the teacher scored count (a reranking
     of the first stage's top-k ranks those k); ties go to the smaller document id, and a passage text that
     recurs under another id (MS MARCO v2 repeats passages) counts once, at its best rank, so a positive's
-    copy is never a negative. A teacher document that is not among the query's candidates, or a candidate
-    without text, is an error; queries the teacher did not rank are skipped and counted."""
+    copy is never a negative. A hit without text takes its text from `corpus`. A teacher document that is
+    not among the query's candidates, or a candidate without text, is an error; queries the teacher did not
+    rank are skipped and counted."""
     check_settings(positives, gap, depth)
     rows: list[dict[str, object]] = []
     unranked: list[str] = []
@@ -78,7 +81,7 @@ def pseudo_label(
             raise InputError(f"query {qid!r} has no text", "--dataset")
         texts: list[str] = []
         for d in sorted(scores, key=lambda d: (-scores[d], d)):
-            text = by_id[d].text
+            text = hit_text(by_id[d], corpus)
             if not text or not text.strip():
                 raise InputError(f"candidate {d!r} of query {qid!r} has no text to train on", "--candidates")
             if text in texts:
@@ -143,6 +146,7 @@ def run_pseudo_label(
         gap=gap,
         depth=depth,
         teacher_name=str(teacher),
+        corpus=inputs.collection.corpus,
     )
     labels.stats["dataset"] = dataset or queries
     labels.stats["candidates"] = candidates

@@ -11,7 +11,7 @@ import torch
 
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import evaluate
-from rankscope.evaluate.rerank import rerank
+from rankscope.evaluate.rerank import rerank, scoring_units
 from rankscope.inspect.ablation import (
     Ablation,
     gain_share,
@@ -75,8 +75,13 @@ def test_share_is_zero_with_all_off_and_one_with_none(
         depth=6,
         on_ablation=lambda done, total: ticks.append((done, total)),
     )
-    n = len(ablations) + 2  # the fine-tuned and zero-shot rerankings are steps too
-    assert ticks == [(i, n) for i in range(1, n + 1)]
+    # progress in pairs scored over every reranking (fine-tuned, zero-shot, each ablation; a skipped one at
+    # once): from 0 to the total, never backwards, at least once per reranking
+    total = (len(ablations) + 2) * scoring_units(cands, queries, 6)
+    assert ticks[0] == (0, total) and ticks[-1] == (total, total)
+    assert all(t == total for _, t in ticks)
+    assert all(a <= b for (a, _), (b, _) in zip(ticks, ticks[1:], strict=False))
+    assert len(ticks) >= len(ablations) + 3
     assert res.finetuned["nDCG@10"] != res.zero_shot["nDCG@10"]  # the adapter changes the ranking
     assert res.share("all off") == 0.0 and res.share("none off") == 1.0
     assert set(res.runs) == {"zero-shot", "fine-tuned", *(r.name for r in res.rows)}  # skipped: no run

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rankscope.data.types import Candidates, Document
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import Run
@@ -34,6 +36,24 @@ def candidate_pairs(
     return rows
 
 
+def scoring_units(
+    candidates: Candidates,
+    queries: dict[str, str],
+    depth: int,
+    corpus: dict[str, Document] | None = None,
+    pairwise_top: int | None = None,
+) -> int:
+    """How many scorer calls a reranking makes: the pairs `rerank` scores, or with `pairwise_top` the
+    ordered comparisons `rerank_pairwise` makes (what `advance` counts)."""
+    rows = candidate_pairs(candidates, queries, depth, corpus)
+    if pairwise_top is None:
+        return len(rows)
+    per_query: dict[str, int] = {}
+    for qid, _, _ in rows:
+        per_query[qid] = per_query.get(qid, 0) + 1
+    return sum(k * (k - 1) for k in (min(pairwise_top, n) for n in per_query.values()))
+
+
 def rerank(
     scorer: Scorer,
     candidates: Candidates,
@@ -41,11 +61,17 @@ def rerank(
     depth: int = 100,
     corpus: dict[str, Document] | None = None,
     show_progress: bool = True,
+    advance: Callable[[int], None] | None = None,
 ) -> Run:
-    """Score the top `depth` candidates of every query; returns query id -> doc id -> score."""
+    """Score the top `depth` candidates of every query; returns query id -> doc id -> score. `advance(n)`,
+    when given, is told of each `n` pairs scored instead of a progress bar."""
     rows = candidate_pairs(candidates, queries, depth, corpus)
-    with progress_bar(f"scoring ({scorer.name})", len(rows), show_progress) as advance:
-        scores = scorer.score([p for _, _, p in rows], advance)
+    pairs = [p for _, _, p in rows]
+    if advance is not None:
+        scores = scorer.score(pairs, advance)
+    else:
+        with progress_bar(f"scoring ({scorer.name})", len(rows), show_progress) as step:
+            scores = scorer.score(pairs, step)
     run: Run = {}
     for (qid, did, _), s in zip(rows, scores, strict=True):
         run.setdefault(qid, {})[did] = s
@@ -60,10 +86,12 @@ def rerank_pairwise(
     depth: int = 100,
     corpus: dict[str, Document] | None = None,
     show_progress: bool = True,
+    advance: Callable[[int], None] | None = None,
 ) -> Run:
     """duoT5-style: every ordered pair of the top k in both orders; s_i = sum_j p(i>j) + (1 - p(j>i)).
 
-    The top k are ordered by s_i above the rest, which keep their first-stage order."""
+    The top k are ordered by s_i above the rest, which keep their first-stage order. `advance(n)`, when
+    given, is told of each `n` comparisons instead of a progress bar."""
     rows = candidate_pairs(candidates, queries, depth, corpus)
     by_query: dict[str, list[tuple[str, Pair]]] = {}
     for qid, did, pair in rows:
@@ -76,8 +104,11 @@ def rerank_pairwise(
                 if i != j:
                     triples.append((pi.query, pi.doc, pj.doc))
                     keys.append((qid, i, j))
-    with progress_bar("scoring (pairwise)", len(triples), show_progress) as advance:
+    if advance is not None:
         probs = scorer.prefer(triples, advance)
+    else:
+        with progress_bar("scoring (pairwise)", len(triples), show_progress) as step:
+            probs = scorer.prefer(triples, step)
     agg: dict[str, list[float]] = {q: [0.0] * min(top_k, len(v)) for q, v in by_query.items()}
     for (qid, i, j), p in zip(keys, probs, strict=True):
         agg[qid][i] += p

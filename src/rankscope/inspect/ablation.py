@@ -30,7 +30,7 @@ from torch import nn
 from rankscope.data.types import Candidates, Document, Qrels
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import Run, evaluate
-from rankscope.evaluate.rerank import rerank, rerank_pairwise
+from rankscope.evaluate.rerank import rerank, rerank_pairwise, scoring_units
 from rankscope.inspect.deltas import lora_layers
 from rankscope.inspect.views import base_model_view, eval_mode
 from rankscope.models.components import (
@@ -253,13 +253,15 @@ def score_dev(
     depth: int = 100,
     corpus: dict[str, Document] | None = None,
     pairwise_top: int = 10,
+    advance: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, float], Run]:
-    """Rerank and evaluate with the scorer as it is now: the measures and the run."""
+    """Rerank and evaluate with the scorer as it is now: the measures and the run (`advance(n)` told of
+    each n pairs or comparisons scored)."""
     run: Run
     if isinstance(scorer, PairwiseScorer):
-        run = rerank_pairwise(scorer, candidates, queries, pairwise_top, depth, corpus, False)
+        run = rerank_pairwise(scorer, candidates, queries, pairwise_top, depth, corpus, False, advance)
     else:
-        run = rerank(scorer, candidates, queries, depth, corpus, False)
+        run = rerank(scorer, candidates, queries, depth, corpus, False, advance)
     return evaluate(run, qrels, measures), run
 
 
@@ -279,8 +281,9 @@ def run_ablation(
     """Zero-shot, fine-tuned and each ablation reranked on the dev set, with the share of the gain left.
     A preset or window that switches off no adapter (share 1) or every adapter (share 0: the run has no
     adapters of the kind it keeps) is skipped and listed in `skipped`; custom ablations always run.
-    `on_ablation(done, total)` is called after the fine-tuned and the zero-shot rerankings and after each
-    ablation, run or skipped (progress bars; total = len(ablations) + 2).
+    `on_ablation(done, total)` reports progress in pairs scored (comparisons for a pairwise scorer): once
+    at the start, as each batch is scored, and after a skipped ablation; total = (len(ablations) + 2) x
+    the pairs of one reranking (the fine-tuned and zero-shot rerankings, then each ablation).
     With `base`, the untrained model of a full fine-tune, the trained layer weights are ablated instead
     of LoRA adapters (`weights_off`)."""
     model = scorer.model  # type: ignore[attr-defined]
@@ -302,27 +305,31 @@ def run_ablation(
     ablations = list(ablations) if ablations is not None else preset_ablations()
 
     runs: dict[str, Run] = {}
+    top = pairwise_top if isinstance(scorer, PairwiseScorer) else None
+    per_reranking = scoring_units(candidates, queries, depth, corpus, top)
+    total = (len(ablations) + 2) * per_reranking
+    progress = {"done": 0}
+
+    def tick(n: int) -> None:
+        progress["done"] += n
+        if on_ablation is not None:
+            on_ablation(progress["done"], total)
 
     def dev(name: str) -> dict[str, float]:
-        metrics, runs[name] = score_dev(scorer, candidates, queries, qrels, ms, depth, corpus, pairwise_top)
+        metrics, runs[name] = score_dev(
+            scorer, candidates, queries, qrels, ms, depth, corpus, pairwise_top, advance=tick
+        )
         return metrics
 
-    total = len(ablations) + 2
-
-    def tick(done: int) -> None:
-        if on_ablation is not None:
-            on_ablation(done, total)
-
+    tick(0)
     with eval_mode(model):
         finetuned = dev("fine-tuned")
-        tick(1)
         with zero_shot():
             zero = dev("zero-shot")
-        tick(2)
         result = AblationResult(
             ms, ms[0], num_layers(model), units, zero, finetuned, updates=updates, runs=runs
         )
-        for i, ab in enumerate(ablations, 1):
+        for ab in ablations:
             with off(ab.off_layers, ab.off_components) as n_off:
                 skip = ab.kind != "custom" and n_off in (0, units)
                 if skip:
@@ -330,8 +337,8 @@ def run_ablation(
                     result.skipped[ab.name] = f"switches off no {unit}" if n_off == 0 else f"keeps no {unit}"
                 else:
                     metrics = dev(ab.name)
-            tick(i + 2)
             if skip:
+                tick(per_reranking)
                 continue
             share = {m: gain_share(metrics[m], zero[m], finetuned[m]) for m in ms}
             off_layers = list(ab.off_layers) if ab.off_layers is not None else None

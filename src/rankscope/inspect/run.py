@@ -438,8 +438,6 @@ def _ablation(
         stride = opts.stride or (min(sizes) if opts.quick else max(1, min(sizes) // 2))
         ablations += window_ablations(n_layers, sizes, stride)
     d = rs.spec.dev
-    steps = len(ablations) + 2  # the fine-tuned and zero-shot rerankings, then each ablation
-    step("ablation", 0, steps)
     res = run_ablation(
         rs.scorer,
         dev.candidates,
@@ -450,10 +448,9 @@ def _ablation(
         d.depth,
         dev.corpus,
         d.pairwise_top,
-        on_ablation=lambda done, total: step("ablation", done, total),
+        on_ablation=lambda done, total: step("ablation", done, total),  # in pairs scored, over all rerankings
         base=base,
     )
-    step("ablation", steps, steps)
     save_ablation(res, tmp / ABLATION_FILE)
     result.written.append(ABLATION_FILE)
     for name, run in res.runs.items():  # each reranking as a run file, for `rankscope compare`

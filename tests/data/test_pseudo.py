@@ -119,7 +119,8 @@ def run_cli(*args: str) -> int | None:
     return exc.value.code
 
 
-def write_inputs(tmp_path: Path, teacher_lines: list[str]) -> tuple[Path, Path, Path]:
+def write_inputs(tmp_path: Path, teacher_lines: list[str]) -> tuple[list[str], Path]:
+    """The query, candidate and teacher files; returns the command's arguments over them and the teacher."""
     queries = tmp_path / "queries.tsv"
     queries.write_text("q1\tquery one\nq2\tquery two\n")
     candidates = tmp_path / "cands.jsonl"
@@ -133,16 +134,6 @@ def write_inputs(tmp_path: Path, teacher_lines: list[str]) -> tuple[Path, Path, 
     candidates.write_text("".join(json.dumps(r) + "\n" for r in rows))
     teacher = tmp_path / "teacher.trec"
     teacher.write_text("".join(line + "\n" for line in teacher_lines))
-    return queries, candidates, teacher
-
-
-def teacher_run() -> list[str]:
-    return [f"{q} Q0 d{i} {10 - i} {i}.0 t" for q in ("q1", "q2") for i in range(10)]
-
-
-def test_the_command_writes_a_file_that_training_reads(tmp_path: Path, capsys) -> None:
-    queries, candidates, teacher = write_inputs(tmp_path, teacher_run())
-    out = tmp_path / "pseudo.jsonl"
     args = [
         "pseudo-label",
         "--queries",
@@ -152,6 +143,16 @@ def test_the_command_writes_a_file_that_training_reads(tmp_path: Path, capsys) -
         "--teacher",
         str(teacher),
     ]
+    return args, teacher
+
+
+def teacher_run() -> list[str]:
+    return [f"{q} Q0 d{i} {10 - i} {i}.0 t" for q in ("q1", "q2") for i in range(10)]
+
+
+def test_the_command_writes_a_file_that_training_reads(tmp_path: Path, capsys) -> None:
+    args, teacher = write_inputs(tmp_path, teacher_run())
+    out = tmp_path / "pseudo.jsonl"
     assert run_cli(*args, "--out", str(out), "--gap", "2", "--depth", "9") in (0, None)
     assert "2 queries labelled" in capsys.readouterr().out
     stats = json.loads(stats_path(out).read_text())
@@ -168,19 +169,9 @@ def test_the_command_writes_a_file_that_training_reads(tmp_path: Path, capsys) -
 
 
 def test_the_command_refuses_a_bad_teacher_run_and_writes_nothing(tmp_path: Path, capsys) -> None:
-    queries, candidates, teacher = write_inputs(tmp_path, [*teacher_run(), "q1 Q0 d42 11 3.0 t"])
+    args, _ = write_inputs(tmp_path, [*teacher_run(), "q1 Q0 d42 11 3.0 t"])
     out = tmp_path / "pseudo.jsonl"
-    code = run_cli(
-        "pseudo-label",
-        "--queries",
-        str(queries),
-        "--candidates",
-        str(candidates),
-        "--teacher",
-        str(teacher),
-        "--out",
-        str(out),
-    )
+    code = run_cli(*args, "--out", str(out))
     assert code == 2
     assert "'d42' for query 'q1'" in capsys.readouterr().err
     assert not out.exists() and not stats_path(out).exists()

@@ -102,7 +102,22 @@ def test_example_specs_load() -> None:
 
             assert load_sweep(path).points
         else:
-            assert load_spec(path).model
+            assert load_example_spec(path).model
+
+
+def load_example_spec(path: Path) -> ExperimentSpec:
+    """An example spec whose train.files include a file under runs/ (an example script writes it before
+    training; a fresh clone lacks it) loads without the file check once a script is shown to write it."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    made = [f for f in (data.get("train") or {}).get("files", []) if str(f).startswith("runs/")]
+    if not made:
+        return load_spec(path)
+    scripts = " ".join(s.read_text() for s in path.parent.glob("*.sh"))
+    for f in made:
+        assert f"--out {f}" in scripts, f"{path.name}: no example script writes {f}"
+    return spec_from_dict(data, path, path.parent, check_files=False)
 
 
 def test_teacher_and_filter_fields() -> None:

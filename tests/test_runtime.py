@@ -32,3 +32,20 @@ def test_bad_threshold_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv(MMAP_THRESHOLD_ENV, "lots")
     with pytest.raises(InputError, match=MMAP_THRESHOLD_ENV):
         return_freed_memory()
+
+
+def test_environment_names_what_decides_the_arithmetic() -> None:
+    import torch
+
+    from rankscope.runtime import ENVIRONMENT_KEYS, environment, environment_changes
+
+    env = environment("cpu", False)
+    assert tuple(env) == ENVIRONMENT_KEYS
+    assert env["torch"] == torch.__version__ and env["threads"] == torch.get_num_threads()
+    assert env["device"] == "cpu" and env["bf16"] is False and env["transformers"] != "absent"
+    assert environment_changes(env, dict(env)) == []
+    other = {**env, "threads": env["threads"] + 1, "torch": "0.0"}
+    assert environment_changes(env, other) == [
+        f"torch: {env['torch']} -> 0.0",
+        f"threads: {env['threads']} -> {env['threads'] + 1}",
+    ]

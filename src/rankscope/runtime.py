@@ -59,6 +59,41 @@ def cpu_vector_isa() -> str:
     return "AVX2-only" if "avx2" in flags else "no AVX2"
 
 
+ENVIRONMENT_KEYS = ("python", "torch", "transformers", "peft", "threads", "cpu", "device", "bf16")
+"""What `environment` records: what decides a run's floating-point arithmetic. CPU float sums depend on
+the thread count and the kernels' instruction set, so the same spec and seed can train to different
+checkpoints on another machine, thread count or library version."""
+
+
+def environment(device: str, bf16: bool) -> dict[str, str | int | bool]:
+    """The software and hardware a run computes with (versions, torch threads, CPU instructions, device)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "absent"
+
+    gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") and torch.cuda.is_available() else None
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": ver("transformers"),
+        "peft": ver("peft"),
+        "threads": torch.get_num_threads(),
+        "cpu": cpu_vector_isa(),
+        "device": f"{device} ({gpu})" if gpu else device,
+        "bf16": bf16,
+    }
+
+
+def environment_changes(before: dict, now: dict) -> list[str]:
+    """'key: old -> new' for each recorded setting that differs between two `environment` records."""
+    return [f"{k}: {before.get(k)} -> {now.get(k)}" for k in ENVIRONMENT_KEYS if before.get(k) != now.get(k)]
+
+
 def pick_dtype(dtype: str, device: str) -> torch.dtype:
     """ "auto": bf16 on CUDA and on CPUs with native bf16, float32 elsewhere."""
     if dtype == "auto":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import pytest
+import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
@@ -66,6 +68,7 @@ def test_adapter_is_plain_peft_format(make_spec, tmp_path: Path, llama_dir: Path
     card = (run / "adapter" / "README.md").read_text()
     assert f"base_model: {llama_dir}" in card and "## Dev metrics per checkpoint" in card
     assert "listwise" in card and "PeftModel.from_pretrained" in card and "triples.tsv" in card
+    assert f"- environment from step 0: python {platform.python_version()}, torch {torch.__version__}" in card
     with pytest.raises(InputError, match="not empty"):
         export(run, run)
     with pytest.raises(InputError, match="no spec.yaml"):

@@ -56,6 +56,8 @@ def test_resume_after_kill_matches_uninterrupted(make_spec, tmp_path: Path, monk
         ha = load_file(str(tmp_path / "whole" / "adapter" / "head.safetensors"))
         hb = load_file(str(tmp_path / "cut" / "adapter" / "head.safetensors"))
         torch.testing.assert_close(ha["linear.weight"], hb["linear.weight"], rtol=0, atol=1e-6)
+    env = json.loads((tmp_path / "cut" / "summary.json").read_text())["environment"]
+    assert [row["step"] for row in env] == [0, 4]  # the start and the resume, each with its environment
     steps = [json.loads(x)["step"] for x in (tmp_path / "cut" / "loss.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6, 7, 8]  # redone steps are not logged twice
     assert len(list((tmp_path / "whole" / "checkpoints").iterdir())) == 3  # rotation keeps the last 3
@@ -91,3 +93,29 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(make_spec, tmp_pat
     assert all(torch.equal(a[k], b[k]) for k in a)
     log = (out / "train.log").read_text()
     assert "non-finite loss at step 4" in log and "kept the last good checkpoint checkpoint-2" in log
+
+
+def test_each_session_records_its_environment_and_a_changed_one_is_warned(
+    tmp_path: Path, monkeypatch, caplog
+) -> None:
+    import logging
+
+    from rankscope.train import run
+
+    first = run.record_environment(tmp_path, 0, "cpu", False)
+    assert first["step"] == 0 and first["torch"] == torch.__version__
+    with caplog.at_level(logging.WARNING, logger=run.log.name):
+        run.record_environment(tmp_path, 4, "cpu", False)  # the same machine: no warning
+        assert not caplog.records
+        monkeypatch.setattr(torch, "get_num_threads", lambda: first["threads"] + 3)
+        run.record_environment(tmp_path, 6, "cpu", False)
+    (warning,) = caplog.records
+    assert "resuming at step 6" in warning.getMessage()
+    assert f"threads: {first['threads']} -> {first['threads'] + 3}" in warning.getMessage()
+    rows = [json.loads(x) for x in (tmp_path / run.ENVIRONMENT_FILE).read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 4, 6]
+    cut = json.dumps(rows[0]) + "\n" + '{"step": 9, "tor'  # a second line cut off by a kill
+    (tmp_path / run.ENVIRONMENT_FILE).write_text(cut)
+    run.record_environment(tmp_path, 9, "cpu", False)
+    rows = [json.loads(x) for x in (tmp_path / run.ENVIRONMENT_FILE).read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 9]

@@ -90,6 +90,11 @@ def model_card(run_dir: Path, spec: ExperimentSpec, command: str | None = None, 
         f"- steps: {summary.get('steps', spec.optim.steps)}, lr {spec.optim.lr:g}, "
         f"batch {spec.optim.batch_size} x accumulation {spec.optim.grad_accum}",
         f"- command: `{command or 'rankscope train SPEC --out ' + str(run_dir)}`",
+        *[
+            f"- environment from step {e.get('step')}: "
+            + ", ".join(f"{k} {v}" for k, v in e.items() if k != "step")
+            for e in summary.get("environment", [])
+        ],
         "",
         "## Dev metrics per checkpoint",
         "",

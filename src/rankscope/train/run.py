@@ -31,12 +31,12 @@ from rankscope.config import (
 from rankscope.errors import InputError
 from rankscope.fields import STUDENT_WEIGHT, TEMPERATURE
 from rankscope.inspect.health import verdicts
-from rankscope.io import DiskFullError, disk_full, write_json, write_yaml
+from rankscope.io import DiskFullError, atomic_file, disk_full, write_json, write_yaml
 from rankscope.methods import prepare
 from rankscope.methods.freeze import trains_full_weights
 from rankscope.methods.registry import method_reranker, method_scorer
 from rankscope.models.loading import Backbone, load_backbone
-from rankscope.runtime import pick_device, use_bf16
+from rankscope.runtime import environment, environment_changes, pick_device, use_bf16
 from rankscope.scorers.base import unwrap
 from rankscope.scorers.registry import get_scorer
 from rankscope.scorers.trainable import TrainableReranker as Reranker
@@ -321,6 +321,7 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         dev_cb.resume(read_jsonl(out / "metrics.jsonl"))
         best_cb.resume(done)
         log.info("resuming from %s", last) if last else log.info("starting at step 0")
+        record_environment(out, done, device, bf16)
         if not last and spec.dev.at_start and 0 not in dev_cb.done:
             dev_cb.evaluate(0)
     start, eval_before = time.perf_counter(), dev_cb.seconds
@@ -352,6 +353,7 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         "final_dev": dev_cb.last,
         "best_checkpoint": best.as_dict() if best else None,
         "health": [v.line for v in health],
+        "environment": read_jsonl(out / ENVIRONMENT_FILE),
         **teacher_info,
     }
     write_json(out / "summary.json", summary)
@@ -369,6 +371,30 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     for v in health:
         log.info("health: %s", v.line)
     return TrainResult(out, steps, nonfinite.stopped_at, adapter, metrics, tps, seconds, best)
+
+
+ENVIRONMENT_FILE = "environment.jsonl"
+"""One row per training session (start and each resume): the step it began at and `runtime.environment`."""
+
+
+def record_environment(out: Path, step: int, device: str, bf16: bool) -> dict[str, Any]:
+    """Log and append this session's environment; a resume under another one gets a warning naming what
+    changed, since CPU float arithmetic (and so the steps after it) depends on threads, kernels, versions."""
+    now = environment(device, bf16)
+    before = read_jsonl(out / ENVIRONMENT_FILE)
+    changes = environment_changes(before[-1], now) if before else []
+    if changes:
+        log.warning(
+            "resuming at step %d in another environment (%s): the steps from here will not match an "
+            "uninterrupted run's",
+            step,
+            "; ".join(changes),
+        )
+    log.info("environment: %s", ", ".join(f"{k} {v}" for k, v in now.items()))
+    row = {"step": step, **now}
+    with atomic_file(out / ENVIRONMENT_FILE) as tmp:  # a line cut off by a kill is not appended to
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in [*before, row]))
+    return row
 
 
 def _log_dev_metrics(trainer: RankTrainer, dev_cb: DevEvalCallback, out: Path) -> None:

@@ -31,16 +31,16 @@ def candidates() -> Candidates:
 
 def test_scoring_units_counts_pairs_or_ordered_comparisons() -> None:
     c = candidates()
-    assert scoring_units(c, {}, depth=3) == 3 + 1
-    assert scoring_units(c, {}, depth=100) == 5 + 1
+    assert scoring_units(c, depth=3) == 3 + 1
+    assert scoring_units(c, depth=100) == 5 + 1
     # pairwise: every ordered pair of each query's top k (k = min(top, hits within depth))
-    assert scoring_units(c, {}, depth=100, pairwise_top=3) == 3 * 2 + 0
-    assert scoring_units(c, {}, depth=2, pairwise_top=10) == 2 * 1 + 0
+    assert scoring_units(c, depth=100, pairwise_top=3) == 3 * 2 + 0
+    assert scoring_units(c, depth=2, pairwise_top=10) == 2 * 1 + 0
 
 
 def test_advance_is_told_of_every_pair_scored() -> None:
     c = candidates()
     told: list[int] = []
     run = rerank(LengthScorer(), c, {}, depth=4, advance=told.append)
-    assert told == [2, 2, 1] and sum(told) == scoring_units(c, {}, depth=4)
+    assert told == [2, 2, 1] and sum(told) == scoring_units(c, depth=4)
     assert max(run["q1"], key=run["q1"].__getitem__) == "d3"  # the longest of the top 4

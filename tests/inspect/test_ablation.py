@@ -77,7 +77,7 @@ def test_share_is_zero_with_all_off_and_one_with_none(
     )
     # progress in pairs scored over every reranking (fine-tuned, zero-shot, each ablation; a skipped one at
     # once): from 0 to the total, never backwards, at least once per reranking
-    total = (len(ablations) + 2) * scoring_units(cands, queries, 6)
+    total = (len(ablations) + 2) * scoring_units(cands, 6)
     assert ticks[0] == (0, total) and ticks[-1] == (total, total)
     assert all(t == total for _, t in ticks)
     assert all(a <= b for (a, _), (b, _) in zip(ticks, ticks[1:], strict=False))

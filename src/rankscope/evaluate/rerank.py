@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from rankscope.data.types import Candidates, Document
 from rankscope.errors import InputError
@@ -36,22 +37,25 @@ def candidate_pairs(
     return rows
 
 
-def scoring_units(
-    candidates: Candidates,
-    queries: dict[str, str],
-    depth: int,
-    corpus: dict[str, Document] | None = None,
-    pairwise_top: int | None = None,
-) -> int:
-    """How many scorer calls a reranking makes: the pairs `rerank` scores, or with `pairwise_top` the
-    ordered comparisons `rerank_pairwise` makes (what `advance` counts)."""
-    rows = candidate_pairs(candidates, queries, depth, corpus)
+def scoring_units(candidates: Candidates, depth: int, pairwise_top: int | None = None) -> int:
+    """How many scorer calls a reranking makes: the pairs `rerank` scores (each query's top `depth`), or
+    with `pairwise_top` the ordered comparisons `rerank_pairwise` makes (what `advance` counts)."""
+    sizes = [min(depth, len(hits)) for hits in candidates.hits.values()]
     if pairwise_top is None:
-        return len(rows)
-    per_query: dict[str, int] = {}
-    for qid, _, _ in rows:
-        per_query[qid] = per_query.get(qid, 0) + 1
-    return sum(k * (k - 1) for k in (min(pairwise_top, n) for n in per_query.values()))
+        return sum(sizes)
+    return sum(k * (k - 1) for k in (min(pairwise_top, n) for n in sizes))
+
+
+@contextmanager
+def _progress(
+    label: str, total: int, show: bool, advance: Callable[[int], None] | None
+) -> Iterator[Callable[[int], None]]:
+    """`advance` when the caller counts progress itself, else a progress bar of its own."""
+    if advance is not None:
+        yield advance
+        return
+    with progress_bar(label, total, show) as step:
+        yield step
 
 
 def rerank(
@@ -67,11 +71,8 @@ def rerank(
     when given, is told of each `n` pairs scored instead of a progress bar."""
     rows = candidate_pairs(candidates, queries, depth, corpus)
     pairs = [p for _, _, p in rows]
-    if advance is not None:
-        scores = scorer.score(pairs, advance)
-    else:
-        with progress_bar(f"scoring ({scorer.name})", len(rows), show_progress) as step:
-            scores = scorer.score(pairs, step)
+    with _progress(f"scoring ({scorer.name})", len(pairs), show_progress, advance) as step:
+        scores = scorer.score(pairs, step)
     run: Run = {}
     for (qid, did, _), s in zip(rows, scores, strict=True):
         run.setdefault(qid, {})[did] = s
@@ -104,11 +105,8 @@ def rerank_pairwise(
                 if i != j:
                     triples.append((pi.query, pi.doc, pj.doc))
                     keys.append((qid, i, j))
-    if advance is not None:
-        probs = scorer.prefer(triples, advance)
-    else:
-        with progress_bar("scoring (pairwise)", len(triples), show_progress) as step:
-            probs = scorer.prefer(triples, step)
+    with _progress("scoring (pairwise)", len(triples), show_progress, advance) as step:
+        probs = scorer.prefer(triples, step)
     agg: dict[str, list[float]] = {q: [0.0] * min(top_k, len(v)) for q, v in by_query.items()}
     for (qid, i, j), p in zip(keys, probs, strict=True):
         agg[qid][i] += p

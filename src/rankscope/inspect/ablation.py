@@ -306,14 +306,15 @@ def run_ablation(
 
     runs: dict[str, Run] = {}
     top = pairwise_top if isinstance(scorer, PairwiseScorer) else None
-    per_reranking = scoring_units(candidates, queries, depth, corpus, top)
+    per_reranking = scoring_units(candidates, depth, top)
     total = (len(ablations) + 2) * per_reranking
-    progress = {"done": 0}
+    done = 0
 
     def tick(n: int) -> None:
-        progress["done"] += n
+        nonlocal done
+        done += n
         if on_ablation is not None:
-            on_ablation(progress["done"], total)
+            on_ablation(done, total)
 
     def dev(name: str) -> dict[str, float]:
         metrics, runs[name] = score_dev(

@@ -138,6 +138,10 @@ class TeacherConfig(Strict):
 
     scorers: list[TeacherMember] = []
     file: str | None = None
+    reuse: list[str] = []
+    """other runs' teacher caches (a run folder or its teacher_scores.jsonl) read before scoring, so the
+    seeds of one recipe score their pairs once; each must be made by the same members, and is trusted to
+    come from the same document budget (max_doc_tokens) and dtype."""
     normalise: Literal["zscore", "none"] = "zscore"
     temperature: float = Field(TEMPERATURE, gt=0, description="softmax temperature of the kl objective")
     student_weight: float = Field(

@@ -127,3 +127,53 @@ def test_attach_scores_the_spare_negatives_it_knows() -> None:
     pairs = [k for k, _ in teacher.group_pairs([kept], spare=True)]
     assert pairs == [pair_key("q", d) for d in ("a", "b", "s1")]
     assert len(teacher.group_pairs([kept])) == 2
+
+
+def test_reuse_reads_another_runs_cache_instead_of_scoring(make_spec, tmp_path: Path, monkeypatch) -> None:
+    members = [{"model": make_spec().model, "scorer": "query-likelihood", "weight": 1.0}]
+    first = make_spec(objective="kl", teacher={"scorers": members}, optim={"steps": 2, "save_every": 2})
+    train(first, tmp_path / "seed0")
+
+    def no_scoring(*args, **kw):
+        raise AssertionError("the teacher scored pairs that a cache holds")
+
+    monkeypatch.setattr(teacher, "build_member", no_scoring)
+    real = callbacks.DevEvalCallback.evaluate
+
+    def kill_after_step_2(self, step: int):
+        row = real(self, step)
+        if step == 2:
+            raise Killed
+        return row
+
+    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", kill_after_step_2)
+    second = make_spec(
+        objective="kl",
+        teacher={"scorers": members, "reuse": [str(tmp_path / "seed0")]},
+        optim={"steps": 4, "save_every": 2, "seed": 1},
+    )
+    with pytest.raises(Killed):
+        train(second, tmp_path / "seed1")
+    own = (tmp_path / "seed1" / "teacher_scores.jsonl").read_text()
+    assert own == (tmp_path / "seed0" / "teacher_scores.jsonl").read_text()
+    # the run keeps its own copy, which is what a resume reads: the reused run may be gone by then
+    (tmp_path / "seed0" / "teacher_scores.jsonl").unlink()
+    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", real)
+    assert train(None, tmp_path / "seed1", resume=True).steps == 4
+    summary = json.loads((tmp_path / "seed1" / "summary.json").read_text())
+    assert summary["teacher_pairs_computed"] == 0 and summary["teacher_pairs"] > 0
+
+
+def test_reuse_refuses_a_missing_cache_or_other_members(make_spec, tmp_path: Path) -> None:
+    members = [{"model": make_spec().model, "scorer": "query-likelihood", "weight": 1.0}]
+    spec = make_spec(objective="kl", teacher={"scorers": members, "reuse": [str(tmp_path / "none")]})
+    with pytest.raises(InputError, match="teacher.reuse: no teacher cache"):
+        train(spec, tmp_path / "a")
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"members": ["bi-encoder:minilm-l6"]}) + "\n")
+    spec = make_spec(objective="kl", teacher={"scorers": members, "reuse": [str(other)]})
+    with pytest.raises(InputError, match=r"other.jsonl:1: teacher.reuse: made by teacher members"):
+        train(spec, tmp_path / "b")
+    other.write_text("not json\n")
+    with pytest.raises(InputError, match="not a teacher cache"):
+        train(spec, tmp_path / "c")

@@ -116,6 +116,28 @@ def read_cache(path: Path, members: list[str]) -> dict[PairKey, list[float]]:
     return {(r["query"], r["doc"]): [float(v) for v in r["scores"]] for r in lines[1:]}
 
 
+def read_reused(where: str, members: list[str]) -> dict[PairKey, list[float]]:
+    """`teacher.reuse`: another run's cache (its folder or the file), which must exist and be made by
+    the same teacher members."""
+    path = Path(where)
+    if path.is_dir():
+        path = path / CACHE_FILE
+    if not path.is_file():
+        raise InputError("teacher.reuse: no teacher cache here", path)
+    with path.open() as f:
+        header = f.readline()
+    try:
+        made_by = json.loads(header).get("members")
+    except (json.JSONDecodeError, AttributeError):
+        made_by = None
+    if not isinstance(made_by, list):
+        raise InputError("teacher.reuse: not a teacher cache (no members header)", path, 1)
+    if made_by != members:
+        msg = f"teacher.reuse: made by teacher members {made_by}, this spec's are {members}"
+        raise InputError(msg, path, 1)
+    return read_cache(path, members)
+
+
 def write_cache(path: Path, members: list[str], raw: dict[PairKey, list[float]]) -> None:
     """Atomic: a killed run leaves the old cache or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -229,17 +251,23 @@ def teacher_scores(
     path = out / CACHE_FILE
     pairs = group_pairs(groups, spare=spec.train.filter_negatives is not None)
     raw = read_cache(path, members)
+    cached = sum(k in raw for k, _ in pairs)
+    for other in cfg.reuse if cached < len(pairs) else []:  # a resume reads its own cache alone
+        for key, scores in read_reused(other, members).items():
+            raw.setdefault(key, scores)
     todo = [(k, p) for k, p in pairs if k not in raw]
     if not todo:
-        log.info("teacher scores of %d pairs read from %s", len(pairs), path)
+        log.info(
+            "teacher scores of %d pairs read from %s", len(pairs), path if cached == len(pairs) else cfg.reuse
+        )
     elif cfg.file:
         todo_groups = [g for g in groups if any(pair_key(g.query, d) not in raw for d in (*g.docs, *g.spare))]
         raw.update(read_teacher_file(cfg.file, todo_groups, spec.train))
     else:
         raw.update(score_members(spec, todo, device))
-    if todo:
+    if cached < len(pairs):  # this run's own cache, so a resume needs neither the reused runs nor scoring
         write_cache(path, members, {k: raw[k] for k, _ in pairs if k in raw})
-        log.info("teacher scores of %d pairs cached in %s", len(todo), path)
+        log.info("teacher scores of %d pairs cached in %s (%d computed)", len(pairs), path, len(todo))
     weights = [1.0] if cfg.file else [m.weight for m in cfg.scorers]
     wanted = {k: raw[k] for k, _ in pairs if k in raw}
     return TeacherScores(members, wanted, combine(wanted, weights, cfg.normalise), len(todo))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Seeds of a MiniLM recipe (docs/results.md, issue 11): SPEC (default examples/minilm-dl21.yaml, seed 0
-# trained as runs/<name>) with train.seed and optim.seed set to each of SEEDS, trained as runs/<name>-seedN,
-# then each best checkpoint reranks the dev part (BM25 top-20), DL19 (top-100) and SciFact test (top-20).
+# trained as runs/<name>) with train.seed and optim.seed set to each of SEEDS, trained as runs/<name>-seedN
+# (a teacher's scores read from seed 0's cache in runs/<name>), then each best checkpoint reranks the dev
+# part (BM25 top-20), DL19 (top-100) and SciFact test (top-20).
 # Skips finished outputs; a killed training resumes. Compare the seeds as one run by joining their run
 # files with commas: rankscope compare runs/dl19-minilm/run.trec A/run.trec,B/run.trec,C/run.trec ...
 #   SPEC=examples/minilm-dl21.yaml SEEDS="1 2" nohup bash examples/seeds-minilm.sh > logs/seeds-minilm.log 2>&1 &
@@ -19,6 +20,8 @@ for seed in $SEEDS; do
   run=runs/$name-seed$seed
   spec=runs/seeds/$name-seed$seed.yaml
   sed "s/seed: 0/seed: $seed/g" "$SPEC" > "$spec"
+  # a spec with a teacher reads seed 0's cached teacher scores instead of scoring the same pairs again
+  grep -q '^teacher:' "$spec" && sed -i "/^teacher:/a\\  reuse: [runs/$name]" "$spec"
   if [ ! -f $run/summary.json ]; then
     echo "== train $run $(date +%H:%M:%S)"
     args=("$spec" --out $run); [ -f $run/spec.yaml ] && args=(--resume --out $run)

@@ -128,6 +128,8 @@ def test_teacher_and_filter_fields() -> None:
             {"model": "smollm2-135m", "scorer": "query-likelihood", "weight": 0.5},
         ],
         "temperature": 2.0,
+        "scale": 3.0,
+        "reuse": ["runs/seed0"],
     }
     spec = spec_from_dict(
         {
@@ -140,6 +142,7 @@ def test_teacher_and_filter_fields() -> None:
     )
     assert spec.teacher is not None and spec.teacher.normalise == "zscore"
     assert [m.weight for m in spec.teacher.scorers] == [0.5, 0.5]
+    assert spec.teacher.scale == 3.0 and spec.teacher.reuse == ["runs/seed0"]
     assert spec.train.filter_negatives is not None and spec.train.filter_negatives.margin == 0.5
     assert ExperimentSpec.model_validate(spec.dump()).dump() == spec.dump()
     bad = [
@@ -154,6 +157,7 @@ def test_teacher_and_filter_fields() -> None:
             "pairwise teacher",
         ),
         ({"objective": "kl", "teacher": {"file": "/no/such.jsonl"}}, "teacher.file: no such file"),
+        ({"objective": "kl", "teacher": {"file": __file__, "scale": 0}}, "teacher.scale"),
         (
             {"objective": "listwise", "train": {"datasets": ["dl21"], "filter_negatives": {}}},
             "filter_negatives: needs a teacher",

@@ -144,6 +144,13 @@ class TeacherConfig(Strict):
     come from the same document budget (max_doc_tokens) and dtype."""
     normalise: Literal["zscore", "none"] = "zscore"
     temperature: float = Field(TEMPERATURE, gt=0, description="softmax temperature of the kl objective")
+    scale: float = Field(
+        1.0,
+        gt=0,
+        description="multiplies the teacher's scores in the distillation losses: z-scores spread by 1 within "
+        "a query, and a student whose scores spread wider (a bi-encoder's 20 x cosine, about 3 over BM25 "
+        "candidates) is otherwise pulled to compress them",
+    )
     student_weight: float = Field(
         STUDENT_WEIGHT, gt=0, le=1, description="the student's weight w in the residual-listwise objective"
     )

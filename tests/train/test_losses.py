@@ -107,6 +107,24 @@ def test_distillation_in_a_weighted_sum_gets_the_teacher() -> None:
     assert isinstance(build_loss([("margin-mse", 1.0)]), MarginMSE)
 
 
+@pytest.mark.parametrize("objective", ["kl", "margin-mse", "residual-listwise"])
+def test_teacher_scale_multiplies_the_teacher_scores(objective: str) -> None:
+    from rankscope.train.losses import ListwiseKL, apply_loss
+
+    plain = build_loss([(objective, 1.0)])
+    scaled = build_loss([(objective, 1.0), ("listwise", 0.5)], teacher_scale=3.0)
+    want = apply_loss(plain, SCORES, LABELS, 3.0 * TEACHER) + 0.5 * ListwiseSoftmaxCE()(SCORES, LABELS)
+    assert apply_loss(scaled, SCORES, LABELS, TEACHER).item() == pytest.approx(want.item())
+    assert build_loss([(objective, 1.0)], teacher_scale=1.0).__class__ is plain.__class__
+    # the fixed point of KL moves from the teacher's z-scores to three times them
+    kl = build_loss([("kl", 1.0)], teacher_scale=3.0)
+    assert apply_loss(kl, 3.0 * TEACHER, LABELS, TEACHER).item() == pytest.approx(0.0, abs=1e-6)
+    assert (
+        apply_loss(kl, TEACHER, LABELS, TEACHER).item()
+        > ListwiseKL()(TEACHER, LABELS, teacher=TEACHER).item()
+    )
+
+
 def test_distillation_gradient_follows_the_teacher() -> None:
     from rankscope.train.losses import ListwiseKL, MarginMSE
 

@@ -243,6 +243,23 @@ class WeightedSum(nn.Module):
         return total
 
 
+class TeacherScaled(nn.Module):
+    """A distillation loss given `scale` x the teacher's scores (the spec's teacher.scale): a z-scored
+    teacher spreads by 1 within a query, a student's scores may spread wider, and a loss that matches
+    the two would otherwise pull the student's scores together."""
+
+    needs_teacher = True
+
+    def __init__(self, loss: nn.Module, scale: float) -> None:
+        super().__init__()
+        self.loss, self.scale = loss, scale
+
+    def forward(
+        self, scores: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.loss(scores, labels, teacher=None if teacher is None else teacher * self.scale)
+
+
 def apply_loss(
     loss: nn.Module, scores: torch.Tensor, labels: torch.Tensor, teacher: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -292,10 +309,12 @@ def build_loss(
     min_relevance: int = 1,
     temperature: float = TEMPERATURE,
     student_weight: float = STUDENT_WEIGHT,
+    teacher_scale: float = 1.0,
 ) -> nn.Module:
     """One loss module for (name, weight) objectives; a single weight-1 objective is returned bare.
-    `temperature` goes to the distillation losses that take one (the spec's teacher.temperature), and
-    `student_weight` to the residual objective (teacher.student_weight)."""
+    `temperature` goes to the distillation losses that take one (the spec's teacher.temperature),
+    `student_weight` to the residual objective (teacher.student_weight), and every loss that needs a
+    teacher sees its scores times `teacher_scale` (teacher.scale)."""
 
     def make(name: str) -> nn.Module:
         cls = LOSSES[name]
@@ -306,6 +325,8 @@ def build_loss(
             kwargs["temperature"] = temperature
         if cls.takes_student_weight:
             kwargs["student_weight"] = student_weight
+        if cls.needs_teacher and teacher_scale != 1.0:
+            return TeacherScaled(cls(**kwargs), teacher_scale)
         return cls(**kwargs)
 
     if len(objectives) == 1 and objectives[0][1] == 1.0:

@@ -284,7 +284,8 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     temperature = spec.teacher.temperature if spec.teacher else TEMPERATURE
     student_weight = spec.teacher.student_weight if spec.teacher else STUDENT_WEIGHT
     objectives = [(o.name, o.weight) for o in spec.objectives]
-    loss_fn = build_loss(objectives, spec.train.min_relevance, temperature, student_weight)
+    teacher_scale = spec.teacher.scale if spec.teacher else 1.0
+    loss_fn = build_loss(objectives, spec.train.min_relevance, temperature, student_weight, teacher_scale)
     dev_cb = DevEvalCallback(
         reranker,
         loss_fn,

@@ -62,6 +62,7 @@ def test_distillation_trains_from_a_teacher_file(
     losses = [json.loads(x)["loss"] for x in (tmp_path / "run" / "loss.jsonl").read_text().splitlines()]
     assert len(losses) == 3 and max(losses) - min(losses) > 1e-6
     assert res.metrics[-1]["dev_loss"] is not None
+    assert "distillation: scores spread" in (tmp_path / "run" / "train.log").read_text()
     cache = read_cache(tmp_path / "run" / "teacher_scores.jsonl", ["file:teacher.jsonl"])
     assert cache[pair_key("query fleas live a year 0", "passage: fleas live a year (0)")] == [2.0]
     assert cache[pair_key("query fleas live a year 0", "passage: bluetooth pairs devices (0)")] == [0.0]
@@ -177,3 +178,17 @@ def test_reuse_refuses_a_missing_cache_or_other_members(make_spec, tmp_path: Pat
     other.write_text("not json\n")
     with pytest.raises(InputError, match="not a teacher cache"):
         train(spec, tmp_path / "c")
+
+
+def test_log_spreads_says_when_the_teacher_would_squeeze_the_student(caplog) -> None:
+    from rankscope.train.trainer import log_spreads
+
+    scores = torch.tensor([[3.0, 0.0, -3.0], [6.0, 3.0, 0.0]])
+    z = torch.tensor([[1.0, 0.0, -1.0], [1.0, 0.0, -1.0]])
+    with caplog.at_level("INFO", logger="rankscope.train"):
+        student, target = log_spreads(scores, z, 1.0)
+    assert student == pytest.approx(3 * target) and "teacher.scale is about 3" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="rankscope.train"):
+        log_spreads(scores, z, 3.0)
+    assert "scores spread" in caplog.text and "teacher.scale is about" not in caplog.text

@@ -303,6 +303,7 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         model=reranker,
         loss_fn=loss_fn,
         info=info,
+        teacher_scale=teacher_scale,
         args=args,
         train_dataset=GroupDataset(data.train),
         callbacks=[*callbacks, best_cb],  # best_cb after dev_cb: it reads the checkpoint's dev row

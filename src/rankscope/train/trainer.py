@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,8 @@ from rankscope.scorers.trainable import TrainableReranker as Reranker
 from rankscope.train.checksums import write_checksums
 from rankscope.train.losses import apply_loss
 from rankscope.trained import HEAD_FILE, INFO_FILE
+
+log = logging.getLogger("rankscope.train")
 
 
 def save_reranker(reranker: Reranker, folder: str | Path, info: dict[str, Any] | None = None) -> None:
@@ -60,17 +63,50 @@ def collate_groups(reranker: Reranker) -> Callable[[Sequence[Group]], dict[str, 
     return collate
 
 
+def log_spreads(scores: torch.Tensor, teacher: torch.Tensor, scale: float) -> tuple[float, float]:
+    """Logs (and returns) how far the student's and the (scaled) teacher's scores spread within a group,
+    on the first batch: a distillation loss pulls the first toward the second, so a student far wider
+    than its teacher is squeezed (teacher.scale puts the teacher on the student's scale)."""
+    student = scores.detach().float().std(dim=-1, unbiased=False).mean().item()
+    target = (teacher.float() * scale).std(dim=-1, unbiased=False).mean().item()
+    log.info(
+        "distillation: scores spread %.3g within a group (standard deviation, first batch), the teacher's "
+        "%.3g (teacher.scale %g)",
+        student,
+        target,
+        scale,
+    )
+    if target > 0 and not 0.5 <= student / target <= 2:
+        log.warning(
+            "distillation: the student's scores spread %.1fx the teacher's; the loss pulls them toward the "
+            "teacher's spread unless teacher.scale is about %.2g",
+            student / target,
+            scale * student / target,
+        )
+    return student, target
+
+
 class RankTrainer(Trainer):
     """Trainer over a Reranker: compute_loss = loss_fn(reranker(**batch), labels[, teacher=...])."""
 
     loss_is_scaled_for_ga = False  # a per-batch mean: the Trainer divides by the accumulation steps
 
-    def __init__(self, *, model: Reranker, loss_fn: nn.Module, info: dict[str, Any] | None = None, **kw: Any):
+    def __init__(
+        self,
+        *,
+        model: Reranker,
+        loss_fn: nn.Module,
+        info: dict[str, Any] | None = None,
+        teacher_scale: float = 1.0,
+        **kw: Any,
+    ):
         model.accepts_loss_kwargs = False
         super().__init__(model=model, data_collator=collate_groups(model), **kw)
         self.loss_fn = loss_fn
         self.info = info or {}
         self.tokens_seen = 0
+        self.teacher_scale = teacher_scale
+        self.spread_logged = False
 
     def compute_loss(
         self,
@@ -86,6 +122,9 @@ class RankTrainer(Trainer):
         scores = model(**inputs)
         if teacher is not None:
             teacher = teacher.to(scores.device)
+            if not self.spread_logged:
+                self.spread_logged = True
+                log_spreads(scores, teacher, self.teacher_scale)
         loss = apply_loss(self.loss_fn, scores, labels.to(scores.device), teacher)
         return (loss, scores) if return_outputs else loss
 

@@ -20,8 +20,10 @@ for seed in $SEEDS; do
   run=runs/$name-seed$seed
   spec=runs/seeds/$name-seed$seed.yaml
   sed "s/seed: 0/seed: $seed/g" "$SPEC" > "$spec"
-  # a spec with a teacher reads seed 0's cached teacher scores instead of scoring the same pairs again
-  grep -q '^teacher:' "$spec" && sed -i "/^teacher:/a\\  reuse: [runs/$name]" "$spec"
+  # a spec with a teacher reads seed 0's cached teacher scores (when there) instead of scoring them again
+  if grep -q '^teacher:' "$spec" && [ -f runs/$name/teacher_scores.jsonl ]; then
+    sed -i "/^teacher:/a\\  reuse: [runs/$name]" "$spec"
+  fi
   if [ ! -f $run/summary.json ]; then
     echo "== train $run $(date +%H:%M:%S)"
     args=("$spec" --out $run); [ -f $run/spec.yaml ] && args=(--resume --out $run)

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from rankscope.config import ExperimentSpec, spec_from_dict
+from rankscope.train import callbacks
+from rankscope.train.run import train
 
 TOPICS = [
     "fleas live a year",
@@ -65,3 +67,31 @@ def make_spec(llama_dir: Path, triples_file: Path) -> Callable[..., ExperimentSp
 @pytest.fixture(autouse=True)
 def _single_thread(one_thread: None) -> None:
     """Every test here runs torch on one thread (tests/conftest.py's one_thread)."""
+
+
+class Killed(Exception):
+    """Raised in place of the process dying."""
+
+
+@pytest.fixture()
+def train_killed(monkeypatch: pytest.MonkeyPatch) -> Callable[[ExperimentSpec, Path, int], None]:
+    """`train_killed(spec, out, step)` trains until the dev evaluation after checkpoint `step` is written,
+    then dies (Killed) as a killed process would; the real evaluation is back afterwards."""
+
+    def run(spec: ExperimentSpec, out: Path, step: int) -> None:
+        real = callbacks.DevEvalCallback.evaluate
+
+        def kill_after(self: callbacks.DevEvalCallback, at: int) -> Any:
+            row = real(self, at)
+            if at == step:
+                raise Killed
+            return row
+
+        monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", kill_after)
+        try:
+            with pytest.raises(Killed):
+                train(spec, out)
+        finally:
+            monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", real)
+
+    return run

@@ -10,19 +10,13 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import torch
 from safetensors.torch import load_file
 
-from rankscope.train import callbacks
 from rankscope.train.checksums import CHECKSUMS, checkpoint_problem, last_good_checkpoint, write_checksums
 from rankscope.train.run import train
 
 ADAPTER = "adapter_model.safetensors"
-
-
-class Killed(Exception):
-    pass
 
 
 def truncate(folder: Path) -> None:
@@ -92,7 +86,7 @@ def assert_identical(a: Path, b: Path) -> None:
     assert all(torch.equal(x[k], y[k]) for k in x), "adapters differ"
 
 
-def test_resume_falls_back_past_a_damaged_checkpoint(make_spec, tmp_path: Path, monkeypatch) -> None:
+def test_resume_falls_back_past_a_damaged_checkpoint(make_spec, tmp_path: Path, train_killed) -> None:
     spec = make_spec(
         method={"name": "lora", "rank": 4, "dropout": 0.1},
         optim={"steps": 6, "save_every": 2, "batch_size": 2},
@@ -102,18 +96,7 @@ def test_resume_falls_back_past_a_damaged_checkpoint(make_spec, tmp_path: Path, 
     for step in (2, 4, 6):
         assert checkpoint_problem(tmp_path / "whole" / "checkpoints" / f"checkpoint-{step}") is None
 
-    real = callbacks.DevEvalCallback.evaluate
-
-    def kill_after_step_4(self, step: int):
-        row = real(self, step)
-        if step == 4:
-            raise Killed
-        return row
-
-    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", kill_after_step_4)
-    with pytest.raises(Killed):
-        train(spec, tmp_path / "cut")
-    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", real)
+    train_killed(spec, tmp_path / "cut", 4)
 
     cases = {**{name: ["checkpoint-4"] for name in DAMAGES}, "both": ["checkpoint-4", "checkpoint-2"]}
     for name, targets in cases.items():

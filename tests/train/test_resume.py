@@ -10,12 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rankscope.train import callbacks
 from rankscope.train.run import train
-
-
-class Killed(Exception):
-    pass
 
 
 def adapter(folder: Path) -> dict[str, torch.Tensor]:
@@ -23,7 +18,9 @@ def adapter(folder: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("scorer", ["yes-no", "linear-head"])
-def test_resume_after_kill_matches_uninterrupted(make_spec, tmp_path: Path, monkeypatch, scorer: str) -> None:
+def test_resume_after_kill_matches_uninterrupted(
+    make_spec, tmp_path: Path, train_killed, scorer: str
+) -> None:
     spec = make_spec(
         scorer=scorer,
         method={"name": "lora", "rank": 4, "dropout": 0.1},
@@ -32,18 +29,7 @@ def test_resume_after_kill_matches_uninterrupted(make_spec, tmp_path: Path, monk
     whole = train(spec, tmp_path / "whole")
     assert whole.steps == 8
 
-    real = callbacks.DevEvalCallback.evaluate
-
-    def kill_after_step_4(self, step: int):
-        row = real(self, step)
-        if step == 4:
-            raise Killed  # the process dies right after checkpoint-4 is written
-        return row
-
-    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", kill_after_step_4)
-    with pytest.raises(Killed):
-        train(spec, tmp_path / "cut")
-    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", real)
+    train_killed(spec, tmp_path / "cut", 4)  # the process dies right after checkpoint-4 is written
     assert not (tmp_path / "cut" / "adapter").exists()
     resumed = train(None, tmp_path / "cut", resume=True)
     assert resumed.steps == 8

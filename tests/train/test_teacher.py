@@ -12,13 +12,9 @@ from safetensors.torch import load_file
 
 from rankscope.data.examples import Group
 from rankscope.errors import InputError
-from rankscope.train import callbacks, teacher
+from rankscope.train import teacher
 from rankscope.train.run import train
 from rankscope.train.teacher import combine, pair_key, read_cache
-
-
-class Killed(Exception):
-    pass
 
 
 def test_combine_zscores_each_member_within_each_query() -> None:
@@ -75,7 +71,9 @@ def test_teacher_file_must_cover_the_groups(make_spec, tmp_path: Path) -> None:
         train(make_spec(objective="kl", teacher={"file": str(empty)}), tmp_path / "run")
 
 
-def test_resume_reads_the_teacher_cache_and_trains_alike(make_spec, tmp_path: Path, monkeypatch) -> None:
+def test_resume_reads_the_teacher_cache_and_trains_alike(
+    make_spec, tmp_path: Path, monkeypatch, train_killed
+) -> None:
     spec = make_spec(
         objective="kl",
         teacher={"scorers": [{"model": make_spec().model, "scorer": "query-likelihood", "weight": 1.0}]},
@@ -85,18 +83,7 @@ def test_resume_reads_the_teacher_cache_and_trains_alike(make_spec, tmp_path: Pa
     summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
     assert summary["teacher_pairs_computed"] == summary["teacher_pairs"] > 0
 
-    real = callbacks.DevEvalCallback.evaluate
-
-    def kill_after_step_2(self, step: int):
-        row = real(self, step)
-        if step == 2:
-            raise Killed
-        return row
-
-    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", kill_after_step_2)
-    with pytest.raises(Killed):
-        train(spec, tmp_path / "cut")
-    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", real)
+    train_killed(spec, tmp_path / "cut", 2)
     cached = (tmp_path / "cut" / "teacher_scores.jsonl").read_text()
     assert cached == (tmp_path / "whole" / "teacher_scores.jsonl").read_text()
 
@@ -130,7 +117,9 @@ def test_attach_scores_the_spare_negatives_it_knows() -> None:
     assert len(teacher.group_pairs([kept])) == 2
 
 
-def test_reuse_reads_another_runs_cache_instead_of_scoring(make_spec, tmp_path: Path, monkeypatch) -> None:
+def test_reuse_reads_another_runs_cache_instead_of_scoring(
+    make_spec, tmp_path: Path, monkeypatch, train_killed
+) -> None:
     members = [{"model": make_spec().model, "scorer": "query-likelihood", "weight": 1.0}]
     first = make_spec(objective="kl", teacher={"scorers": members}, optim={"steps": 2, "save_every": 2})
     train(first, tmp_path / "seed0")
@@ -139,27 +128,16 @@ def test_reuse_reads_another_runs_cache_instead_of_scoring(make_spec, tmp_path: 
         raise AssertionError("the teacher scored pairs that a cache holds")
 
     monkeypatch.setattr(teacher, "build_member", no_scoring)
-    real = callbacks.DevEvalCallback.evaluate
-
-    def kill_after_step_2(self, step: int):
-        row = real(self, step)
-        if step == 2:
-            raise Killed
-        return row
-
-    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", kill_after_step_2)
     second = make_spec(
         objective="kl",
         teacher={"scorers": members, "reuse": [str(tmp_path / "seed0")]},
         optim={"steps": 4, "save_every": 2, "seed": 1},
     )
-    with pytest.raises(Killed):
-        train(second, tmp_path / "seed1")
+    train_killed(second, tmp_path / "seed1", 2)
     own = (tmp_path / "seed1" / "teacher_scores.jsonl").read_text()
     assert own == (tmp_path / "seed0" / "teacher_scores.jsonl").read_text()
     # the run keeps its own copy, which is what a resume reads: the reused run may be gone by then
     (tmp_path / "seed0" / "teacher_scores.jsonl").unlink()
-    monkeypatch.setattr(callbacks.DevEvalCallback, "evaluate", real)
     assert train(None, tmp_path / "seed1", resume=True).steps == 4
     summary = json.loads((tmp_path / "seed1" / "summary.json").read_text())
     assert summary["teacher_pairs_computed"] == 0 and summary["teacher_pairs"] > 0

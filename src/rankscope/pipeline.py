@@ -12,8 +12,10 @@ from rankscope.data.registry import collection_candidates, load_dataset, load_fi
 from rankscope.data.types import Candidates, Collection
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import Run, evaluate
+from rankscope.evaluate.rerank import candidate_pairs
 from rankscope.reranker import Reranker
 from rankscope.retrieve.bm25 import bm25_retrieve
+from rankscope.scorers.budget import DocsCut, documents_cut
 from rankscope.scorers.decoder import PairwiseScorer
 
 
@@ -74,6 +76,8 @@ class RerankResult:
     metrics: dict[str, float]
     seconds: float
     pairs: int
+    docs_cut: DocsCut | None = None
+    """how many of the reranked documents were longer than the scorer's document budget"""
 
 
 def run_rerank(
@@ -97,4 +101,5 @@ def run_rerank(
         pairs = sum(len(v) for v in run.values())
     seconds = time.perf_counter() - start
     metrics = evaluate(run, coll.qrels, measures) if coll.qrels else {}
-    return RerankResult(run, metrics, seconds, pairs)
+    docs = (p.doc for _, _, p in candidate_pairs(cands, coll.queries, depth, coll.corpus))
+    return RerankResult(run, metrics, seconds, pairs, documents_cut(reranker.scorer, docs))

@@ -22,6 +22,9 @@ from rankscope.cli.app import (
 )
 from rankscope.errors import InputError
 
+CUT_NOTICE = 0.05
+"""`rerank` says how many documents the document budget cut when at least this share were."""
+
 
 def fusion_weight(value: str | None) -> tuple[float | None, dict[str, object] | None]:
     """`--fuse-weight`: a number in [0, 1], or a JSON file written by `rankscope fuse` (the weight chosen
@@ -225,6 +228,7 @@ def rerank(
                 "seconds": res.seconds,
                 "pairs": res.pairs,
                 "pairs_per_second": res.pairs / max(res.seconds, 1e-9),
+                **({"docs_cut": res.docs_cut.as_dict()} if res.docs_cut else {}),
             },
         )
     if run is not None and metrics:
@@ -255,5 +259,7 @@ def rerank(
         print_metrics(res.metrics)
         console.print(f"fused with the first stage ({fuse}, weight {weight}):")
     print_metrics(metrics)
+    if res.docs_cut and res.docs_cut.share >= CUT_NOTICE:
+        console.print(f"[yellow]{res.docs_cut.message()}[/yellow]")
     speed = res.pairs / max(res.seconds, 1e-9)
     console.print(f"{res.pairs} pairs in {res.seconds:.1f}s ({speed:.1f} pairs/s); wrote {out}")

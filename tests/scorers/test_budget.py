@@ -8,7 +8,7 @@ from transformers import AutoModel
 
 from rankscope.scorers.base import Pair, Scorer
 from rankscope.scorers.budget import DocsCut, doc_budget, documents_cut
-from rankscope.scorers.encoder import BiEncoderScorer
+from rankscope.scorers.encoder import BiEncoderScorer, CrossEncoderScorer
 from rankscope.scorers.registry import build_scorer
 
 
@@ -27,6 +27,11 @@ def test_bi_encoder_budget_counts_distinct_documents_longer_than_it(tokenizer, b
     assert cut == DocsCut(8, 3, 2, float(sorted(n)[1]))
     assert cut.share == 2 / 3 and cut.as_dict()["cut"] == 2
     assert "2 of 3 (67%" in cut.message() and "--max-doc-tokens" in cut.message()
+    # a cross-encoder shares its length with the query: [CLS] q [SEP] d [SEP], the budget an upper bound
+    cross = CrossEncoderScorer(AutoModel.from_pretrained(bert_dir).eval(), tokenizer, max_length=10)
+    joint = documents_cut(cross, docs)
+    assert joint is not None and (joint.budget, joint.cut, joint.shared_with_query) == (7, 2, True)
+    assert "(at most 7 tokens)" in joint.message()
 
 
 def test_decoder_budget_is_its_prompt_document_slot(tokenizer, llama) -> None:

@@ -12,7 +12,7 @@ from rankscope.data.registry import collection_candidates, load_dataset, load_fi
 from rankscope.data.types import Candidates, Collection
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import Run, evaluate
-from rankscope.evaluate.rerank import candidate_pairs
+from rankscope.evaluate.rerank import candidate_pairs, scoring_units
 from rankscope.reranker import Reranker
 from rankscope.retrieve.bm25 import bm25_retrieve
 from rankscope.scorers.budget import DocsCut, documents_cut
@@ -95,11 +95,10 @@ def run_rerank(
     reranker.pairwise_top = pairwise_top
     start = time.perf_counter()
     run = reranker.rerank_run(cands, coll.queries, depth, coll.corpus, show_progress)
-    if isinstance(reranker.scorer, PairwiseScorer):
-        pairs = sum(min(pairwise_top, len(h)) * (min(pairwise_top, len(h)) - 1) for h in cands.hits.values())
-    else:
-        pairs = sum(len(v) for v in run.values())
+    pairwise = isinstance(reranker.scorer, PairwiseScorer)
+    pairs = scoring_units(cands, depth, pairwise_top if pairwise else None)
     seconds = time.perf_counter() - start
     metrics = evaluate(run, coll.qrels, measures) if coll.qrels else {}
-    docs = (p.doc for _, _, p in candidate_pairs(cands, coll.queries, depth, coll.corpus))
+    read = min(depth, pairwise_top) if pairwise else depth  # the documents the scorer read
+    docs = (p.doc for _, _, p in candidate_pairs(cands, coll.queries, read, coll.corpus))
     return RerankResult(run, metrics, seconds, pairs, documents_cut(reranker.scorer, docs))

@@ -7,7 +7,7 @@ from pathlib import Path
 from transformers import AutoModel
 
 from rankscope.scorers.base import Pair, Scorer
-from rankscope.scorers.budget import DocsCut, doc_budget, documents_cut
+from rankscope.scorers.budget import CUT_NOTICE, CutCounter, DocsCut, cut_notice, doc_budget, documents_cut
 from rankscope.scorers.encoder import BiEncoderScorer, CrossEncoderScorer
 from rankscope.scorers.registry import build_scorer
 
@@ -53,3 +53,15 @@ def test_no_budget_or_no_documents_gives_none(tokenizer, bert_dir: Path) -> None
     scorer = BiEncoderScorer(AutoModel.from_pretrained(bert_dir).eval(), tokenizer)
     assert documents_cut(scorer, []) is None
     assert Plain().score([Pair("q", "d")]) == [0.0]
+
+
+def test_counter_counts_each_text_once_across_chunks(tokenizer, bert_dir: Path) -> None:
+    scorer = BiEncoderScorer(AutoModel.from_pretrained(bert_dir).eval(), tokenizer, max_length=10)
+    docs = ["goldfish grow", "the flea life cycle lasts up to a year " * 3, "cats " * 30]
+    counter = CutCounter(scorer)
+    counter.add(docs[:2])
+    counter.add([docs[1], docs[2], docs[0]])  # a later chunk repeats two of them
+    assert counter.result() == documents_cut(scorer, docs) == DocsCut(8, 3, 2, counter.result().median_tokens)  # type: ignore[union-attr]
+    assert cut_notice(counter.result()) is not None
+    assert cut_notice(DocsCut(8, 100, int(CUT_NOTICE * 100) - 1, 5.0)) is None
+    assert cut_notice(None) is None and CutCounter(scorer).result() is None

@@ -22,9 +22,6 @@ from rankscope.cli.app import (
 )
 from rankscope.errors import InputError
 
-CUT_NOTICE = 0.05
-"""`rerank` says how many documents the document budget cut when at least this share were."""
-
 
 def fusion_weight(value: str | None) -> tuple[float | None, dict[str, object] | None]:
     """`--fuse-weight`: a number in [0, 1], or a JSON file written by `rankscope fuse` (the weight chosen
@@ -120,6 +117,7 @@ def rerank(
     from rankscope.io import atomic_dir, write_json, write_yaml
     from rankscope.pipeline import load_inputs, run_rerank
     from rankscope.reranker import Reranker
+    from rankscope.scorers.budget import cut_notice
     from rankscope.scorers.registry import check_budgets, check_scorer
 
     if run is None:
@@ -259,7 +257,7 @@ def rerank(
         print_metrics(res.metrics)
         console.print(f"fused with the first stage ({fuse}, weight {weight}):")
     print_metrics(metrics)
-    if res.docs_cut and res.docs_cut.share >= CUT_NOTICE:
-        console.print(f"[yellow]{res.docs_cut.message()}[/yellow]")
+    if notice := cut_notice(res.docs_cut):
+        console.print(f"[yellow]{notice}[/yellow]")
     speed = res.pairs / max(res.seconds, 1e-9)
     console.print(f"{res.pairs} pairs in {res.seconds:.1f}s ({speed:.1f} pairs/s); wrote {out}")

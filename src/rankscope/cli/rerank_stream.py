@@ -74,6 +74,7 @@ def rerank_streaming(out: Path, overwrite: bool, config: dict[str, Any], **kw: A
     from rankscope.cli.app import console, print_metrics
     from rankscope.io import atomic_dir, write_json, write_yaml
     from rankscope.reranker import Reranker
+    from rankscope.scorers.budget import cut_notice
 
     model, scorer, run, adapter = kw.pop("model"), kw.pop("scorer"), kw.pop("run"), kw.pop("adapter")
     device, dtype, trust = kw.pop("device"), kw.pop("dtype"), kw.pop("trust_remote_code")
@@ -88,10 +89,13 @@ def rerank_streaming(out: Path, overwrite: bool, config: dict[str, Any], **kw: A
         write_json(tmp / "metrics.json", res.metrics)
         write_yaml(tmp / "config.yaml", {**config, "stream": True})
         speed = res.pairs / max(res.seconds, 1e-9)
-        write_json(
-            tmp / "timing.json", {"seconds": res.seconds, "pairs": res.pairs, "pairs_per_second": speed}
-        )
+        timing = {"seconds": res.seconds, "pairs": res.pairs, "pairs_per_second": speed}
+        if res.docs_cut:
+            timing["docs_cut"] = res.docs_cut.as_dict()
+        write_json(tmp / "timing.json", timing)
     print_metrics(res.metrics)
+    if notice := cut_notice(res.docs_cut):
+        console.print(f"[yellow]{notice}[/yellow]")
     console.print(
         f"{res.queries} queries, {res.pairs} pairs in {res.seconds:.1f}s ({speed:.1f} pairs/s); wrote {out}"
     )

@@ -17,6 +17,8 @@ from rankscope.data.readers import iter_candidates, write_trec_rows
 from rankscope.data.types import Candidates, Document, Hit, Qrels
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import default_measures, parse_measures, per_query
+from rankscope.evaluate.rerank import candidate_pairs, scoring_units
+from rankscope.scorers.budget import CutCounter, DocsCut
 from rankscope.scorers.decoder import PairwiseScorer
 
 CHUNK = 256
@@ -29,6 +31,8 @@ class StreamResult:
     seconds: float
     pairs: int
     queries: int
+    docs_cut: DocsCut | None = None
+    """how many of the documents read were longer than the scorer's document budget"""
 
 
 def kept_queries(path: str | Path, max_queries: int) -> set[str]:
@@ -77,6 +81,9 @@ def stream_rerank(
     measures = (measures or default_measures(qrels)) if qrels else []
     sums: dict[str, float] = {}
     pairs, n_queries, n_judged, seconds = 0, 0, 0, 0.0
+    pairwise = isinstance(reranker.scorer, PairwiseScorer)
+    read = min(depth, reranker.pairwise_top) if pairwise else depth  # the documents the scorer reads
+    counter = CutCounter(reranker.scorer)
     with open_write(out) as f:
         for cands in chunks(candidates, depth, chunk or CHUNK, max_queries):
             missing = next((q for q in cands.hits if not (texts.get(q) or cands.queries.get(q))), None)
@@ -85,11 +92,8 @@ def stream_rerank(
             start = time.perf_counter()
             run = reranker.rerank_run(cands, texts, depth, docs, False)
             seconds += time.perf_counter() - start
-            if isinstance(reranker.scorer, PairwiseScorer):
-                top = reranker.pairwise_top
-                pairs += sum(min(top, len(h)) * (min(top, len(h)) - 1) for h in cands.hits.values())
-            else:
-                pairs += sum(len(v) for v in run.values())
+            pairs += scoring_units(cands, depth, reranker.pairwise_top if pairwise else None)
+            counter.add(p.doc for _, _, p in candidate_pairs(cands, texts, read, docs))
             n_queries += len(run)
             write_trec_rows(f, run, tag, out)
             judged = {q: qrels[q] for q in run if q in qrels} if qrels else {}
@@ -100,4 +104,4 @@ def stream_rerank(
     total = n_judged if judged_seen_only or max_queries else len(qrels or {})
     names = [str(m) for m in parse_measures(measures)]  # the keys `evaluate` gives
     metrics = {m: sums.get(m, 0.0) / total for m in names} if total else {}
-    return StreamResult(metrics, seconds, pairs, n_queries)
+    return StreamResult(metrics, seconds, pairs, n_queries, counter.result())

@@ -66,14 +66,46 @@ def doc_budget(scorer: Scorer) -> tuple[int, Any, bool] | None:
     return None
 
 
+CUT_NOTICE = 0.05
+"""`rerank` says how many documents the document budget cut when at least this share were."""
+
+
+class CutCounter:
+    """Counts the documents a scorer's budget cuts as they come, chunk by chunk (`rerank --stream`):
+    each distinct text once, holding only a hash and a length per text."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.found = doc_budget(scorer)
+        self.seen: set[int] = set()
+        self.lengths: list[int] = []
+
+    def add(self, texts: Iterable[str]) -> None:
+        if self.found is None:
+            return
+        new = [t for t in dict.fromkeys(texts) if hash(t) not in self.seen]
+        if not new:
+            return
+        ids = self.found[1](new, add_special_tokens=False, verbose=False)["input_ids"]
+        self.lengths += [len(i) for i in ids]
+        self.seen.update(hash(t) for t in new)
+
+    def result(self) -> DocsCut | None:
+        """None: no budget known, or no texts."""
+        if self.found is None or not self.lengths:
+            return None
+        budget, _, shared = self.found
+        cut = sum(n > budget for n in self.lengths)
+        return DocsCut(budget, len(self.lengths), cut, float(statistics.median(self.lengths)), shared)
+
+
 def documents_cut(scorer: Scorer, texts: Iterable[str]) -> DocsCut | None:
     """How many of the distinct `texts` are longer than the scorer's document budget (None: no budget
     known, or no texts)."""
-    found = doc_budget(scorer)
-    unique = list(dict.fromkeys(texts))
-    if found is None or not unique:
-        return None
-    budget, tokenizer, shared = found
-    lengths = [len(ids) for ids in tokenizer(unique, add_special_tokens=False, verbose=False)["input_ids"]]
-    cut = sum(n > budget for n in lengths)
-    return DocsCut(budget, len(unique), cut, float(statistics.median(lengths)), shared)
+    counter = CutCounter(scorer)
+    counter.add(texts)
+    return counter.result()
+
+
+def cut_notice(cut: DocsCut | None) -> str | None:
+    """The line `rerank` prints when the budget cut at least CUT_NOTICE of the documents."""
+    return cut.message() if cut is not None and cut.share >= CUT_NOTICE else None

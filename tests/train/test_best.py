@@ -77,6 +77,7 @@ def test_best_checkpoint_is_kept_recorded_and_loaded(make_spec, tmp_path: Path, 
 
     log = (run / "train.log").read_text().splitlines()
     assert log[-1].endswith("healthy (dev nDCG@10 0.5000 -> 0.7000; no collapse, no overfitting)")
+    assert any("health verdicts (dev nDCG@10) rest on 4 judged dev queries" in line for line in log)
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [0, 2, 4, 6]
     assert all({"pos_mean", "neg_mean", "auc", "margin", "spread"} <= set(r["health"]) for r in rows)

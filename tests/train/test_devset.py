@@ -40,3 +40,19 @@ def test_a_run_without_dev_data_is_refused(make_spec) -> None:
     spec = make_spec(train={"dev_fraction": 0.0})
     with pytest.raises(InputError, match="no dev set"):
         build_dev_set(spec, [])
+
+
+def test_few_dev_queries_are_named_in_a_notice() -> None:
+    from rankscope.data.types import Candidates, Hit
+    from rankscope.train.devset import FEW_DEV_QUERIES, DevSet, few_queries_notice
+
+    def dev(n: int) -> DevSet:
+        cands = Candidates(hits={f"q{i}": [Hit("d", 1.0)] for i in range(n)})
+        return DevSet(cands, {}, {f"q{i}": {"d": 1} for i in range(n - 1)}, None)  # the last unjudged
+
+    notice = few_queries_notice(dev(21), "RR@10", 21)
+    assert notice is not None and "rest on 20 judged dev queries" in notice and "= 0.025" in notice
+    assert "dev.max_queries (21) caps it" in notice
+    assert "caps it" not in (few_queries_notice(dev(21), "RR@10", 100) or "")  # the set has no more
+    assert few_queries_notice(dev(FEW_DEV_QUERIES + 1), "RR@10", None) is None
+    assert few_queries_notice(dev(21), "dev_loss", 21) is None

@@ -50,7 +50,7 @@ from rankscope.train.callbacks import (
 )
 from rankscope.train.checksums import last_good_checkpoint
 from rankscope.train.data import GroupDataset, TrainingSet, build_training_set
-from rankscope.train.devset import DevSet, build_dev_set
+from rankscope.train.devset import DevSet, build_dev_set, few_queries_notice
 from rankscope.train.losses import build_loss
 from rankscope.train.negatives import filter_false_negatives
 from rankscope.train.teacher import teacher_scores
@@ -268,6 +268,8 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         log.warning("training queries dropped because an evaluation set holds them: %s", data.dropped)
     dev_set = build_dev_set(spec, data.dev)
     measure = select_measure(spec, dev_set)
+    if notice := few_queries_notice(dev_set, measure, spec.dev.max_queries):
+        log.warning(notice)
     args = training_arguments(spec, out, device, bf16)
     teacher_info = with_teacher(spec, data, out, device, args)
     dev_set.groups = list(data.dev)  # with their teacher scores (dev_loss of the distillation objectives)

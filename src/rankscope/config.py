@@ -154,6 +154,10 @@ class TeacherConfig(Strict):
     student_weight: float = Field(
         STUDENT_WEIGHT, gt=0, le=1, description="the student's weight w in the residual-listwise objective"
     )
+    dtype: Literal["float32", "auto", "bfloat16"] = "float32"
+    """the members' weights while they score: float32 (the same scores on every machine), or auto (bf16 on
+    CUDA and on CPUs with native bf16, where bf16 runs faster), or bfloat16. A member scored in bf16 is
+    recorded as LABEL@bfloat16 in the cache, so caches of the two are never mixed."""
 
     @model_validator(mode="after")
     def _one_source(self) -> TeacherConfig:

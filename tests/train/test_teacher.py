@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from rankscope.config import TeacherConfig
 from rankscope.data.examples import Group
 from rankscope.errors import InputError
 from rankscope.train import teacher
@@ -170,3 +171,20 @@ def test_log_spreads_says_when_the_teacher_would_squeeze_the_student(caplog) -> 
     with caplog.at_level("INFO", logger="rankscope.train"):
         log_spreads(scores, z, 3.0)
     assert "scores spread" in caplog.text and "teacher.scale is about" not in caplog.text
+
+
+def test_a_bf16_teacher_scores_in_bf16_and_its_cache_is_kept_apart(make_spec, tmp_path: Path) -> None:
+    members = [{"model": make_spec().model, "scorer": "query-likelihood", "weight": 1.0}]
+    bf16 = {"scorers": members, "dtype": "bfloat16"}
+    assert teacher.members_of(TeacherConfig(**bf16)) == [
+        "query-likelihood:" + make_spec().model + "@bfloat16"
+    ]
+    assert teacher.members_of(TeacherConfig(scorers=members)) == ["query-likelihood:" + make_spec().model]
+    spec = make_spec(objective="kl", teacher=bf16, optim={"steps": 2, "save_every": 2})
+    train(spec, tmp_path / "bf16")
+    head = json.loads((tmp_path / "bf16" / "teacher_scores.jsonl").read_text().splitlines()[0])
+    assert head["members"][0].endswith("@bfloat16")
+    # a float32 teacher does not take the bf16 scores for its own
+    f32 = make_spec(objective="kl", teacher={"scorers": members, "reuse": [str(tmp_path / "bf16")]})
+    with pytest.raises(InputError, match="teacher.reuse: made by teacher members"):
+        train(f32, tmp_path / "f32")

@@ -79,8 +79,19 @@ class TeacherScores:
         return out, missing
 
 
-def members_of(cfg: TeacherConfig) -> list[str]:
-    return [f"file:{Path(cfg.file).name}"] if cfg.file else [m.label for m in cfg.scorers]
+def member_dtype(cfg: TeacherConfig, device: str) -> torch.dtype:
+    """The dtype the members score in: teacher.dtype resolved on this device."""
+    from rankscope.runtime import pick_dtype
+
+    return pick_dtype(cfg.dtype, device)
+
+
+def members_of(cfg: TeacherConfig, device: str = "cpu") -> list[str]:
+    """The cache's member labels: a member scored in bf16 is LABEL@bfloat16."""
+    if cfg.file:
+        return [f"file:{Path(cfg.file).name}"]
+    tag = "@bfloat16" if member_dtype(cfg, device) == torch.bfloat16 else ""
+    return [m.label + tag for m in cfg.scorers]
 
 
 def combine(
@@ -172,7 +183,8 @@ def build_member(member: TeacherMember, spec: ExperimentSpec, device: str) -> Sc
 
     assert member.model is not None and member.scorer is not None
     kind = get_scorer(member.scorer, "teacher.scorers").kind
-    bb = load_backbone(member.model, kind=kind, dtype=torch.float32, device=device)
+    assert spec.teacher is not None
+    bb = load_backbone(member.model, kind=kind, dtype=member_dtype(spec.teacher, device), device=device)
     return build_for_backbone(
         member.scorer, bb, max_query_tokens=spec.max_query_tokens, max_doc_tokens=spec.max_doc_tokens
     )
@@ -247,7 +259,7 @@ def teacher_scores(
     cfg = spec.teacher
     if cfg is None:
         raise InputError("the spec has no teacher section", "teacher")
-    members = members_of(cfg)
+    members = members_of(cfg, device)
     path = out / CACHE_FILE
     pairs = group_pairs(groups, spare=spec.train.filter_negatives is not None)
     raw = read_cache(path, members)

@@ -141,7 +141,8 @@ class TeacherConfig(Strict):
     reuse: list[str] = []
     """other runs' teacher caches (a run folder or its teacher_scores.jsonl) read before scoring, so the
     seeds of one recipe score their pairs once; each must be made by the same members, and is trusted to
-    come from the same document budget (max_doc_tokens) and dtype."""
+    come from the same document budget (max_doc_tokens); the dtype is in the members' labels
+    (teacher.dtype)."""
     normalise: Literal["zscore", "none"] = "zscore"
     temperature: float = Field(TEMPERATURE, gt=0, description="softmax temperature of the kl objective")
     scale: float = Field(

@@ -12,7 +12,7 @@ from rankscope.data.registry import collection_candidates, load_dataset, load_fi
 from rankscope.data.types import Candidates, Collection
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import Run, evaluate
-from rankscope.evaluate.rerank import candidate_pairs, scoring_units
+from rankscope.evaluate.rerank import read_documents, scoring_units
 from rankscope.reranker import Reranker
 from rankscope.retrieve.bm25 import bm25_retrieve
 from rankscope.scorers.budget import DocsCut, documents_cut
@@ -95,10 +95,9 @@ def run_rerank(
     reranker.pairwise_top = pairwise_top
     start = time.perf_counter()
     run = reranker.rerank_run(cands, coll.queries, depth, coll.corpus, show_progress)
-    pairwise = isinstance(reranker.scorer, PairwiseScorer)
-    pairs = scoring_units(cands, depth, pairwise_top if pairwise else None)
+    top = pairwise_top if isinstance(reranker.scorer, PairwiseScorer) else None
+    pairs = scoring_units(cands, depth, top)
     seconds = time.perf_counter() - start
     metrics = evaluate(run, coll.qrels, measures) if coll.qrels else {}
-    read = min(depth, pairwise_top) if pairwise else depth  # the documents the scorer read
-    docs = (p.doc for _, _, p in candidate_pairs(cands, coll.queries, read, coll.corpus))
+    docs = read_documents(cands, coll.queries, depth, coll.corpus, top)
     return RerankResult(run, metrics, seconds, pairs, documents_cut(reranker.scorer, docs))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from rankscope.scorers.budget import DocsCut
 
 app = typer.Typer(
     help="Fine-tune LLM passage rerankers with PEFT and see where relevance is learned.",
@@ -37,6 +40,26 @@ def print_metrics(metrics: dict[str, float]) -> None:
     for k, v in metrics.items():
         table.add_row(k, f"{v:.4f}")
     console.print(table)
+
+
+def rerank_timing(seconds: float, pairs: int, docs_cut: DocsCut | None) -> dict[str, object]:
+    """OUT/timing.json of `rerank`, whole-file or streamed: time, pairs and the documents the budget cut."""
+    timing: dict[str, object] = {
+        "seconds": seconds,
+        "pairs": pairs,
+        "pairs_per_second": pairs / max(seconds, 1e-9),
+    }
+    if docs_cut:
+        timing["docs_cut"] = docs_cut.as_dict()
+    return timing
+
+
+def print_docs_cut(docs_cut: DocsCut | None) -> None:
+    """`rerank`'s notice when its document budget cut a noticeable share of the documents."""
+    from rankscope.scorers.budget import cut_notice
+
+    if notice := cut_notice(docs_cut):
+        console.print(f"[yellow]{notice}[/yellow]")
 
 
 def fmt(value: object) -> str:

@@ -18,7 +18,9 @@ from rankscope.cli.app import (
     QueriesOpt,
     app,
     console,
+    print_docs_cut,
     print_metrics,
+    rerank_timing,
 )
 from rankscope.errors import InputError
 
@@ -117,7 +119,6 @@ def rerank(
     from rankscope.io import atomic_dir, write_json, write_yaml
     from rankscope.pipeline import load_inputs, run_rerank
     from rankscope.reranker import Reranker
-    from rankscope.scorers.budget import cut_notice
     from rankscope.scorers.registry import check_budgets, check_scorer
 
     if run is None:
@@ -220,15 +221,7 @@ def rerank(
         )
         write_json(tmp / "metrics.json", metrics)
         write_yaml(tmp / "config.yaml", config)
-        write_json(
-            tmp / "timing.json",
-            {
-                "seconds": res.seconds,
-                "pairs": res.pairs,
-                "pairs_per_second": res.pairs / max(res.seconds, 1e-9),
-                **({"docs_cut": res.docs_cut.as_dict()} if res.docs_cut else {}),
-            },
-        )
+        write_json(tmp / "timing.json", rerank_timing(res.seconds, res.pairs, res.docs_cut))
     if run is not None and metrics:
         from rankscope.train.card import record_eval
         from rankscope.trained import adapter_folder
@@ -257,7 +250,6 @@ def rerank(
         print_metrics(res.metrics)
         console.print(f"fused with the first stage ({fuse}, weight {weight}):")
     print_metrics(metrics)
-    if notice := cut_notice(res.docs_cut):
-        console.print(f"[yellow]{notice}[/yellow]")
+    print_docs_cut(res.docs_cut)
     speed = res.pairs / max(res.seconds, 1e-9)
     console.print(f"{res.pairs} pairs in {res.seconds:.1f}s ({speed:.1f} pairs/s); wrote {out}")

@@ -71,10 +71,9 @@ def rerank_stream(
 def rerank_streaming(out: Path, overwrite: bool, config: dict[str, Any], **kw: Any) -> None:
     """The whole `rerank --stream` command: load the reranker, rerank into a temporary folder renamed to
     `out` at the end (run.trec, metrics.json, config.yaml, timing.json), print the metrics."""
-    from rankscope.cli.app import console, print_metrics
+    from rankscope.cli.app import console, print_docs_cut, print_metrics, rerank_timing
     from rankscope.io import atomic_dir, write_json, write_yaml
     from rankscope.reranker import Reranker
-    from rankscope.scorers.budget import cut_notice
 
     model, scorer, run, adapter = kw.pop("model"), kw.pop("scorer"), kw.pop("run"), kw.pop("adapter")
     device, dtype, trust = kw.pop("device"), kw.pop("dtype"), kw.pop("trust_remote_code")
@@ -88,14 +87,10 @@ def rerank_streaming(out: Path, overwrite: bool, config: dict[str, Any], **kw: A
         res = rerank_stream(reranker, tmp, **kw)
         write_json(tmp / "metrics.json", res.metrics)
         write_yaml(tmp / "config.yaml", {**config, "stream": True})
-        speed = res.pairs / max(res.seconds, 1e-9)
-        timing = {"seconds": res.seconds, "pairs": res.pairs, "pairs_per_second": speed}
-        if res.docs_cut:
-            timing["docs_cut"] = res.docs_cut.as_dict()
-        write_json(tmp / "timing.json", timing)
+        write_json(tmp / "timing.json", rerank_timing(res.seconds, res.pairs, res.docs_cut))
     print_metrics(res.metrics)
-    if notice := cut_notice(res.docs_cut):
-        console.print(f"[yellow]{notice}[/yellow]")
+    print_docs_cut(res.docs_cut)
+    speed = res.pairs / max(res.seconds, 1e-9)
     console.print(
         f"{res.queries} queries, {res.pairs} pairs in {res.seconds:.1f}s ({speed:.1f} pairs/s); wrote {out}"
     )

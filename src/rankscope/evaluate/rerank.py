@@ -37,6 +37,19 @@ def candidate_pairs(
     return rows
 
 
+def read_documents(
+    candidates: Candidates,
+    queries: dict[str, str],
+    depth: int,
+    corpus: dict[str, Document] | None = None,
+    pairwise_top: int | None = None,
+) -> Iterator[str]:
+    """The document texts a reranking reads: each query's top `depth`, or with `pairwise_top` its top
+    min(depth, pairwise_top), which is all `rerank_pairwise` compares."""
+    read = depth if pairwise_top is None else min(depth, pairwise_top)
+    return (p.doc for _, _, p in candidate_pairs(candidates, queries, read, corpus))
+
+
 def scoring_units(candidates: Candidates, depth: int, pairwise_top: int | None = None) -> int:
     """How many scorer calls a reranking makes: the pairs `rerank` scores (each query's top `depth`), or
     with `pairwise_top` the ordered comparisons `rerank_pairwise` makes (what `advance` counts)."""

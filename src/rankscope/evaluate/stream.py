@@ -17,7 +17,7 @@ from rankscope.data.readers import iter_candidates, write_trec_rows
 from rankscope.data.types import Candidates, Document, Hit, Qrels
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import default_measures, parse_measures, per_query
-from rankscope.evaluate.rerank import candidate_pairs, scoring_units
+from rankscope.evaluate.rerank import read_documents, scoring_units
 from rankscope.scorers.budget import CutCounter, DocsCut
 from rankscope.scorers.decoder import PairwiseScorer
 
@@ -81,8 +81,7 @@ def stream_rerank(
     measures = (measures or default_measures(qrels)) if qrels else []
     sums: dict[str, float] = {}
     pairs, n_queries, n_judged, seconds = 0, 0, 0, 0.0
-    pairwise = isinstance(reranker.scorer, PairwiseScorer)
-    read = min(depth, reranker.pairwise_top) if pairwise else depth  # the documents the scorer reads
+    top = reranker.pairwise_top if isinstance(reranker.scorer, PairwiseScorer) else None
     counter = CutCounter(reranker.scorer)
     with open_write(out) as f:
         for cands in chunks(candidates, depth, chunk or CHUNK, max_queries):
@@ -92,8 +91,8 @@ def stream_rerank(
             start = time.perf_counter()
             run = reranker.rerank_run(cands, texts, depth, docs, False)
             seconds += time.perf_counter() - start
-            pairs += scoring_units(cands, depth, reranker.pairwise_top if pairwise else None)
-            counter.add(p.doc for _, _, p in candidate_pairs(cands, texts, read, docs))
+            pairs += scoring_units(cands, depth, top)
+            counter.add(read_documents(cands, texts, depth, docs, top))
             n_queries += len(run)
             write_trec_rows(f, run, tag, out)
             judged = {q: qrels[q] for q in run if q in qrels} if qrels else {}

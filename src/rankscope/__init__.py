@@ -10,6 +10,7 @@ The Python API (the CLI is a thin layer over it):
     result = rankscope.train("spec.yaml", "runs/x")                  # result.metrics, result.reranker()
     rankscope.evaluate(run, qrels)                                   # {"nDCG@10": ...}
     rankscope.compare([baseline_run, run], qrels)                    # paired t-test, bootstrap CI
+    rankscope.soup(["runs/x", "runs/x-seed1"], "runs/x-soup")        # weight-averaged fine-tunes
     rankscope.inspect("runs/x")                                      # probes, attention, ablations
 """
 
@@ -25,6 +26,7 @@ _LAZY = {
     "Ranked": ("rankscope.reranker", "Ranked"),
     "compare": ("rankscope.evaluate.compare", "compare"),
     "fuse": ("rankscope.evaluate.fusion", "fuse"),
+    "soup": ("rankscope.train.soup", "soup"),
     "load_dataset": ("rankscope.data.registry", "load_dataset"),
     "load_candidates": ("rankscope.data.readers", "read_candidates"),
     "load_spec": ("rankscope.config", "load_spec"),

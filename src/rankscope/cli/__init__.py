@@ -1,7 +1,8 @@
 """The `rankscope` command line: one thin module per command group over the Python API.
 
-Modules: data (datasets, retrieve), rerank, evaluate (evaluate, compare), train (train, export, sweep,
-synth, pseudo-label, demo), inspect (inspect, report). Each registers its commands on the one typer app.
+Modules: data (datasets, retrieve), rerank, evaluate (evaluate, compare), train (train, export, soup,
+sweep, synth, pseudo-label, demo), inspect (inspect, report). Each registers its commands on the one
+typer app.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ COMMANDS = (
     "fuse",
     "train",
     "export",
+    "soup",
     "sweep",
     "synth",
     "pseudo-label",

@@ -1,4 +1,4 @@
-"""Commands that train: train, export, sweep, synth, pseudo-label and the demo."""
+"""Commands that train: train, export, soup, sweep, synth, pseudo-label and the demo."""
 
 from __future__ import annotations
 
@@ -81,6 +81,31 @@ def export_cmd(
         highlight=False,
     )
     console.print(f"wrote {path} and {path / gguf_name(quant)}")
+
+
+@app.command("soup")
+def soup_cmd(
+    sources: Annotated[
+        list[Path], typer.Argument(help="run folders (their best checkpoint) or checkpoint folders in runs")
+    ],
+    out: Annotated[Path, typer.Option(help="the soup's run folder (loads with rerank --run)")],
+    weight: Annotated[
+        list[float] | None, typer.Option(help="one weight per ingredient, in order (default: equal)")
+    ] = None,
+    overwrite: bool = False,
+) -> None:
+    """Average the trained weights of several fine-tunes of one model (seeds of a recipe, checkpoints of
+    a run) into one reranker: a model soup."""
+    from rankscope.train.card import current_command
+    from rankscope.train.soup import SOUP_FILE, soup
+
+    folder = soup(
+        sources, out, weights=weight or None, overwrite=overwrite, command=current_command() or None
+    )
+    recipe = json.loads((folder / SOUP_FILE).read_text())
+    for part in recipe["ingredients"]:
+        console.print(f"  {part['weight']:g} x {part['checkpoint']}", highlight=False)
+    console.print(f"wrote {folder} ({recipe['tensors']} tensors averaged)")
 
 
 @app.command("sweep")

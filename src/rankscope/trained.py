@@ -114,7 +114,7 @@ def with_budgets(
     if not update:
         return spec
     try:
-        return ExperimentSpec.model_validate({**spec.model_dump(), **update})
+        return ExperimentSpec.model_validate({**spec.dump(), **update})
     except ValidationError as e:
         field = "--" + str(e.errors()[0]["loc"][0]).replace("_", "-")
         raise InputError(e.errors()[0]["msg"], field) from None

@@ -1,0 +1,24 @@
+"""Loading a trained run back: another token budget keeps the run's own method, whatever its fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rankscope.scorers.base import Pair
+from rankscope.train.run import train
+from rankscope.trained import load_run_scorer
+
+PAIRS = [Pair("query fleas live a year 0", "passage: fleas live a year (0) and more words here")]
+
+
+def test_a_budget_keeps_the_method_of_a_full_weight_run(make_spec, tmp_path: Path) -> None:
+    """A freeze run of one layer's attn.v: with --max-doc-tokens the spec's method stays that (not the
+    defaults, which would unfreeze every layer and find no trained weights for them)."""
+    method = {"name": "freeze", "layers": "1", "targets": ["attn.v"], "full_weights": True}
+    run = tmp_path / "run"
+    train(make_spec(scorer="linear-head", method=method), run)
+    scorer, spec = load_run_scorer(run, max_doc_tokens=3)
+    assert spec.max_doc_tokens == 3
+    assert spec.method.model_dump(mode="json") == {**spec.method.model_dump(mode="json"), **method}
+    assert spec.dump()["method"]["targets"] == ["attn.v"]
+    assert len(scorer.score(PAIRS)) == 1

@@ -13,11 +13,11 @@ from safetensors.torch import load_file, save_file
 
 from rankscope.cli import main
 from rankscope.errors import InputError
-from rankscope.methods.registry import TRAINABLE_FILE
+from rankscope.methods.registry import TRAINABLE_FILE, merged
 from rankscope.scorers.base import Pair
 from rankscope.train.run import train
 from rankscope.train.soup import SOUP_FILE, soup
-from rankscope.trained import HEAD_FILE, load_run_scorer
+from rankscope.trained import HEAD_FILE, load_run_scorer, run_spec
 
 PAIRS = [
     Pair("query fleas live a year 0", "passage: fleas live a year (0)"),
@@ -92,9 +92,15 @@ def test_bad_soups_fail_clearly_and_write_nothing(runs: list[Path], make_spec, t
     with pytest.raises(InputError, match="neither a training run"):
         soup([runs[0], tmp_path], out)
     lora = tmp_path / "lora"
-    train(make_spec(), lora)
-    with pytest.raises(InputError, match="LoRA adapter cannot be averaged"):
-        soup([lora, lora], out)
+    train(
+        make_spec(
+            scorer="linear-head",
+            method={"name": "freeze", "layers": "1", "targets": ["attn.v"], "full_weights": False},
+        ),
+        lora,
+    )
+    with pytest.raises(InputError, match="'method' differs"):
+        soup([runs[0], lora], out)
     other = tmp_path / "other"
     train(make_spec(scorer="query-likelihood", objective="ql-nll", method=FULL), other)
     with pytest.raises(InputError, match="'scorer' differs"):
@@ -111,6 +117,31 @@ def test_bad_soups_fail_clearly_and_write_nothing(runs: list[Path], make_spec, t
     with pytest.raises(InputError, match=f"'{key}' has shape"):
         soup([runs[0], bad / "adapter"], out)
     assert not out.exists() and not list(tmp_path.glob(".soup*"))  # nothing half-written
+
+
+def test_lora_soup_is_the_exact_mean_of_the_updates(make_spec, tmp_path: Path) -> None:
+    """Two LoRA seeds (r=4, alpha 8): the soup is one adapter of rank 8 whose merged weights are the mean
+    of the two merged models, and whose scores follow from them."""
+    runs = []
+    for seed in (0, 1):
+        run = tmp_path / f"lora{seed}"
+        spec = make_spec(train={"seed": seed}, optim={"seed": seed})
+        train(spec, run)
+        runs.append(run)
+    out = soup(runs, tmp_path / "soup", weights=[1, 3])
+    config = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert (config["r"], config["lora_alpha"]) == (8, 8)
+    assert run_spec(out).method.rank == 8  # type: ignore[attr-defined]
+    w0, w1, ws = (merged(load_run_scorer(r)[0].model).state_dict() for r in [*runs, out])
+    changed = 0
+    for key in ws:
+        torch.testing.assert_close(ws[key], 0.25 * w0[key] + 0.75 * w1[key], atol=1e-6, rtol=1e-5)
+        changed += int(not torch.equal(w0[key], w1[key]))
+    assert changed >= 2  # the LoRA targets moved, differently per seed
+    cfg = json.loads((runs[0] / "adapter" / "adapter_config.json").read_text())
+    (runs[1] / "best" / "adapter_config.json").write_text(json.dumps({**cfg, "use_dora": True}))
+    with pytest.raises(InputError, match="only plain LoRA adapters.*use_dora"):
+        soup(runs, tmp_path / "dora")
 
 
 def _invoke(*args: str) -> int | None:

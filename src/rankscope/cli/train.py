@@ -95,7 +95,7 @@ def soup_cmd(
     overwrite: bool = False,
 ) -> None:
     """Average the trained weights of several fine-tunes of one model (seeds of a recipe, checkpoints of
-    a run) into one reranker: a model soup."""
+    a run) into one reranker: a model soup (LoRA adapters: the exact mean of their updates)."""
     from rankscope.train.card import current_command
     from rankscope.train.soup import SOUP_FILE, soup
 
@@ -105,7 +105,8 @@ def soup_cmd(
     recipe = json.loads((folder / SOUP_FILE).read_text())
     for part in recipe["ingredients"]:
         console.print(f"  {part['weight']:g} x {part['checkpoint']}", highlight=False)
-    console.print(f"wrote {folder} ({recipe['tensors']} tensors averaged)")
+    how = "averaged" if recipe["lora_rank"] is None else f"stacked: LoRA rank {recipe['lora_rank']}"
+    console.print(f"wrote {folder} ({recipe['tensors']} tensors {how})")
 
 
 @app.command("sweep")

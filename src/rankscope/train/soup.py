@@ -9,8 +9,10 @@ averaged trained weights (and head), and soup.json naming the ingredients and we
 `Reranker.from_run` and `export` load it as any run.
 
 Full-weight runs (method freeze), trained heads and method modules (Q-PEFT's prompter) are averaged
-tensor by tensor. LoRA adapters are refused: the mean of the A and B factors is not the mean of the
-weight updates B @ A.
+tensor by tensor. LoRA adapters are not: the mean of the A and B factors is not the mean of the weight
+updates B @ A. Their soup is exact instead: one LoRA adapter of rank r x k whose A stacks the
+ingredients' A and whose B stacks their B, each scaled by its weight and LoRA scaling, so that
+B @ A = sum_i w_i * scaling_i * B_i @ A_i (the spec's rank and alpha say so: alpha = rank, scaling 1).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import yaml
 from safetensors.torch import load_file, save_file
 
 from rankscope.errors import InputError
@@ -31,6 +34,10 @@ from rankscope.train.card import write_card
 from rankscope.trained import HEAD_FILE, INFO_FILE, adapter_folder, run_spec
 
 SOUP_FILE = "soup.json"
+PEFT_CONFIG = "adapter_config.json"
+PEFT_WEIGHTS = "adapter_model.safetensors"
+PLAIN_LORA = ("use_rslora", "use_dora", "rank_pattern", "alpha_pattern")
+"""PEFT options whose adapters are not souped by stacking (their scaling is not alpha / r everywhere)."""
 SHARED = ("model", "scorer", "method", "trust_remote_code")
 """Spec fields every ingredient must share: the same base model, scorer and trained parameters."""
 
@@ -55,9 +62,9 @@ def ingredient(source: str | Path, weight: float = 1.0) -> Ingredient:
 
 
 def _check_specs(parts: Sequence[Ingredient]) -> None:
-    first = run_spec(parts[0].run).model_dump(mode="json")
+    first = run_spec(parts[0].run).dump()
     for part in parts[1:]:
-        other = run_spec(part.run).model_dump(mode="json")
+        other = run_spec(part.run).dump()
         for key in SHARED:
             if other[key] != first[key]:
                 raise InputError(
@@ -106,6 +113,41 @@ def average(
     return out
 
 
+def lora_soup(
+    folders: Sequence[Path], weights: Sequence[float]
+) -> tuple[dict[str, torch.Tensor], dict[str, object]]:
+    """The exact soup of plain LoRA adapters: A stacked, B stacked and scaled by w_i * alpha_i / r_i,
+    in an adapter of rank sum(r_i) with alpha = rank (scaling 1). Other saved modules are averaged."""
+    configs = [json.loads((f / PEFT_CONFIG).read_text()) for f in folders]
+    for folder, config in zip(folders, configs, strict=True):
+        odd = [k for k in PLAIN_LORA if config.get(k)]
+        if odd:
+            raise InputError(f"only plain LoRA adapters are souped (this one sets {odd[0]})", folder)
+    states = [_tensors(f, PEFT_WEIGHTS, True) or {} for f in folders]
+    for state, folder in zip(states[1:], folders[1:], strict=True):
+        if set(state) != set(states[0]):
+            odd_key = sorted(set(state) ^ set(states[0]))[0]
+            raise InputError(f"its adapter's tensors differ from {folders[0]}'s ('{odd_key}')", folder)
+    total = float(sum(weights))
+    scale = [w / total * c["lora_alpha"] / c["r"] for w, c in zip(weights, configs, strict=True)]
+    out: dict[str, torch.Tensor] = {}
+    rest = {}
+    for key, ref in states[0].items():
+        if ".lora_A." in key:
+            out[key] = torch.cat([s[key] for s in states], dim=0).contiguous()
+        elif ".lora_B." in key:
+            parts = [s[key].float() * c for s, c in zip(states, scale, strict=True)]
+            out[key] = torch.cat(parts, dim=1).to(ref.dtype).contiguous()
+        elif "lora_" in key:
+            raise InputError(f"'{key}' is not a LoRA factor of a linear layer", folders[0])
+        else:
+            rest[key] = ref
+    if rest:
+        out.update(average([{k: s[k] for k in rest} for s in states], weights, folders))
+    rank = sum(int(c["r"]) for c in configs)
+    return out, {**configs[0], "r": rank, "lora_alpha": rank}
+
+
 def soup(
     sources: Sequence[str | Path],
     out: str | Path,
@@ -123,27 +165,33 @@ def soup(
         if any(w < 0 for w in weights) or sum(weights) <= 0:
             raise InputError("weights must be non-negative and not all zero", "--weight")
     parts = [ingredient(s, w) for s, w in zip(sources, weights or [1.0] * len(sources), strict=True)]
-    for part in parts:
-        if (part.folder / "adapter_config.json").is_file():
-            raise InputError(
-                "a LoRA adapter cannot be averaged as it is stored (the mean of the A and B factors is not "
-                "the mean of the updates): soup full-weight runs (method freeze) or trained heads",
-                part.folder,
-            )
     _check_specs(parts)
     folders = [p.folder for p in parts]
     ws = [p.weight for p in parts]
-    trained = average([_tensors(f, TRAINABLE_FILE, True) or {} for f in folders], ws, folders)
+    lora = [(f / PEFT_CONFIG).is_file() for f in folders]
+    if any(lora) and not all(lora):
+        raise InputError("a LoRA adapter among full-weight ingredients", folders[lora.index(True)])
+    config: dict[str, object] | None = None
+    if all(lora):
+        trained, config = lora_soup(folders, ws)
+    else:
+        trained = average([_tensors(f, TRAINABLE_FILE, True) or {} for f in folders], ws, folders)
     heads = [_tensors(f, HEAD_FILE, False) for f in folders]
     if any(h is None for h in heads) and not all(h is None for h in heads):
         missing = folders[heads.index(None)]
         raise InputError(f"no {HEAD_FILE} here, where other ingredients have one", missing)
     out = Path(out)
     with atomic_dir(out, overwrite) as tmp:
-        shutil.copyfile(parts[0].run / "spec.yaml", tmp / "spec.yaml")
+        spec = yaml.safe_load((parts[0].run / "spec.yaml").read_text())
         adapter = tmp / "adapter"
         adapter.mkdir()
-        save_file(trained, str(adapter / TRAINABLE_FILE))
+        if config is None:
+            save_file(trained, str(adapter / TRAINABLE_FILE))
+        else:
+            save_file(trained, str(adapter / PEFT_WEIGHTS))
+            (adapter / PEFT_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+            spec["method"].update(rank=config["r"], alpha=float(config["lora_alpha"]))
+        (tmp / "spec.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
         if heads[0] is not None:
             save_file(average(heads, ws, folders), str(adapter / HEAD_FILE))  # type: ignore[arg-type]
         if (folders[0] / INFO_FILE).is_file():
@@ -153,6 +201,7 @@ def soup(
                 {"run": str(p.run), "checkpoint": str(p.folder), "weight": p.weight} for p in parts
             ],
             "tensors": len(trained),
+            "lora_rank": None if config is None else config["r"],
         }
         (tmp / SOUP_FILE).write_text(json.dumps(recipe, indent=2) + "\n")
         write_card(tmp, run_spec(tmp), command=command)

@@ -3,7 +3,7 @@
 # seeds 0, 1, 2 trained (skipped when done; a killed training resumes), their best checkpoints' weights
 # averaged into one bi-encoder (rankscope soup), and the soup, each seed and zero-shot MiniLM reranking the
 # dev part (BM25 top-20), DL19 (top-100) and SciFact test (top-20, 64 + 256 tokens on every side), then the
-# paired tests against zero-shot MiniLM. About 40 minutes a seed on 2 AVX512-BF16 cores.
+# paired tests against zero-shot MiniLM. About 35 minutes a seed on 2 AVX512-BF16 cores.
 #   nohup bash examples/minilm-scifact-soup.sh > logs/minilm-scifact-soup.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -120,8 +120,8 @@ def test_bad_soups_fail_clearly_and_write_nothing(runs: list[Path], make_spec, t
 
 
 def test_lora_soup_is_the_exact_mean_of_the_updates(make_spec, tmp_path: Path) -> None:
-    """Two LoRA seeds (r=4, alpha 8): the soup is one adapter of rank 8 whose merged weights are the mean
-    of the two merged models, and whose scores follow from them."""
+    """Two LoRA seeds (r=4, alpha 8), weighted 1:3: the soup is one adapter of rank 8 whose merged
+    weights are the weighted mean of the two merged models."""
     runs = []
     for seed in (0, 1):
         run = tmp_path / f"lora{seed}"

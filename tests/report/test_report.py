@@ -205,3 +205,18 @@ def test_gradnorm_findings_numbers() -> None:
     assert f.numbers["peak_layers"] == [6, 8] and 0.6 < f.numbers["peak_share"] < 0.9
     assert abs(sum(f.numbers["layer_share"]) - 1) < 1e-9
     assert peak_window(np.array([0, 1, 5, 5, 0.0]), 2) == (2, 3, 10 / 11)
+
+
+def test_a_soup_says_it_is_one(tmp_path: Path) -> None:
+    """A soup folder's report names its ingredients and weights, and that its spec is the first's."""
+    run = tmp_path / "soup"
+    run.mkdir()
+    (run / "spec.yaml").write_text("model: minilm-l6\n")
+    parts = [{"run": "runs/a", "checkpoint": "runs/a/best", "weight": 1.0}]
+    parts.append({"run": "runs/b", "checkpoint": "runs/b/checkpoints/checkpoint-300", "weight": 2.0})
+    (run / "soup.json").write_text(json.dumps({"ingredients": parts, "tensors": 4, "lora_rank": None}))
+    page = write_report(run).read_text()
+    assert "A soup (rankscope soup)" in page and "the first ingredient" in page
+    assert "runs/b/checkpoints/checkpoint-300" in page
+    (run / "soup.json").unlink()
+    assert "A soup" not in write_report(run).read_text()  # a plain run says nothing of soups

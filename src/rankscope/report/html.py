@@ -30,6 +30,7 @@ from rankscope.report.figures_health import health_figure
 from rankscope.report.page import Builder, Section, table
 from rankscope.report.per_query import RUNS_DIR
 from rankscope.report.sweep_sections import per_query_section, sweep_section
+from rankscope.train.soup import SOUP_FILE
 
 log = logging.getLogger("rankscope.report")
 REPORT_FILE = "report.html"
@@ -247,6 +248,14 @@ def _overview(run_dir: Path) -> Section | None:
         data = json.loads(summary.read_text())
         flat = [[k, v if not isinstance(v, dict | list) else json.dumps(v)] for k, v in data.items()]
         parts.append(table(["run summary", "value"], flat))
+    soup = run_dir / SOUP_FILE
+    if soup.is_file():
+        ingredients = json.loads(soup.read_text())["ingredients"]
+        parts.append(
+            "<p>A soup (rankscope soup): the weighted mean of these fine-tunes' trained weights; the spec "
+            "below is the first ingredient's, and the training sections describe no run of the soup.</p>"
+        )
+        parts.append(table(["ingredient", "weight"], [[i["checkpoint"], i["weight"]] for i in ingredients]))
     if spec.is_file():
         parts.append(
             f"<details><summary>spec.yaml</summary><pre>{html.escape(spec.read_text())}</pre></details>"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 import torch
@@ -76,5 +77,18 @@ def rankscope() -> Callable[..., subprocess.CompletedProcess[str]]:
     def run(*args: str, limit: int = 0) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-c", _DRIVER, str(limit), *args]
         return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+    return run
+
+
+@pytest.fixture()
+def invoke() -> Callable[..., int | None]:
+    """`invoke(*args)` runs the console entry point (with its error handler) and returns the exit code."""
+    from rankscope.cli import main
+
+    def run(*args: str) -> int | None:
+        with patch.object(sys, "argv", ["rankscope", *args]), pytest.raises(SystemExit) as exc:
+            main()
+        return exc.value.code
 
     return run

@@ -4,15 +4,12 @@ written file and the command line (tiny random llama, a fake data root, stub sco
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from unittest.mock import patch
 
 import pytest
 
 from rankscope import synth
-from rankscope.cli import main
 from rankscope.data.readers import read_bge_jsonl
 from rankscope.data.types import Collection, Document
 from rankscope.scorers.base import Pair, Scorer
@@ -197,12 +194,6 @@ def test_synthesize_cleans_filters_and_guards(tokenizer, monkeypatch) -> None:
 # --------------------------------------------------------------------------- command line
 
 
-def invoke(*args: str) -> int | None:
-    with patch.object(sys, "argv", ["rankscope", *args]), pytest.raises(SystemExit) as exc:
-        main()
-    return exc.value.code
-
-
 @pytest.fixture()
 def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fake RANKSCOPE_DATA: SciFact (shared corpus, train and test qrels) and MS MARCO dev (no corpus)."""
@@ -228,7 +219,9 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def test_cli_writes_a_training_file_without_eval_passages(data_root, llama_dir, tmp_path, capsys) -> None:
+def test_cli_writes_a_training_file_without_eval_passages(
+    data_root, llama_dir, tmp_path, capsys, invoke
+) -> None:
     out = tmp_path / "runs" / "synth.jsonl"
     args = ["synth", "--dataset", "scifact-train", "--model", str(llama_dir), "--passages", "20"]
     args += ["--out", str(out), "--negatives", "3", "--keep-top", "4", "--temperature", "1.0"]
@@ -261,7 +254,9 @@ def test_cli_writes_a_training_file_without_eval_passages(data_root, llama_dir, 
         ["--corpus", "missing.jsonl"],
     ],
 )
-def test_cli_bad_input_exits_2_and_writes_nothing(data_root, llama_dir, tmp_path, capsys, extra) -> None:
+def test_cli_bad_input_exits_2_and_writes_nothing(
+    data_root, llama_dir, tmp_path, capsys, extra, invoke
+) -> None:
     out = tmp_path / "o" / "synth.jsonl"
     code = invoke("synth", "--model", str(llama_dir), "--passages", "3", "--out", str(out), *extra)
     assert code == 2

@@ -1,28 +1,12 @@
-"""CLI fixtures: the console entry point with its error handler, and small query/qrels/candidate files."""
+"""CLI fixtures: small query/qrels/candidate files (`invoke`, the entry point, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import gzip
 import json
-import sys
 from pathlib import Path
-from unittest.mock import patch
 
 import pytest
-
-from rankscope.cli import main
-
-
-@pytest.fixture()
-def invoke():
-    """Run the console entry point (with its error handler) and return the exit code."""
-
-    def run(*args: str) -> int | None:
-        with patch.object(sys, "argv", ["rankscope", *args]), pytest.raises(SystemExit) as exc:
-            main()
-        return exc.value.code
-
-    return run
 
 
 @pytest.fixture()

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
-from unittest.mock import patch
 
 import pytest
 
-from rankscope.cli import main
 from rankscope.data.readers import read_qrels, read_trec_run
 from rankscope.evaluate.metrics import evaluate
 from rankscope.inspect.ablation import load_ablation, run_file_name
@@ -23,13 +20,7 @@ from rankscope.scorers.base import Pair
 from rankscope.train.run import train
 
 
-def invoke(*args: str) -> int | None:
-    with patch.object(sys, "argv", ["rankscope", *args]), pytest.raises(SystemExit) as exc:
-        main()
-    return exc.value.code
-
-
-def test_inspect_then_report(make_spec, tmp_path: Path, capsys) -> None:
+def test_inspect_then_report(make_spec, tmp_path: Path, capsys, invoke) -> None:
     run = tmp_path / "run"
     train(make_spec(optim={"steps": 2, "save_every": 1, "lr": 0.05}), run)
     (run / "deltas.npz").unlink()  # a run from before deltas were recorded: inspect reads its checkpoints
@@ -79,7 +70,7 @@ def test_inspect_then_report(make_spec, tmp_path: Path, capsys) -> None:
     assert summary["errors"] == {}
 
 
-def test_inspect_a_lora_bi_encoder(make_spec, bert_dir: Path, tmp_path: Path, capsys) -> None:
+def test_inspect_a_lora_bi_encoder(make_spec, bert_dir: Path, tmp_path: Path, capsys, invoke) -> None:
     """A bi-encoder has no document-to-query attention: that part is skipped with the reason, the rest
     (probes, adapter ablation) is written and the ablation really switches the adapters off."""
     run = tmp_path / "run"
@@ -119,7 +110,9 @@ def test_load_run_scorers_zero_shot(make_spec, tmp_path: Path) -> None:
         assert zero is rs.base and zero.score(pairs) != rs.scorer.score(pairs)
 
 
-def test_inspect_a_full_weight_run_measures_its_weight_change(make_spec, tmp_path: Path, capsys) -> None:
+def test_inspect_a_full_weight_run_measures_its_weight_change(
+    make_spec, tmp_path: Path, capsys, invoke
+) -> None:
     """A full-weight run (freeze) gets ||W - W0||_F per checkpoint, only where it trained, and the
     report says so; its trained weights are ablated by component (put back to the base model's)."""
     run = tmp_path / "full"
@@ -159,7 +152,7 @@ def test_inspect_a_full_weight_run_measures_its_weight_change(make_spec, tmp_pat
     assert deltas.steps.tolist() == [2] and deltas.labels == ["adapter"]
 
 
-def test_inspect_refuses_a_folder_that_is_no_run(tmp_path: Path, capsys) -> None:
+def test_inspect_refuses_a_folder_that_is_no_run(tmp_path: Path, capsys, invoke) -> None:
     assert invoke("inspect", str(tmp_path / "missing")) == 2
     assert "no such run folder" in capsys.readouterr().err
     (tmp_path / "notes.txt").write_text("x")

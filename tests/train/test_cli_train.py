@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from unittest.mock import patch
 
-import pytest
 import yaml
 
-from rankscope.cli import main
 
-
-def invoke(*args: str) -> int | None:
-    with patch.object(sys, "argv", ["rankscope", *args]), pytest.raises(SystemExit) as exc:
-        main()
-    return exc.value.code
-
-
-def test_train_export_and_bad_input(make_spec, tmp_path: Path, capsys) -> None:
+def test_train_export_and_bad_input(make_spec, tmp_path: Path, capsys, invoke) -> None:
     spec_file = tmp_path / "spec.yaml"
     spec_file.write_text(yaml.safe_dump(make_spec(optim={"steps": 2}).dump()))
     run = tmp_path / "run"
@@ -41,7 +30,7 @@ def test_train_export_and_bad_input(make_spec, tmp_path: Path, capsys) -> None:
     assert "spec.yaml: optim.lr: Input should be a valid number" in err
 
 
-def test_rerank_with_a_trained_run(make_spec, triples_file: Path, tmp_path: Path, capsys) -> None:
+def test_rerank_with_a_trained_run(make_spec, triples_file: Path, tmp_path: Path, capsys, invoke) -> None:
     from rankscope.data.readers import read_trec_run
     from rankscope.evaluate.rerank import rerank
     from rankscope.pipeline import load_inputs

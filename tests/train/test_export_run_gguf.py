@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from unittest.mock import patch
 
 import pytest
 
-from rankscope.cli import main
 from rankscope.errors import InputError
 from rankscope.export_gguf import PARITY_FILE, GgufParityError, export_run_gguf
 from rankscope.train.run import train
 
 
-def invoke(*args: str) -> int | None:
-    with patch.object(sys, "argv", ["rankscope", *args]), pytest.raises(SystemExit) as exc:
-        main()
-    return exc.value.code
-
-
-def test_export_gguf_from_a_run(make_spec, tmp_path: Path, capsys) -> None:
+def test_export_gguf_from_a_run(make_spec, tmp_path: Path, capsys, invoke) -> None:
     run = tmp_path / "run"
     train(make_spec(), run)
     out = tmp_path / "merged"

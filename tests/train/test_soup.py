@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from unittest.mock import patch
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from rankscope.cli import main
 from rankscope.errors import InputError
 from rankscope.methods.registry import TRAINABLE_FILE, merged
 from rankscope.scorers.base import Pair
@@ -144,19 +141,13 @@ def test_lora_soup_is_the_exact_mean_of_the_updates(make_spec, tmp_path: Path) -
         soup(runs, tmp_path / "dora")
 
 
-def _invoke(*args: str) -> int | None:
-    with patch.object(sys, "argv", ["rankscope", *args]), pytest.raises(SystemExit) as exc:
-        main()
-    return exc.value.code
-
-
-def test_cli_soup(runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_soup(runs: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], invoke) -> None:
     out = tmp_path / "s"
-    assert _invoke("soup", *map(str, runs), "--out", str(out)) in (0, None)
+    assert invoke("soup", *map(str, runs), "--out", str(out)) in (0, None)
     assert "2 tensors averaged" in capsys.readouterr().out
     assert "rankscope soup" in (out / "adapter" / "README.md").read_text()  # the card names the command
-    assert _invoke("soup", *map(str, runs), "--out", str(out)) == 2  # never overwrites silently
+    assert invoke("soup", *map(str, runs), "--out", str(out)) == 2  # never overwrites silently
     assert "exists and is not empty" in capsys.readouterr().err
     weights = ("--weight", "0", "--weight", "0")
-    assert _invoke("soup", *map(str, runs), "--out", str(tmp_path / "t"), *weights) == 2
+    assert invoke("soup", *map(str, runs), "--out", str(tmp_path / "t"), *weights) == 2
     assert "not all zero" in capsys.readouterr().err

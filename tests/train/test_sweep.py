@@ -4,16 +4,13 @@ a bad grid is refused, naming the field, before anything runs."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from unittest.mock import patch
 
 import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
 
-from rankscope.cli import main
 from rankscope.errors import InputError
 from rankscope.sweep import load_sweep, parse_only, read_results, run_sweep
 from rankscope.train import callbacks
@@ -23,12 +20,6 @@ class Killed(Exception):
     pass
 
 
-def invoke(*args: str) -> int | None:
-    with patch.object(sys, "argv", ["rankscope", *args]), pytest.raises(SystemExit) as exc:
-        main()
-    return exc.value.code
-
-
 def sweep_file(tmp_path: Path, base: dict, grid: dict) -> Path:
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump({**base, "grid": grid}, sort_keys=False))
@@ -36,7 +27,7 @@ def sweep_file(tmp_path: Path, base: dict, grid: dict) -> Path:
 
 
 def test_sweep_runs_survives_a_kill_and_skips_finished(
-    make_spec, tmp_path: Path, monkeypatch, capsys
+    make_spec, tmp_path: Path, monkeypatch, capsys, invoke
 ) -> None:
     base = make_spec(optim={"steps": 2, "save_every": 1}).dump()
     spec = sweep_file(tmp_path, base, {"method.rank": [1, 2]})
@@ -102,7 +93,7 @@ def test_sweep_runs_survives_a_kill_and_skips_finished(
     ],
 )
 def test_bad_grid_exits_2_naming_the_field(
-    make_spec, tmp_path: Path, capsys, grid: dict, message: str
+    make_spec, tmp_path: Path, capsys, grid: dict, message: str, invoke
 ) -> None:
     spec = sweep_file(tmp_path, make_spec().dump(), grid)
     out = tmp_path / "sweep"

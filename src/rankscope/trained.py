@@ -28,6 +28,8 @@ HEAD_FILE = "head.safetensors"
 INFO_FILE = "reranker.json"
 EXPORT_INFO = "rankscope.json"
 BEST_DIR = "best"
+SOUP_FILE = "soup.json"
+"""A soup's record of its ingredients and weights (rankscope.train.soup)."""
 
 
 def run_spec(run_dir: str | Path) -> ExperimentSpec:

@@ -30,7 +30,7 @@ from rankscope.report.figures_health import health_figure
 from rankscope.report.page import Builder, Section, table
 from rankscope.report.per_query import RUNS_DIR
 from rankscope.report.sweep_sections import per_query_section, sweep_section
-from rankscope.train.soup import SOUP_FILE
+from rankscope.trained import SOUP_FILE
 
 log = logging.getLogger("rankscope.report")
 REPORT_FILE = "report.html"

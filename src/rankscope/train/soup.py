@@ -31,9 +31,8 @@ from rankscope.errors import InputError
 from rankscope.io import atomic_dir
 from rankscope.methods.registry import TRAINABLE_FILE
 from rankscope.train.card import write_card
-from rankscope.trained import HEAD_FILE, INFO_FILE, adapter_folder, run_spec
+from rankscope.trained import HEAD_FILE, INFO_FILE, SOUP_FILE, adapter_folder, run_spec
 
-SOUP_FILE = "soup.json"
 PEFT_CONFIG = "adapter_config.json"
 PEFT_WEIGHTS = "adapter_model.safetensors"
 PLAIN_LORA = ("use_rslora", "use_dora", "rank_pattern", "alpha_pattern")
@@ -74,13 +73,25 @@ def _check_specs(parts: Sequence[Ingredient]) -> None:
                 )
 
 
-def _tensors(folder: Path, name: str, required: bool) -> dict[str, torch.Tensor] | None:
+def _tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
     path = folder / name
     if not path.is_file():
-        if required:
-            raise InputError(f"no trained weights here ({name})", folder)
-        return None
+        raise InputError(f"no trained weights here ({name})", folder)
     return load_file(str(path))
+
+
+def _check_alike(states: Sequence[dict[str, torch.Tensor]], where: Sequence[Path]) -> None:
+    """Every state dict holds the first's tensors, of the first's shapes."""
+    first = states[0]
+    for state, folder in zip(states[1:], where[1:], strict=True):
+        if set(state) != set(first):
+            odd = sorted(set(state) ^ set(first))[0]
+            raise InputError(f"its trained tensors differ from {where[0]}'s ('{odd}')", folder)
+        for key, ref in first.items():
+            if state[key].shape != ref.shape:
+                raise InputError(
+                    f"'{key}' has shape {tuple(state[key].shape)}, not {tuple(ref.shape)}", folder
+                )
 
 
 def average(
@@ -88,14 +99,10 @@ def average(
 ) -> dict[str, torch.Tensor]:
     """The weighted mean of same-keyed, same-shaped state dicts (in float32, stored in the first's
     dtypes); integer tensors must be equal in all of them."""
-    first = states[0]
+    _check_alike(states, where)
     total = float(sum(weights))
     out: dict[str, torch.Tensor] = {}
-    for state, folder in zip(states[1:], where[1:], strict=True):
-        if set(state) != set(first):
-            odd = sorted(set(state) ^ set(first))[0]
-            raise InputError(f"its trained tensors differ from {where[0]}'s ('{odd}')", folder)
-    for key, ref in first.items():
+    for key, ref in states[0].items():
         if not ref.is_floating_point():
             for state, folder in zip(states, where, strict=True):
                 if not torch.equal(state[key], ref):
@@ -103,11 +110,7 @@ def average(
             out[key] = ref.clone()
             continue
         acc = torch.zeros(ref.shape, dtype=torch.float32)
-        for state, w, folder in zip(states, weights, where, strict=True):
-            if state[key].shape != ref.shape:
-                raise InputError(
-                    f"'{key}' has shape {tuple(state[key].shape)}, not {tuple(ref.shape)}", folder
-                )
+        for state, w in zip(states, weights, strict=True):
             acc += state[key].float() * (w / total)
         out[key] = acc.to(ref.dtype).contiguous()
     return out
@@ -123,11 +126,8 @@ def lora_soup(
         odd = [k for k in PLAIN_LORA if config.get(k)]
         if odd:
             raise InputError(f"only plain LoRA adapters are souped (this one sets {odd[0]})", folder)
-    states = [_tensors(f, PEFT_WEIGHTS, True) or {} for f in folders]
-    for state, folder in zip(states[1:], folders[1:], strict=True):
-        if set(state) != set(states[0]):
-            odd_key = sorted(set(state) ^ set(states[0]))[0]
-            raise InputError(f"its adapter's tensors differ from {folders[0]}'s ('{odd_key}')", folder)
+    states = [_tensors(f, PEFT_WEIGHTS) for f in folders]
+    _check_alike(states, folders)
     total = float(sum(weights))
     scale = [w / total * c["lora_alpha"] / c["r"] for w, c in zip(weights, configs, strict=True)]
     out: dict[str, torch.Tensor] = {}
@@ -175,8 +175,8 @@ def soup(
     if all(lora):
         trained, config = lora_soup(folders, ws)
     else:
-        trained = average([_tensors(f, TRAINABLE_FILE, True) or {} for f in folders], ws, folders)
-    heads = [_tensors(f, HEAD_FILE, False) for f in folders]
+        trained = average([_tensors(f, TRAINABLE_FILE) for f in folders], ws, folders)
+    heads = [_tensors(f, HEAD_FILE) if (f / HEAD_FILE).is_file() else None for f in folders]
     if any(h is None for h in heads) and not all(h is None for h in heads):
         missing = folders[heads.index(None)]
         raise InputError(f"no {HEAD_FILE} here, where other ingredients have one", missing)

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The soup of examples/minilm-scifact.yaml (docs/results.md, "A soup of the SciFact recipe's three seeds"):
-# seeds 0, 1, 2 trained (skipped when done; a killed training resumes), their best checkpoints' weights
-# averaged into one bi-encoder (rankscope soup), and the soup, each seed and zero-shot MiniLM reranking the
-# dev part (BM25 top-20), DL19 (top-100) and SciFact test (top-20, 64 + 256 tokens on every side), then the
-# paired tests against zero-shot MiniLM. About 35 minutes a seed on 2 AVX512-BF16 cores.
+# Three seeds of a MiniLM recipe and their soup (docs/results.md, "A soup of the SciFact recipe's three
+# seeds"): SPEC (default examples/minilm-scifact.yaml) trained as runs/<name> with seeds 0, 1, 2 (skipped
+# when done; a killed training resumes), their best checkpoints' weights averaged into one bi-encoder
+# (rankscope soup, runs/<name>-soup), and the soup, each seed and zero-shot MiniLM reranking the dev part
+# (BM25 top-20), DL19 (top-100) and SciFact test (top-20, 64 + 256 tokens on every side), then the paired
+# tests against zero-shot MiniLM. About 35 minutes a seed on 2 AVX512-BF16 cores.
 #   nohup bash examples/minilm-scifact-soup.sh > logs/minilm-scifact-soup.log 2>&1 &
+#   SPEC=examples/minilm-graded.yaml nohup bash examples/minilm-scifact-soup.sh > logs/minilm-graded-soup.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RS=.venv/bin/rankscope
-S=runs/minilm-scifact
+SPEC=${SPEC:-examples/minilm-scifact.yaml}
+name=$(basename "$SPEC" .yaml)
+S=runs/$name
 SCI=runs/scifact-bm25/candidates.jsonl.gz
 B="--max-query-tokens 64 --max-doc-tokens 256"
 step() { out=$1; shift; [ -f "$out/run.trec" ] || { echo "== $out $(date +%H:%M:%S)"; $RS rerank "$@" --out "$out" | tail -1; }; }
@@ -24,10 +28,10 @@ evalrun() { R=$1; shift
   step $R-scifact-doc256 --dataset scifact-test --candidates $SCI "$@" --depth 20 $B
 }
 mkdir -p runs/seeds
-train $S examples/minilm-scifact.yaml
+train $S "$SPEC"
 for s in 1 2; do
-  sed "s/seed: 0/seed: $s/g" examples/minilm-scifact.yaml > runs/seeds/minilm-scifact-seed$s.yaml
-  train $S-seed$s runs/seeds/minilm-scifact-seed$s.yaml
+  sed "s/seed: 0/seed: $s/g" "$SPEC" > runs/seeds/$name-seed$s.yaml
+  train $S-seed$s runs/seeds/$name-seed$s.yaml
 done
 [ -d $S-soup ] || $RS soup $S $S-seed1 $S-seed2 --out $S-soup
 [ -f $SCI ] || $RS retrieve --dataset scifact-test --k 100 --out runs/scifact-bm25

@@ -148,3 +148,25 @@ def test_groups_as_candidates_for_dev_reranking() -> None:
     cands, qrels = groups_as_candidates(groups)
     assert [h.text for h in cands.hits["s/q"]] == ["p", "n1", "p2"]
     assert sorted(qrels["s/q"].values()) == [0, 1, 1]
+
+
+def test_graded_negatives_add_lower_graded_documents_for_higher_graded_positives() -> None:
+    qrels = {"q1": {"d1": 3, "d5": 1, "d2": 0}}
+    hard = candidate_groups(QUERIES, qrels, Candidates(HITS), 4, min_relevance=2)
+    graded = candidate_groups(QUERIES, qrels, Candidates(HITS), 4, negatives="graded", min_relevance=2)
+    (h,), (g,) = hard, graded
+    assert h.docs[0] == g.docs[0] == "fleas live a year" and g.labels == (3.0, 0.0, 0.0, 0.0)
+    assert "fleas again" not in h.docs  # hard: a grade-1 document is never a negative
+    assert set(g.docs[1:]) == {"judged zero", "unjudged below", "fleas again"}  # graded: below grade 3
+    # a grade-1 positive keeps only documents judged 0 (or unjudged below), as with hard negatives
+    low = candidate_groups(QUERIES, {"q1": {"d5": 1, "d2": 0}}, Candidates(HITS), 3, negatives="graded")
+    assert all(set(x.docs[1:]) <= {"judged zero", "unjudged below"} for x in low)
+
+
+def test_graded_negatives_equal_hard_ones_on_binary_judgements() -> None:
+    binary = QRELS | {"q1": {"d1": 1, "d2": 0}}
+    kw = {"group_size": 3, "seed": 5, "source": "s"}
+    hard = candidate_groups(QUERIES, binary, Candidates(HITS), **kw)
+    assert hard == candidate_groups(QUERIES, binary, Candidates(HITS), negatives="graded", **kw)
+    rows = [("q", ["P"], ["a", "b", "c"])]
+    assert bge_groups(rows, 3, "graded", seed=1) == bge_groups(rows, 3, "hard", seed=1)

@@ -101,7 +101,10 @@ def candidate_groups(
 
     Hard negatives are candidates judged 0, or unjudged and ranked below the query's best positive (an
     unjudged document above it may well be relevant); `exclude` names other documents never to use.
-    Random negatives come from `random_pool`; a short hard pool is topped up from it."""
+    Graded negatives add, for a positive of grade g, the candidates judged above 0 and below g (a grade-3
+    positive then also outranks grade-1 and grade-2 documents, which nDCG on graded judgements rewards);
+    on binary judgements they are the hard negatives. Random negatives come from `random_pool`; a short
+    hard pool is topped up from it."""
     out = []
     n = group_size - 1
     for qid in sorted(qrels):
@@ -124,15 +127,18 @@ def candidate_groups(
         best = ranks[0] if ranks else -1
         skip = exclude.get(qid, set()) if exclude else set()
         pos_texts = {t for t, _ in pos}
-        hard = []
-        if negatives == "hard":
+        below: list[tuple[str, float]] = []  # (text, grade) of every usable negative: 0 or unjudged below
+        if negatives != "random":
             for i, h in enumerate(hits):
                 rel, text = judged.get(h.doc_id), texts[h.doc_id]
                 if not text or h.doc_id in skip or text in pos_texts:
                     continue
                 if rel == 0 or (rel is None and i > best):
-                    hard.append(text)
+                    below.append((text, 0.0))
+                elif negatives == "graded" and rel is not None and rel > 0:
+                    below.append((text, float(rel)))
         for ptext, grade in pos:
+            hard = [t for t, r in below if r < grade]
             negs = _fill(rng.sample(hard, min(n, len(hard))), n, random_pool, pos_texts, rng)
             if len(negs) == n:
                 spare = tuple(dict.fromkeys(t for t in hard if t not in negs))
@@ -166,9 +172,9 @@ def bge_groups(
     for q, ps, ns in rows:
         rng = _rng(seed, source, q)
         for p in ps:
-            hard = rng.sample(ns, min(group_size - 1, len(ns))) if negatives == "hard" else []
+            hard = rng.sample(ns, min(group_size - 1, len(ns))) if negatives != "random" else []
             negs = _fill(hard, group_size - 1, pool, set(ps), rng)
-            unused = (t for t in ns if t not in negs and t not in ps) if negatives == "hard" else ()
+            unused = (t for t in ns if t not in negs and t not in ps) if negatives != "random" else ()
             spare = tuple(dict.fromkeys(unused))
             out.append(
                 Group(text_id(q), q, (p, *negs), (1.0, *[0.0] * (group_size - 1)), source, spare=spare)

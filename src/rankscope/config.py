@@ -188,7 +188,8 @@ class TrainData(Strict):
     """candidate set that hard negatives come from; "bm25" mines them over the corpus when no set is named."""
     negatives: Literal["hard", "graded", "random"] = "hard"
     """hard: candidates judged 0 or unjudged below the best positive; graded: those and, for a positive of
-    grade g, candidates judged 1..g-1 (the same as hard on binary judgements); random: from the corpus."""
+    grade g, candidates judged 1..g-1, labelled with their grade (the same as hard on binary judgements);
+    random: from the corpus."""
     group_size: int = Field(8, ge=1, description="1 positive + (group_size - 1) negatives")
     positives_per_query: int = Field(4, ge=1)
     min_relevance: int = Field(1, ge=1, description="lowest grade that counts as a positive")

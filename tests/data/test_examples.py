@@ -155,9 +155,11 @@ def test_graded_negatives_add_lower_graded_documents_for_higher_graded_positives
     hard = candidate_groups(QUERIES, qrels, Candidates(HITS), 4, min_relevance=2)
     graded = candidate_groups(QUERIES, qrels, Candidates(HITS), 4, negatives="graded", min_relevance=2)
     (h,), (g,) = hard, graded
-    assert h.docs[0] == g.docs[0] == "fleas live a year" and g.labels == (3.0, 0.0, 0.0, 0.0)
+    assert h.docs[0] == g.docs[0] == "fleas live a year" and h.labels == (3.0, 0.0, 0.0, 0.0)
     assert "fleas again" not in h.docs  # hard: a grade-1 document is never a negative
     assert set(g.docs[1:]) == {"judged zero", "unjudged below", "fleas again"}  # graded: below grade 3
+    assert dict(zip(g.docs, g.labels, strict=True))["fleas again"] == 1.0  # labelled with its grade
+    assert g.labels[0] == 3.0 and sorted(g.labels[1:]) == [0.0, 0.0, 1.0]
     # a grade-1 positive keeps only documents judged 0 (or unjudged below), as with hard negatives
     low = candidate_groups(QUERIES, {"q1": {"d5": 1, "d2": 0}}, Candidates(HITS), 3, negatives="graded")
     assert all(set(x.docs[1:]) <= {"judged zero", "unjudged below"} for x in low)

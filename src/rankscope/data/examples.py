@@ -103,8 +103,9 @@ def candidate_groups(
     unjudged document above it may well be relevant); `exclude` names other documents never to use.
     Graded negatives add, for a positive of grade g, the candidates judged above 0 and below g (a grade-3
     positive then also outranks grade-1 and grade-2 documents, which nDCG on graded judgements rewards);
-    on binary judgements they are the hard negatives. Random negatives come from `random_pool`; a short
-    hard pool is topped up from it."""
+    on binary judgements they are the hard negatives. A negative's label is its grade (0 unless graded),
+    always below the positive's. Random negatives come from `random_pool`; a short hard pool is topped up
+    from it."""
     out = []
     n = group_size - 1
     for qid in sorted(qrels):
@@ -137,12 +138,14 @@ def candidate_groups(
                     below.append((text, 0.0))
                 elif negatives == "graded" and rel is not None and rel > 0:
                     below.append((text, float(rel)))
+        grade_of = dict(below)
         for ptext, grade in pos:
             hard = [t for t, r in below if r < grade]
             negs = _fill(rng.sample(hard, min(n, len(hard))), n, random_pool, pos_texts, rng)
             if len(negs) == n:
                 spare = tuple(dict.fromkeys(t for t in hard if t not in negs))
-                out.append(Group(qid, queries[qid], (ptext, *negs), (grade, *[0.0] * n), source, spare=spare))
+                labels = (grade, *[grade_of.get(t, 0.0) for t in negs])
+                out.append(Group(qid, queries[qid], (ptext, *negs), labels, source, spare=spare))
     return out
 
 

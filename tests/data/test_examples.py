@@ -160,6 +160,10 @@ def test_graded_negatives_add_lower_graded_documents_for_higher_graded_positives
     assert set(g.docs[1:]) == {"judged zero", "unjudged below", "fleas again"}  # graded: below grade 3
     assert dict(zip(g.docs, g.labels, strict=True))["fleas again"] == 1.0  # labelled with its grade
     assert g.labels[0] == 3.0 and sorted(g.labels[1:]) == [0.0, 0.0, 1.0]
+    # the unused ones are spares, with their grades (what the false-negative filter refills from)
+    (one,) = candidate_groups(QUERIES, qrels, Candidates(HITS), 2, negatives="graded", min_relevance=2)
+    grades = {"judged zero": 0.0, "unjudged below": 0.0, "fleas again": 1.0}
+    assert len(one.spare) == 2 and one.spare_grades() == tuple(grades[t] for t in one.spare)
     # a grade-1 positive keeps only documents judged 0 (or unjudged below), as with hard negatives
     low = candidate_groups(QUERIES, {"q1": {"d5": 1, "d2": 0}}, Candidates(HITS), 3, negatives="graded")
     assert all(set(x.docs[1:]) <= {"judged zero", "unjudged below"} for x in low)

@@ -3,6 +3,7 @@ from the query's other negatives, and the filter is measured against a judge's f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -40,6 +41,30 @@ def test_a_lone_group_is_refilled_from_its_spare_negatives() -> None:
     kept = filter_false_negatives([lone], margin=0.0)
     assert kept.groups_dropped == 0 and kept.dropped == {"q": {"a"}}
     assert kept.groups[0].docs == ("p", "b", "s") and kept.groups[0].teacher == (1.0, 0.0, 0.5)
+
+
+def test_graded_groups_refill_only_below_their_positive_and_keep_the_grades() -> None:
+    # one query, graded negatives: the grade-3 group's negatives and spares hold grade-2 and grade-1 documents
+    top = Group(
+        "q",
+        "q",
+        ("P3", "g1", "z"),
+        (3.0, 1.0, 0.0),
+        "t",
+        (5.0, 0.2, 0.0),  # g1 first in the pool, below P1's teacher score
+        spare=("g2", "z2"),
+        spare_teacher=(0.5, -1.0),
+        spare_labels=(2.0, 0.0),
+    )
+    low = Group("q", "q", ("P1", "a", "b"), (1.0, 0.0, 0.0), "t", (1.0, 2.0, 0.0))  # a: dropped
+    kept = filter_false_negatives([top, low], margin=0.0)
+    refilled = kept.groups[1]
+    assert kept.dropped == {"q": {"a"}} and refilled.docs[:2] == ("P1", "b")
+    assert refilled.docs[2] == "z" and refilled.labels == (1.0, 0.0, 0.0)  # never g1 (1) nor g2 (2)
+    # a grade-3 group refills with a grade-2 spare and keeps its grade as the label
+    hi = dataclasses.replace(top, teacher=(5.0, 6.0, 0.0))  # g1 now above the positive: dropped
+    (again,) = filter_false_negatives([hi], margin=0.0).groups
+    assert again.docs == ("P3", "z", "g2") and again.labels == (3.0, 0.0, 2.0)
 
 
 def test_filter_quality_counts_pairs_of_judged_queries() -> None:

@@ -116,6 +116,9 @@ def test_attach_scores_the_spare_negatives_it_knows() -> None:
     pairs = [k for k, _ in teacher.group_pairs([kept], spare=True)]
     assert pairs == [pair_key("q", d) for d in ("a", "b", "s1")]
     assert len(teacher.group_pairs([kept])) == 2
+    graded = Group("1", "q", ("a", "b"), (3.0, 0.0), spare=("s2", "s1"), spare_labels=(0.0, 2.0))
+    (kept,), _ = scores.attach([graded])  # the spares' grades stay with the spares kept
+    assert kept.spare == ("s1",) and kept.spare_labels == (2.0,) and kept.spare_grades() == (2.0,)
 
 
 def test_reuse_reads_another_runs_cache_instead_of_scoring(

@@ -32,6 +32,12 @@ class Group:
     """the query's other mined negatives, not in this group: what the false-negative filter refills from."""
     spare_teacher: tuple[float, ...] | None = None
     """the teacher's score of each spare negative, when known."""
+    spare_labels: tuple[float, ...] = ()
+    """the grade of each spare negative (graded negatives: each below this group's positive); empty: all 0."""
+
+    def spare_grades(self) -> tuple[float, ...]:
+        """The grade of each spare negative (0 where the group records none)."""
+        return self.spare_labels or (0.0,) * len(self.spare)
 
     @property
     def key(self) -> str:
@@ -145,7 +151,18 @@ def candidate_groups(
             if len(negs) == n:
                 spare = tuple(dict.fromkeys(t for t in hard if t not in negs))
                 labels = (grade, *[grade_of.get(t, 0.0) for t in negs])
-                out.append(Group(qid, queries[qid], (ptext, *negs), labels, source, spare=spare))
+                spare_labels = tuple(grade_of.get(t, 0.0) for t in spare)
+                out.append(
+                    Group(
+                        qid,
+                        queries[qid],
+                        (ptext, *negs),
+                        labels,
+                        source,
+                        spare=spare,
+                        spare_labels=spare_labels if any(spare_labels) else (),
+                    )
+                )
     return out
 
 

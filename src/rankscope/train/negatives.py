@@ -39,17 +39,18 @@ def filter_false_negatives(groups: Sequence[Group], margin: float = 0.0) -> Filt
     """Drop each group's negatives whose teacher score is >= teacher(positive) - margin; refill from the
     query's other negatives (with their teacher scores) that pass the same test. Groups need `teacher`
     scores (TeacherScores.attach) and the positive at index 0; the pool to refill from is every negative of
-    the query's groups and their spare negatives (`Group.spare`) that have a teacher score."""
-    by_query: dict[str, dict[str, float]] = {}
+    the query's groups and their spare negatives (`Group.spare`) that have a teacher score, each with its
+    grade: a group refills only with documents graded below its positive (graded negatives)."""
+    by_query: dict[str, dict[str, tuple[float, float]]] = {}
     for g in groups:
         if g.teacher is None:
             raise ValueError("filter_false_negatives needs groups with teacher scores")
         pool = by_query.setdefault(g.query, {})
         for doc, label, t in zip(g.docs[1:], g.labels[1:], g.teacher[1:], strict=True):
             if label < g.labels[0]:
-                pool.setdefault(doc, t)
-        for doc, t in zip(g.spare, g.spare_teacher or (), strict=False):
-            pool.setdefault(doc, t)
+                pool.setdefault(doc, (t, label))
+        for doc, t, label in zip(g.spare, g.spare_teacher or (), g.spare_grades(), strict=False):
+            pool.setdefault(doc, (t, label))
     out = FilteredGroups([])
     for g in groups:
         assert g.teacher is not None
@@ -62,7 +63,11 @@ def filter_false_negatives(groups: Sequence[Group], margin: float = 0.0) -> Filt
         out.dropped.setdefault(g.query, set()).update(bad)
         keep = [row for row in keep if row[0] not in bad]
         have = {d for d, _, _ in keep} | {g.docs[0]}
-        spare = [(d, 0.0, t) for d, t in by_query[g.query].items() if t < bar and d not in have]
+        spare = [
+            (d, lab, t)
+            for d, (t, lab) in by_query[g.query].items()
+            if t < bar and lab < g.labels[0] and d not in have
+        ]
         keep += spare[: len(g.docs) - 1 - len(keep)]
         if len(keep) < len(g.docs) - 1:
             out.groups_dropped += 1

@@ -64,14 +64,18 @@ class TeacherScores:
         for g in groups:
             keys = [pair_key(g.query, d) for d in g.docs]
             if all(k in self.combined for k in keys):
-                spare = [(d, self.combined.get(pair_key(g.query, d))) for d in g.spare]
-                known = [(d, t) for d, t in spare if t is not None]
+                spare = [
+                    (d, self.combined.get(pair_key(g.query, d)), lab)
+                    for d, lab in zip(g.spare, g.spare_grades(), strict=True)
+                ]
+                known = [(d, t, lab) for d, t, lab in spare if t is not None]
                 out.append(
                     dataclasses.replace(
                         g,
                         teacher=tuple(self.combined[k] for k in keys),
-                        spare=tuple(d for d, _ in known),
-                        spare_teacher=tuple(t for _, t in known),
+                        spare=tuple(d for d, _, _ in known),
+                        spare_teacher=tuple(t for _, t, _ in known),
+                        spare_labels=tuple(lab for _, _, lab in known) if g.spare_labels else (),
                     )
                 )
             else:

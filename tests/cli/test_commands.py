@@ -56,6 +56,16 @@ def test_compare_json_matches_scipy(invoke, two_runs, capsys) -> None:
     assert (rows[0]["wins"], rows[0]["ties"], rows[0]["losses"]) == (4, 2, 0)
 
 
+def test_compare_power_on_the_command_line(invoke, two_runs, capsys) -> None:
+    qrels, base, better = two_runs
+    args = ["compare", str(base), str(better), "--qrels", str(qrels), "--measures", "RR@10", "--power"]
+    assert invoke(*args) in (0, None)
+    assert "sensitivity (paired t-test" in capsys.readouterr().out
+    assert invoke(*args, "--json") in (0, None)
+    (row,) = json.loads(capsys.readouterr().out)["comparisons"]
+    assert {"p_value", "sd_delta", "min_detectable", "queries_needed"} <= set(row)
+
+
 def test_compare_needs_two_runs(invoke, two_runs, capsys) -> None:
     qrels, base, _ = two_runs
     assert invoke("compare", str(base), "--qrels", str(qrels)) == 2

@@ -75,19 +75,34 @@ def compare_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CI")] = 10000,
     seed: int = 0,
+    power: Annotated[
+        bool,
+        typer.Option(
+            "--power",
+            help="also the test's sensitivity: the smallest delta these queries can show, and the queries "
+            "needed to show the observed one (80% power)",
+        ),
+    ] = False,
 ) -> None:
     """Compare runs with the first over queries: means, delta, paired t-test p-value, bootstrap 95% CI,
     wins/ties/losses, and Holm-corrected p-values with more than two runs."""
     from rankscope.evaluate.compare import compare, format_table
+    from rankscope.evaluate.power import format_power, power_table
 
     if len(runs) < 2:
         raise InputError("give at least two runs: a baseline and a run to compare with it", "RUNS")
     groups = [run_group(r) for r in runs]
     result = compare(groups, qrels, measures or None, names=names or None, n_boot=bootstrap, seed=seed)
+    rows = power_table(result) if power else []
     if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2))
+        out = result.to_json()
+        for c, r in zip(out["comparisons"], rows, strict=False):
+            c.update({k: r.to_json()[k] for k in ("sd_delta", "min_detectable", "queries_needed")})
+        typer.echo(json.dumps(out, indent=2))
     else:
         typer.echo(format_table(result))
+        if rows:
+            typer.echo(format_power(rows))
 
 
 @app.command("fuse")

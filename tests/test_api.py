@@ -36,6 +36,7 @@ def test_train_and_inspect_dispatch(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no spec.yaml|not a training run"):
         rankscope.inspect(tmp_path)
     assert rankscope.compare.__module__ == "rankscope.evaluate.compare"
+    assert rankscope.power_table.__module__ == "rankscope.evaluate.power"
     assert rankscope.Reranker.__name__ == "Reranker"
     with pytest.raises(AttributeError):
         _ = rankscope.no_such_name  # type: ignore[attr-defined]

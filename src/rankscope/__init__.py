@@ -9,7 +9,8 @@ The Python API (the CLI is a thin layer over it):
     r.score(query, docs); r.rerank(query, docs, top_k=10); r.rerank_run(candidates)
     result = rankscope.train("spec.yaml", "runs/x")                  # result.metrics, result.reranker()
     rankscope.evaluate(run, qrels)                                   # {"nDCG@10": ...}
-    rankscope.compare([baseline_run, run], qrels)                    # paired t-test, bootstrap CI
+    result = rankscope.compare([baseline_run, run], qrels)           # paired t-test, bootstrap CI
+    rankscope.power_table(result)                                    # smallest detectable delta, n needed
     rankscope.soup(["runs/x", "runs/x-seed1"], "runs/x-soup")        # weight-averaged fine-tunes
     rankscope.inspect("runs/x")                                      # probes, attention, ablations
 """
@@ -25,6 +26,7 @@ _LAZY = {
     "Reranker": ("rankscope.reranker", "Reranker"),
     "Ranked": ("rankscope.reranker", "Ranked"),
     "compare": ("rankscope.evaluate.compare", "compare"),
+    "power_table": ("rankscope.evaluate.power", "power_table"),
     "fuse": ("rankscope.evaluate.fusion", "fuse"),
     "soup": ("rankscope.train.soup", "soup"),
     "load_dataset": ("rankscope.data.registry", "load_dataset"),

@@ -100,6 +100,7 @@ def test_report_shows_per_query_section(tmp_path: Path) -> None:
     assert numbers["missing"] == ["rank-64"]
     assert "id='per_query'" in page and "rank-8 vs rank-1 on nDCG@10" in page and "rank-64" in page
     assert "finding" in page
+    assert "smallest finding |delta|" in page and "queries for 80% power" in page
 
 
 def test_report_of_a_sweep_without_per_query_data_has_no_section(tmp_path: Path) -> None:

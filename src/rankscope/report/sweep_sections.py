@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rankscope.evaluate.compare import QrelsLike, reading, verdict
+from rankscope.evaluate.power import power_table
 from rankscope.report import figures_inspect as FI
 from rankscope.report.figures_compare import delta_strips
 from rankscope.report.page import Builder, Section, table
@@ -59,7 +60,14 @@ def per_query_section(sweep_dir: Path, b: Builder, qrels: QrelsLike | None) -> S
     res = deltas.result
     s = Section("per_query", f"Per-query deltas against {res.names[0]}")
     primary = "nDCG@10" if "nDCG@10" in res.measures else res.measures[0]
-    s.findings = [reading(c) + "." for c in res.comparisons if c.measure == primary]
+    power = power_table(res)
+    for c, pw in zip(res.comparisons, power, strict=True):
+        if c.measure != primary:
+            continue
+        text = reading(c)
+        if verdict(c) == "noise" and pw.min_detectable == pw.min_detectable:  # not nan
+            text += f" (with these {pw.queries} queries a finding needs |delta| >= {pw.min_detectable:.4f})"
+        s.findings.append(text + ".")
     if deltas.missing:
         s.findings.append(
             f"No per-query values ({PER_QUERY_FILE}, or {DEV_RUN_FILE} with qrels) for: "
@@ -88,8 +96,10 @@ def per_query_section(sweep_dir: Path, b: Builder, qrels: QrelsLike | None) -> S
             c.p_holm,
             f"{c.wins}/{c.ties}/{c.losses}",
             verdict(c),
+            pw.min_detectable,
+            pw.queries_needed,
         ]
-        for c in res.comparisons
+        for c, pw in zip(res.comparisons, power, strict=True)
     ]
     s.parts.append(
         table(
@@ -104,6 +114,8 @@ def per_query_section(sweep_dir: Path, b: Builder, qrels: QrelsLike | None) -> S
                 "p_holm",
                 "W/T/L",
                 "reading",
+                "smallest finding |delta|",
+                "queries for 80% power",
             ],
             rows,
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def per_query_section(sweep_dir: Path, b: Builder, qrels: QrelsLike | None) -> S
         if c.measure != primary:
             continue
         text = reading(c)
-        if verdict(c) == "noise" and pw.min_detectable == pw.min_detectable:  # not nan
+        if verdict(c) == "noise" and math.isfinite(pw.min_detectable):
             text += f" (with these {pw.queries} queries a finding needs |delta| >= {pw.min_detectable:.4f})"
         s.findings.append(text + ".")
     if deltas.missing:

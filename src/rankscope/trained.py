@@ -19,7 +19,7 @@ from rankscope.config import ExperimentSpec, spec_from_dict, stored_spec_data
 from rankscope.errors import InputError
 from rankscope.fields import KEEP_DEFAULT_SYSTEM
 from rankscope.methods import get_method, load_trained, prepare
-from rankscope.methods.registry import method_scorer, spec_scorer
+from rankscope.methods.registry import PEFT_CONFIG, method_scorer, spec_scorer
 from rankscope.models.loading import load_backbone
 from rankscope.scorers.base import Scorer
 from rankscope.scorers.registry import build_scorer, get_scorer
@@ -91,7 +91,7 @@ def load_run_scorer(
     bb = load_backbone(
         spec.model, kind=kind, dtype=dtype, device=device, trust_remote_code=spec.trust_remote_code
     )
-    if (folder / "adapter_config.json").is_file():
+    if (folder / PEFT_CONFIG).is_file():
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(bb.model, str(folder))  # PEFT's own format, loaded the PEFT way

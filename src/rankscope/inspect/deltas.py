@@ -22,6 +22,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from rankscope.errors import InputError
 from rankscope.inspect.gradnorms import column_order
+from rankscope.methods.registry import PEFT_CONFIG, PEFT_WEIGHTS
 from rankscope.models.components import ARCHITECTURES, COMPONENTS, classify, fused_label, num_layers
 
 log = logging.getLogger("rankscope.inspect")
@@ -128,7 +129,7 @@ def adapter_deltas(
     """Delta norms of an adapter folder in PEFT's format; `model` (any of the same architecture, even on
     the meta device) names the components, else the names alone do."""
     folder = Path(folder)
-    cfg_path, weights = folder / "adapter_config.json", folder / "adapter_model.safetensors"
+    cfg_path, weights = folder / PEFT_CONFIG, folder / PEFT_WEIGHTS
     if not cfg_path.is_file() or not weights.is_file():
         raise InputError(
             "not a PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors)", folder
@@ -207,9 +208,7 @@ def weight_deltas(folder: str | Path, base: nn.Module) -> DeltaTable:
     return _table(cells, num_layers(base))
 
 
-def checkpoint_folders(
-    run_dir: str | Path, weights: str = "adapter_model.safetensors"
-) -> list[tuple[int, Path]]:
+def checkpoint_folders(run_dir: str | Path, weights: str = PEFT_WEIGHTS) -> list[tuple[int, Path]]:
     """(step, folder) of each run_dir/checkpoints/checkpoint-N holding `weights` (a LoRA adapter by
     default; trainable.safetensors for full-weight runs), by step."""
     root = Path(run_dir) / "checkpoints"

@@ -45,7 +45,7 @@ from rankscope.inspect.deltas import (
 from rankscope.inspect.probes import PROBES_FILE, labelled_pairs, labelled_triples, probe_study, save_probes
 from rankscope.inspect.views import Item, base_model_view, check_inspectable
 from rankscope.methods.freeze import trains_full_weights
-from rankscope.methods.registry import TRAINABLE_FILE
+from rankscope.methods.registry import PEFT_WEIGHTS, TRAINABLE_FILE
 from rankscope.models.components import num_layers, parse_layers
 from rankscope.scorers.base import Pair, Scorer
 from rankscope.scorers.decoder import PairwiseScorer
@@ -320,7 +320,7 @@ def _deltas(
         result.skipped["deltas"] = f"recorded at every checkpoint during training ({DELTAS_FILE})"
         return
     base = rs.full_weight_base
-    weights = TRAINABLE_FILE if base is not None else "adapter_model.safetensors"
+    weights = TRAINABLE_FILE if base is not None else PEFT_WEIGHTS
     if not (lora or base is not None) or not (rs.adapter / weights).is_file():
         result.skipped["deltas"] = "the run trained no LoRA adapter and no full weights"
         return

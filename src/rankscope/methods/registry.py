@@ -35,6 +35,9 @@ def register_method_config(name: str, cls: type[MethodConfig]) -> type[MethodCon
 
 Prepare = Callable[[nn.Module, MethodConfig], nn.Module]
 TRAINABLE_FILE = "trainable.safetensors"
+PEFT_CONFIG = "adapter_config.json"
+PEFT_WEIGHTS = "adapter_model.safetensors"
+"""the files of an adapter in PEFT's own format (LoRA runs)."""
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,9 @@ def load_trained(model: nn.Module, folder: str | Path) -> nn.Module:
     if is_peft(model):
         from peft import set_peft_model_state_dict
 
-        weights = folder / "adapter_model.safetensors"
+        weights = folder / PEFT_WEIGHTS
         if not weights.is_file():
-            raise InputError("no PEFT adapter here (adapter_model.safetensors)", folder)
+            raise InputError(f"no PEFT adapter here ({PEFT_WEIGHTS})", folder)
         result = set_peft_model_state_dict(model, load_file(str(weights)))
         if getattr(result, "unexpected_keys", None):
             raise InputError(f"adapter does not fit the model: {result.unexpected_keys[0]}", folder)

@@ -29,12 +29,10 @@ from safetensors.torch import load_file, save_file
 
 from rankscope.errors import InputError
 from rankscope.io import atomic_dir
-from rankscope.methods.registry import TRAINABLE_FILE
+from rankscope.methods.registry import PEFT_CONFIG, PEFT_WEIGHTS, TRAINABLE_FILE
 from rankscope.train.card import write_card
 from rankscope.trained import HEAD_FILE, INFO_FILE, SOUP_FILE, adapter_folder, run_spec
 
-PEFT_CONFIG = "adapter_config.json"
-PEFT_WEIGHTS = "adapter_model.safetensors"
 PLAIN_LORA = ("use_rslora", "use_dora", "rank_pattern", "alpha_pattern")
 """PEFT options whose adapters are not souped by stacking (their scaling is not alpha / r everywhere)."""
 SHARED = ("model", "scorer", "method", "trust_remote_code")

@@ -117,6 +117,44 @@ def test_fuse_chooses_on_dev_and_rerank_uses_the_recorded_weight(invoke, files, 
     assert json.loads((one / "metrics.json").read_text()) == json.loads((out / "metrics.json").read_text())
 
 
+def test_fuse_with_a_number_uses_the_method_given(invoke, two_runs, tmp_path, capsys) -> None:
+    from rankscope.data.readers import read_trec_run
+    from rankscope.evaluate.fusion import fuse
+
+    _, base, better = two_runs
+    out = tmp_path / "rrf.trec"
+    args = ["fuse", "--reranked", str(better), "--first-stage", str(base), "--weight", "0.3"]
+    assert invoke(*args, "--method", "rrf", "--out", str(out)) in (0, None)
+    assert "(rrf, k=60, reranker weight 0.30)" in capsys.readouterr().out
+    got = read_trec_run(out)
+    want = fuse(better, base, 0.3, method="rrf")
+    assert {q: sorted(d, key=d.get) for q, d in got.items()} == {
+        q: sorted(d, key=d.get) for q, d in want.items()
+    }
+    assert got != read_trec_run(_interpolated(invoke, args, tmp_path))
+
+
+def _interpolated(invoke, args: list[str], tmp_path: Path) -> Path:
+    out = tmp_path / "interpolate.trec"
+    assert invoke(*args, "--out", str(out)) in (0, None)
+    return out
+
+
+def test_rerank_refuses_a_weight_chosen_for_another_fusion(
+    invoke, files, llama_dir, tmp_path, capsys
+) -> None:
+    choice = tmp_path / "fusion.json"
+    choice.write_text(json.dumps({"weight": 0.8, "method": "rrf", "norm": "minmax"}))
+    args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--queries", str(files["queries"])]
+    args += ["--candidates", str(files["candidates"]), "--out", str(tmp_path / "x")]
+    assert invoke(*args, "--fuse", "interpolate", "--fuse-weight", str(choice)) == 2
+    err = capsys.readouterr().err
+    assert "fusion.json" in err and "pass --fuse rrf" in err and not (tmp_path / "x").exists()
+    choice.write_text(json.dumps({"weight": 0.8, "method": "interpolate", "norm": "zscore"}))
+    assert invoke(*args, "--fuse", "interpolate", "--fuse-weight", str(choice)) == 2
+    assert "pass --fuse-norm zscore" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
 def test_bad_fusion_weight(invoke, files, llama_dir, tmp_path, capsys) -> None:
     args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--queries", str(files["queries"])]
     args += ["--candidates", str(files["candidates"]), "--out", str(tmp_path / "x"), "--fuse", "rrf"]

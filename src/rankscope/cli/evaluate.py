@@ -118,7 +118,10 @@ def fuse_cmd(
     qrels: Annotated[Path | None, typer.Option(help="the dev set's qrels (to choose the weight)")] = None,
     weight: Annotated[
         str | None,
-        typer.Option(help="apply a weight (a number or a fusion.json) and write the fused run"),
+        typer.Option(
+            help="apply a weight and write the fused run: a number (with --method, --norm) or a fusion.json "
+            "(its recorded method and norm)"
+        ),
     ] = None,
     method: Annotated[str, typer.Option(help="interpolate or rrf")] = "interpolate",
     norm: Annotated[str, typer.Option(help="minmax or zscore (interpolate)")] = "minmax",
@@ -129,13 +132,13 @@ def fuse_cmd(
     from rankscope.evaluate.fusion import choose_weight
     from rankscope.io import atomic_file
 
+    if method not in ("interpolate", "rrf"):
+        raise InputError(f"unknown fusion '{method}': expected interpolate or rrf", "--method")
     if weight is not None:
-        _apply_fusion(reranked, first_stage, weight, out)
+        _apply_fusion(reranked, first_stage, weight, out, method, norm)
         return
     if qrels is None:
         raise InputError("give --qrels (choose the weight on a dev set) or --weight (apply one)", "--qrels")
-    if method not in ("interpolate", "rrf"):
-        raise InputError(f"unknown fusion '{method}': expected interpolate or rrf", "--method")
     choice = choose_weight(reranked, first_stage, qrels, measure, method=method, norm=norm)  # type: ignore[arg-type]
     record = {
         **choice.to_json(),
@@ -145,15 +148,20 @@ def fuse_cmd(
     }
     with atomic_file(out) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
-    table = Table("weight", measure, title=f"fusion weight on the dev set ({method}, {norm})")
+    table = Table("weight", measure, title=f"fusion weight on the dev set ({_settings(method, norm)})")
     for point in choice.table:
         table.add_row(f"{point.weight:.2f}", fmt(point.value))
     console.print(table)
     console.print(f"chosen weight {choice.weight:.2f} ({measure} {choice.value:.4f}); wrote {out}")
 
 
-def _apply_fusion(reranked: Path, first_stage: Path, value: str, out: Path) -> None:
-    """Fuse two runs with a given weight (its method and norm from fusion.json when one is given)."""
+def _settings(method: str, norm: str) -> str:
+    """How a fusion is described: normalisation matters to interpolation only."""
+    return "rrf, k=60" if method == "rrf" else f"{method}, {norm}"
+
+
+def _apply_fusion(reranked: Path, first_stage: Path, value: str, out: Path, method: str, norm: str) -> None:
+    """Fuse two runs with a given weight: a number uses --method and --norm, a fusion.json its own."""
     from rankscope.cli.rerank import fusion_weight
     from rankscope.data.readers import write_trec_run
     from rankscope.evaluate.fusion import fuse
@@ -161,9 +169,11 @@ def _apply_fusion(reranked: Path, first_stage: Path, value: str, out: Path) -> N
 
     w, choice = fusion_weight(value)
     assert w is not None
-    method = str((choice or {}).get("method", "interpolate"))
-    norm = str((choice or {}).get("norm", "minmax"))
+    if choice is not None:
+        method, norm = str(choice.get("method", "interpolate")), str(choice.get("norm", "minmax"))
     fused = fuse(reranked, first_stage, w, method=method, norm=norm)  # type: ignore[arg-type]
     with atomic_file(out) as tmp:
         write_trec_run(fused, tmp, tag="fused")
-    console.print(f"fused {len(fused)} queries ({method}, {norm}, reranker weight {w:.2f}); wrote {out}")
+    console.print(
+        f"fused {len(fused)} queries ({_settings(method, norm)}, reranker weight {w:.2f}); wrote {out}"
+    )

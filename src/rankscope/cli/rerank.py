@@ -47,6 +47,20 @@ def fusion_weight(value: str | None) -> tuple[float | None, dict[str, object] | 
     return weight, None
 
 
+def check_choice(choice: dict[str, object], method: str, norm: str, path: Path) -> None:
+    """A weight chosen on a dev set holds only for the fusion it was chosen with: `--fuse` (and, for
+    interpolation, `--fuse-norm`) must match the method and norm that fusion.json records."""
+    chosen = str(choice.get("method", "interpolate"))
+    if chosen != method:
+        raise InputError(
+            f"this weight was chosen for --fuse {chosen}, not {method}: pass --fuse {chosen}", path
+        )
+    recorded = str(choice.get("norm", "minmax"))
+    if method == "interpolate" and recorded != norm:
+        msg = f"this weight was chosen with --norm {recorded}, not {norm}: pass --fuse-norm {recorded}"
+        raise InputError(msg, path)
+
+
 @app.command()
 def rerank(
     out: Annotated[Path, typer.Option(help="output folder: run.trec, metrics.json, config.yaml")],
@@ -138,6 +152,8 @@ def rerank(
     weight, choice = fusion_weight(fuse_weight)
     if fuse and weight is None:
         raise InputError("--fuse needs --fuse-weight (a number, or `rankscope fuse`'s fusion.json)", "--fuse")
+    if fuse and choice is not None:
+        check_choice(choice, fuse, fuse_norm, Path(str(fuse_weight)))
     budgets = dict(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
     check_budgets(**budgets)
     config = {

@@ -67,6 +67,29 @@ def test_exclude_keeps_likely_relevant_documents_out() -> None:
     assert all("unjudged below" not in g.docs for g in groups)
 
 
+def test_random_top_ups_are_never_the_querys_own_relevant_or_excluded_documents() -> None:
+    # a short hard pool is topped up at random: the pool holds q1's other positive and an excluded passage
+    pool = ["fleas live a year", "fleas again", "unjudged below", *[f"passage {i}" for i in range(6)]]
+    hits = {
+        "q1": [Hit("d1", 4, "fleas live a year"), Hit("d5", 1, "fleas again"), Hit("d4", 0, "unjudged below")]
+    }
+    qrels = {"q1": {"d1": 2, "d5": 1}}
+    kw = {"random_pool": pool, "positives_per_query": 1, "exclude": {"q1": {"d4"}}}
+    for seed in range(20):
+        for negatives in ("hard", "random", "graded"):
+            (g,) = candidate_groups(QUERIES, qrels, Candidates(hits), 5, negatives=negatives, seed=seed, **kw)
+            assert "unjudged below" not in g.docs and len(set(g.docs)) == 5
+            top = "fleas live a year" if g.labels[0] == 2.0 else "fleas again"
+            others = set(g.docs[1:])
+            if negatives == "graded" and top == "fleas live a year":
+                # graded: a lower-graded document may be a negative, labelled with its grade
+                assert "fleas live a year" not in others
+                assert dict(zip(g.docs, g.labels, strict=True)).get("fleas again", 1.0) == 1.0
+            else:
+                assert not others & {"fleas live a year", "fleas again"}
+                assert g.labels[1:] == (0.0,) * 4
+
+
 def test_pointwise_examples_carry_grades() -> None:
     texts = {"d1": "a", "d2": "b", "d3": "c"}
     ex = pointwise_examples(QUERIES, QRELS, texts)

@@ -128,6 +128,7 @@ def candidate_groups(
         if not pos:
             continue
         rng = _rng(seed, source, qid)
+        judged_pos = list(pos)  # every judged positive, sampled or not: never a random top-up above its grade
         if len(pos) > positives_per_query:
             pos = rng.sample(pos, positives_per_query)
         ranks = [i for i, h in enumerate(hits) if judged.get(h.doc_id, 0) >= min_relevance]
@@ -145,12 +146,18 @@ def candidate_groups(
                 elif negatives == "graded" and rel is not None and rel > 0:
                     below.append((text, float(rel)))
         grade_of = dict(below)
+        skipped = {texts[d] for d in skip if texts.get(d)}
+        relevant = dict(judged_pos) if negatives == "graded" else {}  # a graded top-up keeps its grade
         for ptext, grade in pos:
             hard = [t for t, r in below if r < grade]
-            negs = _fill(rng.sample(hard, min(n, len(hard))), n, random_pool, pos_texts, rng)
+            # a random top-up is never a document the query judged relevant at or above this positive's grade
+            # (with hard negatives: judged relevant at all), nor one `exclude` names
+            keep_out = pos_texts | skipped
+            keep_out |= {t for t, r in judged_pos if negatives != "graded" or r >= grade}
+            negs = _fill(rng.sample(hard, min(n, len(hard))), n, random_pool, keep_out, rng)
             if len(negs) == n:
                 spare = tuple(dict.fromkeys(t for t in hard if t not in negs))
-                labels = (grade, *[grade_of.get(t, 0.0) for t in negs])
+                labels = (grade, *[grade_of.get(t, relevant.get(t, 0.0)) for t in negs])
                 spare_labels = tuple(grade_of.get(t, 0.0) for t in spare)
                 out.append(
                     Group(

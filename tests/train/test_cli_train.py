@@ -113,3 +113,19 @@ def test_rerank_with_a_trained_run(make_spec, triples_file: Path, tmp_path: Path
     assert invoke("rerank", "--run", str(tmp_path), "--out", str(bad), *files) == 2
     assert "--run" in capsys.readouterr().err
     assert not bad.exists()
+
+
+def test_bad_input_found_while_setting_up_leaves_nothing_behind(
+    make_spec, tmp_path: Path, capsys, invoke
+) -> None:
+    spec_file = tmp_path / "bad.yaml"
+    bad = make_spec(method={"name": "lora", "rank": 4, "alpha": 8, "layers": "5-15"}, optim={"steps": 1})
+    spec_file.write_text(yaml.safe_dump(bad.dump()))
+    run = tmp_path / "run"
+    assert invoke("train", str(spec_file), "--out", str(run)) == 2  # the tiny model has 2 layers
+    assert "method: bad layer spec" in capsys.readouterr().err and not run.exists()
+    run.mkdir()  # a folder the user made: emptied again, kept
+    assert invoke("train", str(spec_file), "--out", str(run)) == 2
+    assert run.is_dir() and not any(run.iterdir())
+    spec_file.write_text(yaml.safe_dump(make_spec(optim={"steps": 1}).dump()))
+    assert invoke("train", str(spec_file), "--out", str(run)) in (0, None)  # the corrected spec trains there

@@ -110,7 +110,12 @@ def build_reranker_for(spec: ExperimentSpec, device: str, bf16: bool) -> tuple[B
         else:
             bb.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         bb.model.config.use_cache = False
-    model = prepare(bb.model, spec.method)
+    try:
+        model = prepare(bb.model, spec.method)
+    except InputError as e:
+        if e.path is not None:
+            raise
+        raise InputError(str(e), "method") from None  # name the spec's section: its layers or components
     scorer = method_scorer(spec, model, bb.tokenizer)
     head = getattr(scorer, "head", None)
     if head is not None:
@@ -178,10 +183,16 @@ def train(spec: ExperimentSpec | str | Path | None, out: str | Path, resume: boo
     out = Path(out)
     if isinstance(spec, (str, Path)):
         spec = load_spec(spec)
+    created = not out.exists()
     spec = _prepare_out(spec, out, resume)
     handler = _setup_log(out) if main_process() else logging.NullHandler()
     try:
         return _train(spec, out, resume)
+    except InputError:
+        if not resume and main_process():
+            handler.close()
+            _undo_start(out, created)  # the corrected spec can then train into the same folder
+        raise
     except Exception as e:
         if isinstance(e, DiskFullError) or not disk_full(e):
             raise
@@ -190,6 +201,22 @@ def train(spec: ExperimentSpec | str | Path | None, out: str | Path, resume: boo
         for name in ("rankscope.train", "transformers.trainer"):
             logging.getLogger(name).removeHandler(handler)
         handler.close()
+
+
+STARTED = ("spec.yaml", "train.log")  # what a run writes before it loads data and model
+
+
+def _undo_start(out: Path, created: bool) -> None:
+    """After bad input found while the run was being set up (data, model, layers, device), remove what the
+    run wrote: the folder when this run created it, else spec.yaml and train.log. Kept when anything else
+    was saved (a teacher cache, a checkpoint): that is work a --resume can use."""
+    if any(p.name not in STARTED and not p.name.startswith(".") for p in out.iterdir()):
+        return
+    if created:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for name in STARTED:
+        (out / name).unlink(missing_ok=True)
 
 
 def inspect_callbacks(out: Path, reranker: Reranker) -> list[TrainerCallback]:

@@ -49,3 +49,12 @@ def test_environment_names_what_decides_the_arithmetic() -> None:
         f"torch: {env['torch']} -> 0.0",
         f"threads: {env['threads']} -> {env['threads'] + 1}",
     ]
+
+
+def test_pick_device_names_a_bad_device() -> None:
+    from rankscope.errors import InputError
+    from rankscope.runtime import pick_device
+
+    assert pick_device("cpu") == "cpu"
+    with pytest.raises(InputError, match="device: unknown device 'bogus'"):
+        pick_device("bogus", "device")

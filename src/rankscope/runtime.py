@@ -17,7 +17,11 @@ def pick_device(device: str = "auto", option: str = "--device") -> str:
     """ "auto": CUDA when there is a GPU, else the CPU; an explicit CUDA device must exist."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise InputError(f"unknown device '{device}': expected auto, cpu, cuda or cuda:N", option) from None
+    if kind == "cuda" and not torch.cuda.is_available():
         raise InputError("CUDA is not available on this machine", option)
     return device
 

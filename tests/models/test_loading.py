@@ -97,3 +97,11 @@ def test_smollm2_loads() -> None:
         logits = bb.model(**enc).logits
         assert torch.equal(logits, again.model(**enc).logits)
     assert bb.tokenizer.decode(logits[0, -1].argmax()).strip() == "Paris"
+
+
+def test_a_missing_model_path_or_an_invalid_id_is_named(tmp_path) -> None:
+    for missing in (str(tmp_path / "no-such-folder"), "./no-such-folder", "model.gguf"):
+        with pytest.raises(InputError, match="--model: no such model folder or .gguf file"):
+            resolve_model(missing)
+    with pytest.raises(InputError, match="unknown model 'org/na me'"):
+        resolve_model("org/na me")  # not a valid Hub id: huggingface_hub's own error before

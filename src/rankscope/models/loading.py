@@ -162,6 +162,8 @@ def resolve_model(name_or_path: str | Path) -> Path:
         if not _is_model_folder(target):
             _convert_gguf(lambda _workdir: resolved, target)
         return target
+    if path.is_absolute() or name.startswith((".", "~")) or path.suffix.lower() == ".gguf":
+        raise InputError(f"no such model folder or .gguf file: {name}", "--model")
     return hub_snapshot(name)
 
 
@@ -179,7 +181,10 @@ def hub_snapshot(repo_id: str) -> Path:
     """The local snapshot folder of a Hub model: from the Hub cache, else downloaded when online."""
     from huggingface_hub import snapshot_download, try_to_load_from_cache
 
-    cached = try_to_load_from_cache(repo_id, "config.json")
+    try:
+        cached = try_to_load_from_cache(repo_id, "config.json")
+    except ValueError:  # huggingface_hub's HFValidationError: not a valid repo id (nor a folder, above)
+        raise _unknown(repo_id) from None
     if isinstance(cached, str):
         return Path(cached).parent
     if "/" not in repo_id:  # not a Hub id (org/name) and not cached under that name either

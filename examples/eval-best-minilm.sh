@@ -32,7 +32,7 @@ QL="--model smollm2-135m --scorer query-likelihood"
 step runs/dev-ql --dataset msmarco-dev600-dev --candidates bm25 $QL --depth 20
 step runs/dl19-ql --dataset dl19 --candidates bm25 $QL --depth 100
 step runs/scifact-ql20 --dataset scifact-test --candidates $SCI $QL --depth 20
-fuse() { $RS fuse --reranked "$1" --first-stage "$2" "${@:3}"; }
+fuse() { $RS fuse --reranked "$1" --first-stage "$2" "${@:3}" --overwrite; }
 fuse runs/dev-ql/run.trec $RUN-dev/run.trec --qrels runs/dev600-dev.qrels --measure RR@10 --norm zscore \
     --out $RUN-fusion-ql.json
 fuse runs/dev-ql/run.trec runs/dev-minilm/run.trec --qrels runs/dev600-dev.qrels --measure RR@10 --norm zscore \

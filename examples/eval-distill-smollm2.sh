@@ -26,9 +26,9 @@ c = rankscope.load_dataset('msmarco-dev600-dev')
 with open('runs/dev600-dev.qrels', 'w') as f:
     f.writelines(f'{q} 0 {d} {g}\n' for q, docs in c.qrels.items() for d, g in docs.items())"
 $RS fuse --reranked runs/dev-best/run.trec --first-stage runs/dev-minilm/run.trec --qrels runs/dev600-dev.qrels \
-    --measure RR@10 --norm zscore --out runs/fusion-dev.json
+    --measure RR@10 --norm zscore --out runs/fusion-dev.json --overwrite
 $RS fuse --reranked runs/dl19-best/run.trec --first-stage runs/dl19-minilm/run.trec --weight runs/fusion-dev.json \
-    --out runs/dl19-fused.trec
+    --out runs/dl19-fused.trec --overwrite
 $RS compare runs/dl19-minilm/run.trec runs/dl19-fused.trec runs/dl19-best/run.trec --name minilm --name fused-0.3 \
     --name best-smollm2 --qrels $D/qrels.txt -m nDCG@10 -m "RR(rel=2)@10"
 $RS compare runs/dev-minilm/run.trec runs/dev-best/run.trec --name minilm --name best-smollm2 \

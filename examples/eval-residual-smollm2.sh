@@ -14,7 +14,7 @@ SCI=runs/scifact-bm25/candidates.jsonl.gz
 DL=../shared/data/trec-dl-2019-passage/qrels.txt
 SQ=../shared/data/scifact/qrels/test.tsv
 step $RUN-dev --dataset msmarco-dev600-dev --candidates bm25 --run $RUN --checkpoint $CKPT --depth 20
-fuse() { $RS fuse --reranked "$1" --first-stage "$2" "${@:3}"; }
+fuse() { $RS fuse --reranked "$1" --first-stage "$2" "${@:3}" --overwrite; }
 fuse $RUN-dev/run.trec runs/dev-minilm/run.trec --qrels runs/dev600-dev.qrels --measure RR@10 --norm zscore \
     --out $RUN-fusion-dev.json
 fuse $RUN-dev/run.trec runs/dev-minilm/run.trec --weight $RUN-fusion-dev.json --out $RUN-dev-fused.trec

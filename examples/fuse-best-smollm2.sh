@@ -10,17 +10,17 @@ RUN=${RUN:-runs/full-smollm2-2ep}
 F=$RUN-fusion
 mkdir -p $F
 $RS fuse --reranked $RUN-dev/run.trec --first-stage runs/dev-minilm/run.trec --qrels runs/dev600-dev.qrels \
-    --measure RR@10 --norm zscore --out $F/fusion-dev-ft.json | tail -1
+    --measure RR@10 --norm zscore --out $F/fusion-dev-ft.json --overwrite | tail -1
 $RS fuse --reranked runs/dev-ql/run.trec --first-stage runs/dev-minilm/run.trec --qrels runs/dev600-dev.qrels \
-    --measure RR@10 --norm zscore --out $F/fusion-dev-ql.json | tail -1
+    --measure RR@10 --norm zscore --out $F/fusion-dev-ql.json --overwrite | tail -1
 SCIDOC=$(cat $RUN-scifact-budget.txt 2>/dev/null)  # as examples/eval-best-smollm2.sh names its SciFact run
 for set in dl19 scifact; do
   ql=runs/$set-ql/run.trec; ft=$RUN-$set/run.trec
   [ $set = scifact ] && ql=runs/scifact-ql20/run.trec && ft=$RUN-scifact${SCIDOC:+-doc$SCIDOC}/run.trec
   $RS fuse --reranked $ft --first-stage runs/$set-minilm/run.trec --weight $F/fusion-dev-ft.json \
-      --norm zscore --out $F/$set-fused-ft.trec
+      --norm zscore --out $F/$set-fused-ft.trec --overwrite
   $RS fuse --reranked $ql --first-stage runs/$set-minilm/run.trec --weight $F/fusion-dev-ql.json \
-      --norm zscore --out $F/$set-fused-ql.trec
+      --norm zscore --out $F/$set-fused-ql.trec --overwrite
 done
 D=../shared/data/trec-dl-2019-passage/qrels.txt
 S=../shared/data/scifact/qrels/test.tsv

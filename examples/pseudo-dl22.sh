@@ -16,6 +16,6 @@ W=runs/fusion-dev-ql-minilm.json
 [ -f runs/dl22-ql/run.trec ] || $RS rerank --dataset dl22 --candidates bm25 --model smollm2-135m \
     --scorer query-likelihood --depth 30 --out runs/dl22-ql | tail -1
 $RS fuse --reranked runs/dl22-ql/run.trec --first-stage runs/dl22-minilm/run.trec --weight $W \
-    --out runs/dl22-teacher.trec
+    --out runs/dl22-teacher.trec --overwrite
 $RS pseudo-label --dataset dl22 --candidates bm25 --teacher runs/dl22-teacher.trec --positives 1 --gap 4 \
     --depth 30 --out runs/dl22-pseudo.jsonl --overwrite

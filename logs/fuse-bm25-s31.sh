@@ -18,13 +18,13 @@ for sys in minilm soup; do
           sci=runs/minilm-scifact-soup-scifact-doc256;; esac
   echo "== $sys: the weight, chosen on the dev part by RR@10"
   $RS fuse --reranked $dev/run.trec --first-stage $DEV_BM25 --qrels runs/dev600-dev.qrels \
-      --method rrf --measure RR@10 --out $O/$sys-weight.json
+      --method rrf --measure RR@10 --out $O/$sys-weight.json --overwrite
   cat $O/$sys-weight.json; echo
-  $RS fuse --reranked $dev/run.trec --first-stage $DEV_BM25 --weight $O/$sys-weight.json --method rrf \
+  $RS fuse --reranked $dev/run.trec --first-stage $DEV_BM25 --weight $O/$sys-weight.json --method rrf --overwrite \
       --out $O/$sys-dev.trec
-  $RS fuse --reranked $dl19/run.trec --first-stage $DL19_BM25 --weight $O/$sys-weight.json --method rrf \
+  $RS fuse --reranked $dl19/run.trec --first-stage $DL19_BM25 --weight $O/$sys-weight.json --method rrf --overwrite \
       --out $O/$sys-dl19.trec
-  $RS fuse --reranked $sci/run.trec --first-stage $SCI_BM25 --weight $O/$sys-weight.json --method rrf \
+  $RS fuse --reranked $sci/run.trec --first-stage $SCI_BM25 --weight $O/$sys-weight.json --method rrf --overwrite \
       --out $O/$sys-scifact.trec
 done
 DEV="--qrels runs/dev600-dev.qrels -m RR@10 -m nDCG@10"

@@ -108,3 +108,15 @@ def test_a_full_disk_in_a_file_of_an_output_folder_names_it(tmp_path: Path) -> N
             raise OSError(errno.ENOSPC, "No space left on device")
     assert exc.value.path == str(out / "run.trec")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_of_the_wrong_kind_is_named(tmp_path: Path) -> None:
+    from rankscope.errors import InputError
+
+    a_file = tmp_path / "run.trec"
+    a_file.write_text("x\n")
+    with pytest.raises(InputError, match="run.trec: exists and is not a folder"), atomic_dir(a_file):
+        pass
+    with pytest.raises(InputError, match="is a folder: the output is a file"), atomic_file(tmp_path):
+        pass
+    assert a_file.read_text() == "x\n"

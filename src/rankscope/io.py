@@ -108,6 +108,8 @@ def remove_stale(target: Path) -> list[Path]:
 def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder; on success it becomes `out`, on any error it is removed."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder: the output is a folder", out)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise InputError("output folder exists and is not empty (pass --overwrite to replace it)", out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -131,6 +133,8 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path` (flushed to disk first), on
     any error it is removed, so `path` is either the old file or the whole new one."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder: the output is a file", path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(path)
     fd, name = tempfile.mkstemp(prefix=_tmp_prefix(path.name), dir=path.parent)

@@ -140,6 +140,25 @@ def _interpolated(invoke, args: list[str], tmp_path: Path) -> Path:
     return out
 
 
+def test_fuse_never_overwrites_unasked(invoke, two_runs, tmp_path, capsys) -> None:
+    _, base, better = two_runs
+    before = base.read_text()
+    args = ["fuse", "--reranked", str(better), "--first-stage", str(base), "--weight", "0.5"]
+    assert invoke(*args, "--out", str(base)) == 2  # its own input
+    assert "--out is one of the inputs" in capsys.readouterr().err and base.read_text() == before
+    assert invoke(*args, "--out", str(tmp_path)) == 2
+    assert "is a folder" in capsys.readouterr().err
+    out = tmp_path / "fused.trec"
+    assert invoke(*args, "--out", str(out)) in (0, None)
+    assert invoke(*args, "--out", str(out)) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert invoke(*args, "--out", str(out), "--overwrite") in (0, None)
+    assert invoke(*args[:-1], "1.5", "--out", str(tmp_path / "w.trec")) == 2
+    assert "--weight: the weight must lie in [0, 1]" in capsys.readouterr().err
+    assert invoke(*args, "--norm", "bogus", "--out", str(tmp_path / "n.trec")) == 2
+    assert "--norm: unknown normalisation" in capsys.readouterr().err
+
+
 def test_rerank_refuses_a_weight_chosen_for_another_fusion(
     invoke, files, llama_dir, tmp_path, capsys
 ) -> None:

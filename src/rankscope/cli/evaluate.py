@@ -126,6 +126,7 @@ def fuse_cmd(
     method: Annotated[str, typer.Option(help="interpolate or rrf")] = "interpolate",
     norm: Annotated[str, typer.Option(help="minmax or zscore (interpolate)")] = "minmax",
     measure: Annotated[str, typer.Option(help="the measure the weight is chosen by")] = "nDCG@10",
+    overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
 ) -> None:
     """Choose the fusion weight of reranker and first-stage scores on a dev set (--qrels), and record the
     choice; or, with --weight, fuse two existing runs (e.g. on a test set) into a TREC run file."""
@@ -134,6 +135,9 @@ def fuse_cmd(
 
     if method not in ("interpolate", "rrf"):
         raise InputError(f"unknown fusion '{method}': expected interpolate or rrf", "--method")
+    if norm not in ("minmax", "zscore"):
+        raise InputError(f"unknown normalisation '{norm}': expected minmax or zscore", "--norm")
+    _check_out(out, overwrite, [reranked, first_stage, qrels])
     if weight is not None:
         _apply_fusion(reranked, first_stage, weight, out, method, norm)
         return
@@ -155,6 +159,16 @@ def fuse_cmd(
     console.print(f"chosen weight {choice.weight:.2f} ({measure} {choice.value:.4f}); wrote {out}")
 
 
+def _check_out(out: Path, overwrite: bool, inputs: list[Path | None]) -> None:
+    """--out is a file: never one of the inputs, never a folder, replaced only with --overwrite."""
+    if any(p is not None and p.exists() and out.exists() and out.samefile(p) for p in inputs):
+        raise InputError("--out is one of the inputs: give another file", out)
+    if out.is_dir():
+        raise InputError("is a folder: --out names the file to write", out)
+    if out.exists() and not overwrite:
+        raise InputError("exists (pass --overwrite to replace it)", out)
+
+
 def _settings(method: str, norm: str) -> str:
     """How a fusion is described: normalisation matters to interpolation only."""
     return "rrf, k=60" if method == "rrf" else f"{method}, {norm}"
@@ -167,7 +181,7 @@ def _apply_fusion(reranked: Path, first_stage: Path, value: str, out: Path, meth
     from rankscope.evaluate.fusion import fuse
     from rankscope.io import atomic_file
 
-    w, choice = fusion_weight(value)
+    w, choice = fusion_weight(value, "--weight")
     assert w is not None
     if choice is not None:
         method, norm = str(choice.get("method", "interpolate")), str(choice.get("norm", "minmax"))

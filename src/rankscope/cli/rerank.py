@@ -25,7 +25,9 @@ from rankscope.cli.app import (
 from rankscope.errors import InputError
 
 
-def fusion_weight(value: str | None) -> tuple[float | None, dict[str, object] | None]:
+def fusion_weight(
+    value: str | None, option: str = "--fuse-weight"
+) -> tuple[float | None, dict[str, object] | None]:
     """`--fuse-weight`: a number in [0, 1], or a JSON file written by `rankscope fuse` (the weight chosen
     on a dev set, recorded with how it was chosen)."""
     if value is None:
@@ -41,9 +43,9 @@ def fusion_weight(value: str | None) -> tuple[float | None, dict[str, object] | 
         weight = float(value)
     except ValueError:
         msg = f"expected a weight in [0, 1] or a fusion.json file, got '{value}'"
-        raise InputError(msg, "--fuse-weight") from None
+        raise InputError(msg, option) from None
     if not 0.0 <= weight <= 1.0:
-        raise InputError(f"the weight must lie in [0, 1], got {weight}", "--fuse-weight")
+        raise InputError(f"the weight must lie in [0, 1], got {weight}", option)
     return weight, None
 
 
@@ -149,6 +151,8 @@ def rerank(
         raise InputError("--backend llama.cpp scores a .gguf --model, without --run or --stream", "--backend")
     if fuse not in (None, "interpolate", "rrf"):
         raise InputError(f"unknown fusion '{fuse}': expected interpolate or rrf", "--fuse")
+    if fuse_norm not in ("minmax", "zscore"):
+        raise InputError(f"unknown normalisation '{fuse_norm}': expected minmax or zscore", "--fuse-norm")
     weight, choice = fusion_weight(fuse_weight)
     if fuse and weight is None:
         raise InputError("--fuse needs --fuse-weight (a number, or `rankscope fuse`'s fusion.json)", "--fuse")

@@ -30,7 +30,7 @@ def normalise(scores: Mapping[str, float], norm: Norm = "minmax") -> dict[str, f
         sd = v.std()
         out = (v - v.mean()) / sd if sd > 0 else np.zeros_like(v)
     else:
-        raise InputError(f"unknown normalisation '{norm}': expected minmax or zscore", "--fuse-norm")
+        raise InputError(f"unknown normalisation '{norm}': expected minmax or zscore", "norm")
     return dict(zip(scores, out.tolist(), strict=True))
 
 
@@ -42,7 +42,7 @@ def ranks(scores: Mapping[str, float]) -> dict[str, int]:
 
 def _check(weight: float, method: str) -> None:
     if not 0.0 <= weight <= 1.0:
-        raise InputError(f"fusion weight must be in [0, 1], got {weight}", "--fuse-weight")
+        raise InputError(f"fusion weight must be in [0, 1], got {weight}", "weight")
     if method not in ("interpolate", "rrf"):
         raise InputError(f"unknown fusion method '{method}': expected interpolate or rrf", "--fuse")
 

@@ -41,6 +41,8 @@ def test_bad_input_is_refused(tiny: Reranker) -> None:
         tiny.score("q", ["a", ""])
     with pytest.raises(InputError, match="not one string"):
         tiny.score("q", "a single string")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="top_k must be at least 1"):
+        tiny.rerank("q", DOCS, top_k=-1)  # was every document but the last
 
 
 def test_a_token_budget_below_one_is_refused_before_loading(tmp_path: Path) -> None:

@@ -37,6 +37,10 @@ def load_inputs(
 ) -> Inputs:
     """A dataset by name or by files, with its candidates: a named set, a file, or BM25 over the corpus;
     `max_queries` keeps the N smallest query ids (sorted as strings) and their judgments."""
+    if depth < 1:
+        raise InputError(f"the depth must be at least 1, got {depth}", "--depth")
+    if max_queries is not None and max_queries < 1:
+        raise InputError(f"max_queries must be at least 1 (or None: all), got {max_queries}", "--max-queries")
     if dataset:
         coll = load_dataset(dataset)
     elif queries or candidates:
@@ -56,7 +60,7 @@ def load_inputs(
             f"unknown candidates '{candidates}' for {coll.name}: expected {known or 'a file'}", "--candidates"
         )
     cands = cands.truncate(depth)
-    if max_queries:
+    if max_queries is not None:
         keep = set(sorted(cands.hits)[:max_queries])
         kept = [q for q in cands.hits if q in keep]  # in the candidates' order, as --stream writes them
         cands = Candidates({q: cands.hits[q] for q in kept}, {q: cands.queries.get(q, "") for q in kept})

@@ -131,6 +131,8 @@ class Reranker:
 
     def rerank(self, query: str, docs: Sequence[str], top_k: int | None = None) -> list[Ranked]:
         """The documents' indices and scores, best first (ties keep the input order); `top_k` cuts."""
+        if top_k is not None and top_k < 1:
+            raise InputError(f"top_k must be at least 1 (or None: all), got {top_k}", "top_k")
         scores = self.score(query, docs)
         order = sorted(range(len(docs)), key=lambda i: (-scores[i], i))
         return [Ranked(i, scores[i]) for i in order[:top_k]]

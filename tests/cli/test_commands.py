@@ -10,6 +10,7 @@ from scipy import stats
 from typer.main import get_command
 
 from rankscope.cli import COMMANDS, app
+from rankscope.errors import InputError
 from rankscope.evaluate.metrics import per_query
 
 
@@ -138,6 +139,20 @@ def _interpolated(invoke, args: list[str], tmp_path: Path) -> Path:
     out = tmp_path / "interpolate.trec"
     assert invoke(*args, "--out", str(out)) in (0, None)
     return out
+
+
+def test_counts_below_one_are_refused_before_any_work(invoke, files, tmp_path, capsys) -> None:
+    from rankscope.pipeline import load_inputs
+
+    args = ["rerank", "--model", "x", "--scorer", "yes-no", "--candidates", str(files["candidates"])]
+    for option in ("--depth", "--max-queries", "--pairwise-top"):
+        assert invoke(*args, option, "0", "--out", str(tmp_path / "x")) == 2
+        assert option in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert invoke("retrieve", "--dataset", "scifact-test", "--k", "-2", "--out", str(tmp_path / "r")) == 2
+    with pytest.raises(InputError, match="--max-queries: max_queries must be at least 1"):
+        load_inputs(candidates=str(files["candidates"]), queries=str(files["queries"]), max_queries=0)
+    with pytest.raises(InputError, match="--depth: the depth must be at least 1"):
+        load_inputs(candidates=str(files["candidates"]), queries=str(files["queries"]), depth=0)
 
 
 def test_fuse_never_overwrites_unasked(invoke, two_runs, tmp_path, capsys) -> None:

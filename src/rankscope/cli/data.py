@@ -46,7 +46,7 @@ def retrieve(
     queries: QueriesOpt = None,
     qrels: QrelsOpt = None,
     corpus: CorpusOpt = None,
-    k: Annotated[int, typer.Option(help="hits per query")] = 100,
+    k: Annotated[int, typer.Option(min=1, help="hits per query")] = 100,
     overwrite: bool = False,
 ) -> None:
     """BM25 first stage (bm25s) over a dataset's corpus: writes a TREC run and a candidates file."""

@@ -58,12 +58,13 @@ def inspect_cmd(
         ),
     ] = "all",
     max_queries: Annotated[
-        int | None, typer.Option(help="dev queries reranked and probed (default the spec's dev.max_queries)")
+        int | None,
+        typer.Option(min=1, help="dev queries reranked and probed (default the spec's dev.max_queries)"),
     ] = None,
     layers: Annotated[
         str | None, typer.Option(help="probe layers drawn as PCA plots (0 = embeddings), e.g. 5,15,30")
     ] = None,
-    probe_pairs: Annotated[int, typer.Option(help="labelled pairs per class for the probes")] = 200,
+    probe_pairs: Annotated[int, typer.Option(min=1, help="labelled pairs per class for the probes")] = 200,
     attention_pairs: Annotated[int, typer.Option(help="pairs averaged in the attention pass")] = 64,
     checkpoint: Annotated[
         str | None, typer.Option(help="best (default), final, a step or a checkpoint folder")

@@ -86,11 +86,11 @@ def rerank(
     queries: QueriesOpt = None,
     qrels: QrelsOpt = None,
     corpus: CorpusOpt = None,
-    depth: Annotated[int, typer.Option(help="candidates reranked per query")] = 100,
-    pairwise_top: Annotated[int, typer.Option(help="top-k compared pairwise (pairwise scorer)")] = 20,
+    depth: Annotated[int, typer.Option(min=1, help="candidates reranked per query")] = 100,
+    pairwise_top: Annotated[int, typer.Option(min=1, help="top-k compared pairwise (pairwise scorer)")] = 20,
     max_queries: Annotated[
         int | None,
-        typer.Option(help="rerank only N queries: the N smallest ids (sorted as strings)"),
+        typer.Option(min=1, help="rerank only N queries: the N smallest ids (sorted as strings)"),
     ] = None,
     max_query_tokens: Annotated[
         int | None, typer.Option(help="query token budget (default: the scorer's, or the run's own)")

@@ -158,14 +158,14 @@ def synth_cmd(
     filter_scorer: Annotated[str, typer.Option(help="zero-shot filter: query-likelihood or yes-no")] = (
         "query-likelihood"
     ),
-    keep_top: Annotated[int, typer.Option(help="keep a query when its source ranks within this")] = 1,
+    keep_top: Annotated[int, typer.Option(min=1, help="keep a query when its source ranks within this")] = 1,
     eval_sets: Annotated[
         str, typer.Option(help="comma-separated evaluation sets whose judged passages are never used")
     ] = "dl19,scifact-test",
     seed: int = 0,
     temperature: Annotated[float, typer.Option(help="0 is greedy; above 0 samples with --seed")] = 0.0,
-    max_new_tokens: Annotated[int, typer.Option(help="generation budget per query")] = 32,
-    batch_size: Annotated[int, typer.Option(help="prompts generated together")] = 8,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="generation budget per query")] = 32,
+    batch_size: Annotated[int, typer.Option(min=1, help="prompts generated together")] = 8,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16")] = "auto",
     overwrite: bool = False,
@@ -211,9 +211,9 @@ def pseudo_label_cmd(
     candidates: Annotated[
         str, typer.Option(help="the dataset's named candidates or a candidates file (with text)")
     ] = "bm25",
-    positives: Annotated[int, typer.Option(help="the teacher's top documents taken as positives")] = 1,
-    gap: Annotated[int, typer.Option(help="ranks skipped below the positives (likely relevant)")] = 4,
-    depth: Annotated[int, typer.Option(help="the deepest teacher rank taken as a negative")] = 30,
+    positives: Annotated[int, typer.Option(min=1, help="the teacher's top documents taken as positives")] = 1,
+    gap: Annotated[int, typer.Option(min=0, help="ranks skipped below the positives (likely relevant)")] = 4,
+    depth: Annotated[int, typer.Option(min=1, help="the deepest teacher rank taken as a negative")] = 30,
     overwrite: bool = False,
 ) -> None:
     """Training data from unlabelled queries: a teacher run's top documents as positives, the documents it
@@ -245,7 +245,9 @@ def demo(
     out: Annotated[Path, typer.Option(help="output folder (a previous demo's output is replaced)")] = Path(
         "runs/demo"
     ),
-    steps: Annotated[int | None, typer.Option(help="training steps (default: the demo spec's 40)")] = None,
+    steps: Annotated[
+        int | None, typer.Option(min=1, help="training steps (default: the demo spec's 10)")
+    ] = None,
     inspect: Annotated[bool, typer.Option(help="run the inspection analyses before the report")] = True,
 ) -> None:
     """Fine-tune SmolLM2-135M with LoRA, compare before/after on a DL19 subset, inspect and report."""

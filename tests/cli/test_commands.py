@@ -149,6 +149,9 @@ def test_counts_below_one_are_refused_before_any_work(invoke, files, tmp_path, c
         assert invoke(*args, option, "0", "--out", str(tmp_path / "x")) == 2
         assert option in capsys.readouterr().err and not (tmp_path / "x").exists()
     assert invoke("retrieve", "--dataset", "scifact-test", "--k", "-2", "--out", str(tmp_path / "r")) == 2
+    # a bad measure name stops before the model is even looked up (it stopped after all the scoring)
+    assert invoke(*args, "-m", "bogus", "--out", str(tmp_path / "x")) == 2
+    assert "unknown measure 'bogus'" in capsys.readouterr().err and not (tmp_path / "x").exists()
     with pytest.raises(InputError, match="--max-queries: max_queries must be at least 1"):
         load_inputs(candidates=str(files["candidates"]), queries=str(files["queries"]), max_queries=0)
     with pytest.raises(InputError, match="--depth: the depth must be at least 1"):

@@ -262,6 +262,8 @@ def test_candidates_round_trip(tmp_path: Path, name: str) -> None:
         ('{"qid": "q2", "query": "", "hits": []}', "empty query text"),
         ('{"qid": "q2"}', "'hits' must be a list"),
         ('{"qid": "q2", "hits": [}', "bad JSON"),
+        ('{"qid": "q2", "hits": [{"docid": "d 1", "score": 1}]}', "contains whitespace"),
+        ('{"qid": "q 2", "hits": []}', "contains whitespace"),
     ],
 )
 def test_candidates_bad(tmp_path: Path, second: str, needle: str) -> None:

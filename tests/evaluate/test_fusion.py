@@ -23,6 +23,10 @@ def test_normalise() -> None:
     assert z == pytest.approx({"a": -1.0, "b": 1.0})
     assert normalise({"a": 7.0, "b": 7.0}) == {"a": 0.0, "b": 0.0}
     assert normalise({"a": 7.0}, "zscore") == {"a": 0.0}
+    # an infinite score keeps its rank and the result stays finite (it wrote nan before)
+    inf = normalise({"a": float("-inf"), "b": 1.0, "c": 3.0, "d": float("inf")})
+    assert inf == pytest.approx({"a": 0.0, "b": 1 / 3, "c": 2 / 3, "d": 1.0})  # -inf at -1, inf at 5
+    assert normalise({"a": float("-inf"), "b": float("-inf")}) == {"a": 0.0, "b": 0.0}
 
 
 def test_interpolate_by_hand_missing_docs_get_the_side_minimum() -> None:

@@ -153,6 +153,10 @@ def rerank(
         raise InputError(f"unknown fusion '{fuse}': expected interpolate or rrf", "--fuse")
     if fuse_norm not in ("minmax", "zscore"):
         raise InputError(f"unknown normalisation '{fuse_norm}': expected minmax or zscore", "--fuse-norm")
+    if measures:
+        from rankscope.evaluate.metrics import parse_measures
+
+        parse_measures(measures)  # a bad name stops here, not after the scoring
     weight, choice = fusion_weight(fuse_weight)
     if fuse and weight is None:
         raise InputError("--fuse needs --fuse-weight (a number, or `rankscope fuse`'s fusion.json)", "--fuse")

@@ -100,6 +100,8 @@ def json_id(obj: dict[str, Any], key: str, path: str | Path, lineno: int) -> str
     text = str(value).strip()
     if not text:
         raise InputError(f"empty {key!r}", path, lineno)
+    if any(c.isspace() for c in text):
+        raise InputError(f"{key!r} {text!r} contains whitespace; TREC files cannot hold it", path, lineno)
     return text
 
 

@@ -19,10 +19,17 @@ GRID: tuple[float, ...] = tuple(round(i * 0.1, 1) for i in range(11))
 
 
 def normalise(scores: Mapping[str, float], norm: Norm = "minmax") -> dict[str, float]:
-    """One query's scores to [0, 1] (minmax) or to mean 0, sd 1 (zscore); all 0 when they are constant."""
+    """One query's scores to [0, 1] (minmax) or to mean 0, sd 1 (zscore); all 0 when they are constant.
+    An infinite score (a log-probability of -inf) first becomes a finite one beyond every finite score of
+    the query, so it keeps its rank and the result stays finite."""
     if not scores:
         return {}
     v = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+    if not np.isfinite(v).all():
+        finite = v[np.isfinite(v)]
+        lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
+        step = max(hi - lo, 1.0)
+        v = np.where(v == np.inf, hi + step, np.where(v == -np.inf, lo - step, v))
     if norm == "minmax":
         lo, span = v.min(), v.max() - v.min()
         out = (v - lo) / span if span > 0 else np.zeros_like(v)

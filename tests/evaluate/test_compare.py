@@ -194,3 +194,23 @@ def test_a_group_of_runs_is_compared_by_its_per_query_mean(tmp_path: Path) -> No
     assert compare([paths[0], paths[1:]], qrels, ["nDCG@10"], n_boot=10).names == ["s0", "s1 (mean of 2)"]
     with pytest.raises(InputError, match="empty group"):
         compare([runs[0], []], qrels)
+
+
+def test_a_run_sharing_no_query_with_the_qrels_is_refused(tmp_path) -> None:
+    import rankscope
+    from rankscope.evaluate.fusion import choose_weight
+
+    qrels = {"1": {"a": 1}, "2": {"b": 1}}
+    other = tmp_path / "other.trec"
+    write_trec_run({"q1": {"a": 1.0}, "q2": {"b": 2.0}}, other)
+    good = {"1": {"a": 1.0}}
+    for call in (
+        lambda: compare([good, other], qrels),
+        lambda: rankscope.evaluate(other, qrels),
+        lambda: choose_weight(good, other, qrels),
+    ):
+        with pytest.raises(
+            InputError, match=r"other.trec: shares no query with the qrels .* 'q1', the qrels' '1'"
+        ):
+            call()
+    assert rankscope.evaluate(good, qrels)["RR@10"] == 0.5  # a partial overlap: the missing query scores 0

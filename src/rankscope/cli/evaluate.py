@@ -30,14 +30,15 @@ def evaluate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Evaluate a TREC run (or a candidates file) against qrels (default nDCG@10, RR@10, R@100)."""
-    from rankscope.data.readers import read_candidates, read_trec_run
+    from rankscope.data.readers import read_candidates
     from rankscope.data.registry import read_qrels_file
+    from rankscope.evaluate.compare import judged_run
     from rankscope.evaluate.metrics import evaluate
 
     if (run is None) == (candidates is None):
         raise InputError("give exactly one of --run and --candidates", "--run")
     if run is not None:
-        ranking = read_trec_run(run)
+        ranking = judged_run(run, read_qrels_file(qrels))
     else:
         cands = read_candidates(candidates)
         ranking = {q: {h.doc_id: h.score for h in hits} for q, hits in cands.hits.items()}

@@ -18,11 +18,13 @@ def evaluate_run(
     qrels: dict[str, dict[str, int]] | str | Path,
     measures: Sequence[str] | None = None,
 ) -> dict[str, float]:
-    """Mean of each measure over the judged queries (a judged query missing from the run scores 0)."""
-    from rankscope.evaluate.compare import load_qrels, load_run
+    """Mean of each measure over the judged queries (a judged query missing from the run scores 0); a run
+    that shares no query with the qrels is refused."""
+    from rankscope.evaluate.compare import judged_run, load_qrels
     from rankscope.evaluate.metrics import evaluate
 
-    return evaluate(load_run(run), load_qrels(qrels), list(measures) if measures else None)
+    judged = load_qrels(qrels)
+    return evaluate(judged_run(run, judged), judged, list(measures) if measures else None)
 
 
 def _evaluate() -> Callable[..., Any]:

@@ -124,6 +124,18 @@ def load_run(run: RunLike) -> Run:
     return {str(q): {str(d): float(s) for d, s in docs.items()} for q, docs in run.items()}
 
 
+def judged_run(run: RunLike, qrels: Qrels) -> Run:
+    """`load_run`, refusing a run that shares no query with the qrels: every measure would read 0 and the
+    mistake (another collection's run or qrels, other query ids) would pass for a result."""
+    loaded = load_run(run)
+    if loaded and not any(q in qrels for q in loaded):
+        where = run if isinstance(run, str | Path) else "run"
+        first, judged = next(iter(loaded)), next(iter(qrels), None)
+        msg = f"shares no query with the qrels (the run's first query is {first!r}, the qrels' {judged!r})"
+        raise InputError(msg, where)
+    return loaded
+
+
 def load_qrels(qrels: QrelsLike) -> Qrels:
     if isinstance(qrels, str | Path):
         return read_qrels(qrels)
@@ -291,7 +303,9 @@ def compare(
     ms = list(measures) if measures else default_measures(judged)
     ms = [str(p) for p in parse_measures(ms)]
     labels = run_names(runs, names)
-    tables = [average_values([per_query(load_run(r), judged, ms) for r in group_members(g)]) for g in runs]
+    tables = [
+        average_values([per_query(judged_run(r, judged), judged, ms) for r in group_members(g)]) for g in runs
+    ]
     return compare_values(tables, labels, n_boot, seed)
 
 

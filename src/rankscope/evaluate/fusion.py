@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 
 from rankscope.errors import InputError
-from rankscope.evaluate.compare import QrelsLike, RunLike, load_qrels, load_run
+from rankscope.evaluate.compare import QrelsLike, RunLike, judged_run, load_qrels, load_run
 from rankscope.evaluate.metrics import Run, evaluate, parse_measures
 
 Method = Literal["interpolate", "rrf"]
@@ -137,7 +137,7 @@ def choose_weight(
         _check(w, method)
     judged = load_qrels(qrels)
     name = str(parse_measures([measure])[0])
-    rr, fs = load_run(reranker_run), load_run(first_stage_run)
+    rr, fs = judged_run(reranker_run, judged), judged_run(first_stage_run, judged)
     table = [
         WeightPoint(float(w), evaluate(fuse(rr, fs, w, method, norm, k), judged, [name])[name]) for w in grid
     ]

@@ -87,6 +87,13 @@ def test_invalid_yaml_names_line(tmp_path: Path) -> None:
         load_spec(p)
 
 
+def test_a_spec_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    p = tmp_path / "latin1.yaml"
+    p.write_bytes("model: café\n".encode("latin-1"))
+    with pytest.raises(InputError, match="latin1.yaml: not UTF-8 text"):
+        load_spec(p)
+
+
 def test_example_specs_load() -> None:
     from rankscope.data.registry import data_root
 

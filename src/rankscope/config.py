@@ -366,7 +366,9 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     if not p.is_file():
         raise InputError("no such spec file", p)
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text (byte {e.start})", p) from None
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
         raise InputError(

@@ -136,7 +136,10 @@ def test_sections_only_for_what_is_there(tmp_path: Path) -> None:
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert "nothing to report" in write_report(empty).read_text()
+    (empty / "notes.txt").write_text("not a run")
+    with pytest.raises(InputError, match="empty: nothing to report: not a training, soup, sweep"):
+        write_report(empty)  # wrote an empty report before
+    assert not (empty / "report").exists()
     with pytest.raises(InputError):
         write_report(tmp_path / "missing")
     with pytest.raises(InputError):

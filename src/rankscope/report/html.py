@@ -7,6 +7,7 @@ import datetime as dt
 import html
 import json
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -276,6 +277,7 @@ def write_report(
     out = Path(out_dir) if out_dir else run_dir / "report"
     if out.resolve() == run_dir.resolve():
         raise InputError("write the report into its own folder, not the run folder (its summary.json)", out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     b = Builder(out)
     sections: list[Section] = []
@@ -308,6 +310,14 @@ def write_report(
             continue
         if sec is not None:
             sections.append(sec)
+    if not sections and not overview and not errors:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise InputError(
+            "nothing to report: not a training, soup, sweep or inspection folder (no spec.yaml, "
+            "training logs, sweep results or inspection files)",
+            run_dir,
+        )
     page = render(run_dir, ([overview] if overview else []) + sections, errors)
     report = out / REPORT_FILE
     report.write_text(page)

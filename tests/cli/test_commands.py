@@ -67,6 +67,17 @@ def test_compare_power_on_the_command_line(invoke, two_runs, capsys) -> None:
     assert {"p_value", "sd_delta", "min_detectable", "queries_needed"} <= set(row)
 
 
+def test_compare_names_its_own_options(invoke, two_runs, capsys) -> None:
+    qrels, base, better = two_runs
+    args = ["compare", str(base), str(better), "--qrels", str(qrels)]
+    assert invoke(*args, "--name", "a") == 2
+    assert "--name: 1 --name for 2 runs" in capsys.readouterr().err
+    assert invoke(*args, "--name", "a", "--name", "a") == 2
+    assert "--name: run names must differ" in capsys.readouterr().err
+    assert invoke(*args, "--bootstrap", "0") == 2
+    assert "--bootstrap" in capsys.readouterr().err
+
+
 def test_compare_needs_two_runs(invoke, two_runs, capsys) -> None:
     qrels, base, _ = two_runs
     assert invoke("compare", str(base), "--qrels", str(qrels)) == 2

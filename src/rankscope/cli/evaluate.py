@@ -74,7 +74,7 @@ def compare_cmd(
     measures: MeasuresOpt = None,
     names: Annotated[list[str] | None, typer.Option("--name", help="a name per run (repeatable)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-    bootstrap: Annotated[int, typer.Option(help="bootstrap resamples for the 95% CI")] = 10000,
+    bootstrap: Annotated[int, typer.Option(min=1, help="bootstrap resamples for the 95% CI")] = 10000,
     seed: int = 0,
     power: Annotated[
         bool,
@@ -92,6 +92,10 @@ def compare_cmd(
 
     if len(runs) < 2:
         raise InputError("give at least two runs: a baseline and a run to compare with it", "RUNS")
+    if names and len(names) != len(runs):
+        raise InputError(f"{len(names)} --name for {len(runs)} runs: give one per run, or none", "--name")
+    if names and len(set(names)) != len(names):
+        raise InputError(f"run names must differ: {list(names)}", "--name")
     groups = [run_group(r) for r in runs]
     result = compare(groups, qrels, measures or None, names=names or None, n_boot=bootstrap, seed=seed)
     rows = power_table(result) if power else []

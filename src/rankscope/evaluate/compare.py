@@ -167,7 +167,7 @@ def run_names(runs: Sequence[RunGroup], names: Sequence[str] | None = None) -> l
     `RUN/run.trec`; `run<i>` for dicts; a group's first name and its size), unique."""
     if names is not None:
         if len(names) != len(runs):
-            raise InputError(f"{len(names)} names for {len(runs)} runs", "--names")
+            raise InputError(f"{len(names)} names for {len(runs)} runs", "names")
         out = [str(n) for n in names]
     else:
         out = []
@@ -205,7 +205,7 @@ def bootstrap_ci(
     if len(diff) == 0:
         return math.nan, math.nan
     if n_boot < 1:
-        raise InputError(f"n_boot must be at least 1, got {n_boot}", "--n-boot")
+        raise InputError(f"n_boot must be at least 1, got {n_boot}", "n_boot")
     rng = np.random.default_rng(seed)
     means = np.empty(n_boot)
     for start in range(0, n_boot, _BOOT_CHUNK):  # bounded memory on large query sets
@@ -240,9 +240,9 @@ def compare_values(
     if len(values) < 2:
         raise InputError(f"compare needs a baseline and at least one run, got {len(values)}", "RUN")
     if len(names) != len(values):
-        raise InputError(f"{len(names)} names for {len(values)} runs", "--names")
+        raise InputError(f"{len(names)} names for {len(values)} runs", "names")
     if len(set(names)) != len(names):
-        raise InputError(f"run names must differ: {list(names)}", "--names")
+        raise InputError(f"run names must differ: {list(names)}", "names")
     measures = list(values[0])
     for n, v in zip(names, values, strict=True):
         if list(v) != measures:

@@ -56,3 +56,9 @@ def test_few_dev_queries_are_named_in_a_notice() -> None:
     assert "caps it" not in (few_queries_notice(dev(21), "RR@10", 100) or "")  # the set has no more
     assert few_queries_notice(dev(FEW_DEV_QUERIES + 1), "RR@10", None) is None
     assert few_queries_notice(dev(21), "dev_loss", 21) is None
+
+
+def test_a_bad_dev_field_is_named_as_the_spec_names_it(make_spec) -> None:
+    spec = make_spec(dev={"dataset": "dl19", "candidates": "nope"})
+    with pytest.raises(InputError, match="^dev.candidates: unknown candidates 'nope' for dl19"):
+        build_dev_set(spec)

@@ -42,6 +42,9 @@ class DevSet:
         return ["nDCG@10", "RR(rel=2)@10" if graded else "RR@10"]
 
 
+DEV_FIELDS = {"--candidates": "dev.candidates", "--depth": "dev.depth", "--max-queries": "dev.max_queries"}
+
+
 def build_dev_set(
     spec: ExperimentSpec, held_out: Sequence[Group] | None = None, max_queries: int | None = None
 ) -> DevSet:
@@ -52,7 +55,13 @@ def build_dev_set(
     if d.dataset:
         from rankscope.pipeline import load_inputs
 
-        inputs = load_inputs(d.dataset, d.candidates, depth=d.depth, max_queries=cap)
+        try:
+            inputs = load_inputs(d.dataset, d.candidates, depth=d.depth, max_queries=cap)
+        except InputError as e:  # name the spec's field, not the rerank option it shares a check with
+            field = DEV_FIELDS.get(e.path or "")
+            if field is None:
+                raise
+            raise InputError(str(e).removeprefix(f"{e.path}: "), field) from None
         coll = inputs.collection
         return DevSet(
             inputs.candidates,

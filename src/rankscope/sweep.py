@@ -192,6 +192,40 @@ def load_sweep(path: str | Path) -> Sweep:
     return Sweep(source, base, grid, points, seeds)
 
 
+def config_layers(folder: Path) -> int | None:
+    """The number of transformer blocks a model folder's config.json declares (None when it names none)."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    for part in (config, config.get("text_config") or {}):
+        for key in ("num_hidden_layers", "n_layer", "num_layers"):
+            if isinstance(part.get(key), int):
+                return int(part[key])
+    return None
+
+
+def check_models(source: Path, points: list[GridPoint]) -> None:
+    """What a spec alone cannot validate, checked for every point before the first one trains: the model
+    exists, and its method.layers lie within the model's layers."""
+    from rankscope.models.components import parse_layers
+    from rankscope.models.loading import resolve_model
+
+    seen: dict[str, Path] = {}
+    for p in points:
+        try:
+            if p.spec.model not in seen:
+                seen[p.spec.model] = resolve_model(p.spec.model)
+            layers = getattr(p.spec.method, "layers", None)
+            n = config_layers(seen[p.spec.model])
+            if layers is not None and n is not None:
+                parse_layers(layers, n)
+        except InputError as e:
+            msg = str(e).removeprefix(f"{e.path}: ") if e.path else str(e)
+            field = "model" if e.path == "--model" else "method.layers"
+            raise InputError(f"grid point {p.index} ({p.name}): {field}: {msg}", source) from None
+
+
 def parse_only(text: str | None) -> tuple[int, int] | None:
     """'I/N' -> (I, N) with 0 <= I < N."""
     if text is None:
@@ -300,6 +334,7 @@ def run_sweep(
     sweep = load_sweep(spec)
     out = Path(out)
     mine = [p for p in sweep.points if only is None or p.index % only[1] == only[0]]
+    check_models(sweep.source, mine)
     runs = out / RUNS_DIR
     if not resume:
         started = [p.name for p in mine if (runs / p.name).exists()]

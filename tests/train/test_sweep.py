@@ -90,6 +90,9 @@ def test_sweep_runs_survives_a_kill_and_skips_finished(
         ),
         ({"method.rank": []}, "grid.method.rank: List should have at least 1 item"),
         ({"objective": ["listwise", "pointwise-bce"], "train.group_size": [1]}, "'listwise' needs negatives"),
+        # what needs the model: checked for every point before the first trains (point 0 trained before)
+        ({"method.layers": ["0-1", "5-9"]}, "grid point 1 (layers-5-9): method.layers: bad layer spec '5-9'"),
+        ({"model": ["./no-such-model"]}, "grid point 0 (model-no-such-model): model: no such model folder"),
     ],
 )
 def test_bad_grid_exits_2_naming_the_field(

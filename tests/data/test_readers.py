@@ -72,6 +72,12 @@ def test_trec_qrels_bad(tmp_path: Path, text: str, line: int, needle: str) -> No
     fails(r.read_trec_qrels, write(tmp_path / "qrels.txt", text), line, needle)
 
 
+def test_qrels_with_a_bad_first_line_blame_it(tmp_path: Path) -> None:
+    # 3 columns first would read as BEIR qrels and blame the good line 2
+    fails(r.read_qrels, write(tmp_path / "qrels.txt", "q1 d1 1\nq1 Q0 d2 1\n"), 1, "expected 4 columns")
+    assert r.read_qrels(write(tmp_path / "beir.tsv", "q1\td1\t1\nq1\td2\t0\n")) == {"q1": {"d1": 1, "d2": 0}}
+
+
 def test_missing_file_named(tmp_path: Path) -> None:
     for reader in (
         r.read_trec_qrels,

@@ -243,9 +243,14 @@ def read_qrels(path: str | Path) -> Qrels:
     """Read TREC (4 columns) or BEIR (header ``query-id ...`` or 3 columns) qrels, told apart by the
     first non-blank line."""
     records = iter_records(path)
-    first = next(records, None)
+    first, second = next(records, None), next(records, None)
     records.close()
-    if first is not None and (first[1][0].lower() == "query-id" or len(first[1]) == 3):
+    if first is not None and first[1][0].lower() == "query-id":
+        return read_beir_qrels(path)
+    if first is not None and len(first[1]) == 3:
+        if second is not None and len(second[1]) == 4:  # TREC qrels whose first line is the bad one
+            msg = f"expected 4 columns 'qid iter docid rel' as the next line has, found {len(first[1])}"
+            raise InputError(msg, path, first[0])
         return read_beir_qrels(path)
     return read_trec_qrels(path)
 

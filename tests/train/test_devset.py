@@ -38,8 +38,10 @@ def test_dl21_held_out_dev_set_is_the_same_in_training_and_inspection(make_spec)
 
 def test_a_run_without_dev_data_is_refused(make_spec) -> None:
     spec = make_spec(train={"dev_fraction": 0.0})
-    with pytest.raises(InputError, match="no dev set"):
+    with pytest.raises(InputError, match="^dev: the run has no dev set: train.dev_fraction is 0"):
         build_dev_set(spec, [])
+    with pytest.raises(InputError, match="train.dev_fraction 0.25 held out no training query"):
+        build_dev_set(make_spec(), [])
 
 
 def test_few_dev_queries_are_named_in_a_notice() -> None:

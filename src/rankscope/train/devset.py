@@ -79,7 +79,14 @@ def build_dev_set(
         eval_sets = list(spec.eval_sets)
         held_out = build_training_set(spec.train, eval_sets, pointwise=spec.train.group_size == 1).dev
     if not held_out:
-        raise InputError("the run has no dev set: set dev.dataset or train.dev_fraction > 0", "spec.yaml")
+        why = (
+            f"train.dev_fraction {spec.train.dev_fraction} held out no training query (too few queries?)"
+            if spec.train.dev_fraction > 0
+            else "train.dev_fraction is 0"
+        )
+        raise InputError(
+            f"the run has no dev set: {why}; set dev.dataset or a larger train.dev_fraction", "dev"
+        )
     keys = set(sorted({g.key for g in held_out})[:cap])
     groups = [g for g in held_out if g.key in keys]
     cands, qrels = groups_as_candidates(groups)

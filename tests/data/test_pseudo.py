@@ -173,6 +173,8 @@ def test_the_command_refuses_a_bad_teacher_run_and_writes_nothing(tmp_path: Path
     out = tmp_path / "pseudo.jsonl"
     code = run_cli(*args, "--out", str(out))
     assert code == 2
-    assert "'d42' for query 'q1'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'d42' for query 'q1'" in err
+    assert f".trec:{len(teacher_run()) + 1}: teacher run ranks" in err  # the line that ranks it
     assert not out.exists() and not stats_path(out).exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rankscope.data import trainfile
+from rankscope.data._io import iter_records
 from rankscope.data.examples import hit_text
 from rankscope.data.types import Candidates, Document
 from rankscope.errors import InputError
@@ -38,6 +39,13 @@ def check_settings(positives: int, gap: int, depth: int) -> None:
         raise InputError(
             f"depth {depth} leaves no negatives below {positives} positives and a gap of {gap}", "--depth"
         )
+
+
+def _run_line(path: str, qid: str, doc: str) -> int | None:
+    """The line of a TREC run file that ranks `doc` for `qid` (None when `path` is not a file)."""
+    if not Path(path).is_file():
+        return None
+    return next((n for n, parts in iter_records(path) if parts[:1] == [qid] and parts[2:3] == [doc]), None)
 
 
 def pseudo_label(
@@ -71,10 +79,12 @@ def pseudo_label(
         by_id = {h.doc_id: h for h in hits}
         unknown = sorted(set(scores) - set(by_id))
         if unknown:
+            line = _run_line(teacher_name, qid, unknown[0])
             raise InputError(
                 f"teacher run ranks document {unknown[0]!r} for query {qid!r}, which is not among its "
                 f"candidates ({len(unknown)} such)",
                 teacher_name,
+                line,
             )
         query = queries.get(qid) or candidates.queries.get(qid)
         if not query:

@@ -37,13 +37,14 @@ def evaluate_cmd(
 
     if (run is None) == (candidates is None):
         raise InputError("give exactly one of --run and --candidates", "--run")
+    judged = read_qrels_file(qrels)
     if run is not None:
-        ranking = judged_run(run, read_qrels_file(qrels))
+        ranking = judged_run(run, judged)
     else:
         cands = read_candidates(candidates)
         ranking = {q: {h.doc_id: h.score for h in hits} for q, hits in cands.hits.items()}
     queries = ranking if candidates is not None else None  # a candidates file: its own queries only
-    metrics = evaluate(ranking, read_qrels_file(qrels), measures, queries=queries, qrels_source=qrels)
+    metrics = evaluate(ranking, judged, measures, queries=queries, qrels_source=qrels)
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:

@@ -70,6 +70,19 @@ def test_fresh_replaces_a_previous_demo_and_refuses_other_folders(tmp_path: Path
     (old / "stale.txt").write_text("x")
     _fresh(old)
     assert old.is_dir() and not any(old.iterdir())
+    # a demo killed before demo.json: only its train/ run is there, and it is replaced
+    (old / "train").mkdir()
+    (old / "train" / "spec.yaml").write_text("model: x\n")
+    _fresh(old)
+    assert not any(old.iterdir())
+    # a runs/ folder whose train/ is someone's run, beside other work: refused, nothing removed
+    runs = tmp_path / "runs"
+    (runs / "train").mkdir(parents=True)
+    (runs / "train" / "spec.yaml").write_text("model: x\n")
+    (runs / "important-run").mkdir()
+    with pytest.raises(InputError, match="not a previous demo"):
+        _fresh(runs)
+    assert (runs / "important-run").is_dir() and (runs / "train" / "spec.yaml").is_file()
 
 
 @pytest.mark.slow

@@ -65,9 +65,12 @@ MARKER = "demo.json"
 
 
 def _fresh(out: Path) -> None:
-    """The demo owns `out`: a previous demo's output is replaced, anything else is refused."""
+    """The demo owns `out`: a previous demo's output (its train/ run and demo.json, or the train/ run of a
+    demo killed before it wrote demo.json) is replaced; a folder holding anything else is refused."""
     if out.exists() and any(out.iterdir()):
-        if not (out / MARKER).is_file() and not (out / "train" / "spec.yaml").is_file():
+        others = [p.name for p in out.iterdir() if p.name != "train" and not p.name.startswith(".")]
+        killed = not others and (out / "train" / "spec.yaml").is_file()
+        if not (out / MARKER).is_file() and not killed:
             raise InputError("output folder exists and is not a previous demo's output", out)
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,7 @@ class Reranker:
         from rankscope.models.loading import load_backbone
         from rankscope.runtime import pick_device, pick_dtype
         from rankscope.scorers.registry import build_for_backbone, check_budgets, get_scorer
+        from rankscope.trained import EXPORT_INFO
 
         budgets = dict(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
         check_budgets(**budgets)  # before loading the model
@@ -77,7 +78,20 @@ class Reranker:
             if not str(model).endswith(".gguf"):
                 raise InputError(f"the llama.cpp backend scores a .gguf file, not {model}", "--backend")
             require()  # before loading the model
-        kind = get_scorer(scorer).kind
+        entry = get_scorer(scorer)
+        if Path(str(model)).is_dir() and (Path(str(model)) / EXPORT_INFO).is_file():
+            exported = cls.from_export(model, device=device, dtype=dtype)  # its trained head and settings
+            if exported.scorer_name != scorer:
+                msg = f"{model} is an export of a '{exported.scorer_name}' reranker, not '{scorer}'"
+                raise InputError(msg, "--scorer")
+            return exported
+        if not entry.zero_shot:
+            raise InputError(
+                f"scorer '{scorer}' scores with a trained head, and a zero-shot model has none (its scores "
+                "would be random): train one and rerank with --run, or give an exported folder as --model",
+                "--scorer",
+            )
+        kind = entry.kind
         dev = pick_device(device)
         bb = load_backbone(
             model, kind=kind, dtype=pick_dtype(dtype, dev), device=dev, trust_remote_code=trust_remote_code

@@ -91,3 +91,24 @@ def test_the_system_prompt_travels_with_the_run_and_the_export(make_spec, tmp_pa
     del info["system_prompt"]  # an export written before the key: the template's default, as then
     (out / "rankscope.json").write_text(json.dumps(info))
     assert load_exported_scorer(out).template.system == KEEP_DEFAULT_SYSTEM  # type: ignore[attr-defined]
+
+
+def test_a_cross_encoder_export_loads_with_its_head_in_bf16_too(
+    make_spec, tmp_path: Path, bert_dir: Path
+) -> None:
+    from rankscope.reranker import Reranker
+
+    run = tmp_path / "run"
+    train(make_spec(model=str(bert_dir), scorer="cross-encoder", objective="listwise"), run)
+    out = export(run, tmp_path / "merged")
+    query, docs = PAIRS[0].query, [p.doc for p in PAIRS]
+    want = load_exported_scorer(out).score([Pair(query, d) for d in docs])
+    got = Reranker.load(str(out), "cross-encoder", dtype="float32").score(query, docs)
+    assert got == pytest.approx(want, abs=1e-5)  # the trained head, not a new random one
+    half = Reranker.load(str(out), "cross-encoder", dtype="bfloat16").score(query, docs)  # crashed before
+    assert half == pytest.approx(want, abs=0.1)
+    assert Reranker.from_run(run, dtype="bfloat16").score(query, docs) == pytest.approx(want, abs=0.1)
+    with pytest.raises(InputError, match="is an export of a 'cross-encoder' reranker, not 'bi-encoder'"):
+        Reranker.load(str(out), "bi-encoder")
+    with pytest.raises(InputError, match="--scorer: scorer 'cross-encoder' scores with a trained head"):
+        Reranker.load(str(bert_dir), "cross-encoder")  # a zero-shot model: its head would be random

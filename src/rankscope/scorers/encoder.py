@@ -80,7 +80,7 @@ class CrossEncoderHead(nn.Module):
         self.linear = nn.Linear(hidden_size, 1)
 
     def forward(self, cls_state: torch.Tensor) -> torch.Tensor:
-        return self.linear(cls_state).squeeze(-1)
+        return self.linear(cls_state.to(self.linear.weight.dtype)).squeeze(-1)  # bf16 encoder, fp32 head
 
 
 class CrossEncoderScorer(Scorer):

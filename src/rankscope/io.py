@@ -13,7 +13,7 @@ import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,18 @@ def remove_stale(target: Path) -> list[Path]:
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
             removed.append(p)
     return removed
+
+
+def check_apart(out: str | Path, inputs: Sequence[str | Path], option: str = "--out") -> None:
+    """Refuse an output folder that is, holds or lies inside one of the inputs: replacing it (--overwrite)
+    would delete what is being read."""
+    o = Path(out).resolve()
+    for i in inputs:
+        p = Path(i).resolve()
+        if o == p or o.is_relative_to(p) or p.is_relative_to(o):
+            raise InputError(
+                f"the output would replace or lie inside the input {i}: give another folder", option
+            )
 
 
 @contextmanager

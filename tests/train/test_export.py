@@ -69,7 +69,7 @@ def test_adapter_is_plain_peft_format(make_spec, tmp_path: Path, llama_dir: Path
     assert f"base_model: {llama_dir}" in card and "## Dev metrics per checkpoint" in card
     assert "listwise" in card and "PeftModel.from_pretrained" in card and "triples.tsv" in card
     assert f"- environment from step 0: python {platform.python_version()}, torch {torch.__version__}" in card
-    with pytest.raises(InputError, match="not empty"):
+    with pytest.raises(InputError, match="would replace or lie inside the input"):
         export(run, run)
     with pytest.raises(InputError, match="no spec.yaml"):
         export(tmp_path, tmp_path / "x")
@@ -100,6 +100,10 @@ def test_a_cross_encoder_export_loads_with_its_head_in_bf16_too(
 
     run = tmp_path / "run"
     train(make_spec(model=str(bert_dir), scorer="cross-encoder", objective="listwise"), run)
+    for inside in (run, run / "adapter"):  # --overwrite would delete the run being exported
+        with pytest.raises(InputError, match="would replace or lie inside the input"):
+            export(run, inside, overwrite=True)
+    assert (run / "adapter").is_dir() and (run / "spec.yaml").is_file()
     out = export(run, tmp_path / "merged")
     query, docs = PAIRS[0].query, [p.doc for p in PAIRS]
     want = load_exported_scorer(out).score([Pair(query, d) for d in docs])

@@ -86,6 +86,14 @@ def test_bad_soups_fail_clearly_and_write_nothing(runs: list[Path], make_spec, t
         soup(runs[:1], out)
     with pytest.raises(InputError, match="3 weights for 2"):
         soup(runs, out, weights=[1, 1, 1])
+    for w in (float("nan"), float("inf")):  # wrote a NaN soup before
+        with pytest.raises(InputError, match="weights must be finite"):
+            soup(runs, out, weights=[w, 1.0])
+    before = sorted(p.name for p in runs[0].iterdir())
+    for inside in (runs[0], runs[0] / "adapter", runs[0].parent):  # --overwrite would delete an ingredient
+        with pytest.raises(InputError, match="would replace or lie inside the input"):
+            soup(runs, inside, overwrite=True)
+    assert sorted(p.name for p in runs[0].iterdir()) == before
     with pytest.raises(InputError, match="neither a training run"):
         soup([runs[0], tmp_path], out)
     lora = tmp_path / "lora"

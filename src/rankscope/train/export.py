@@ -10,7 +10,7 @@ from typing import Any
 from safetensors.torch import save_file
 
 from rankscope.errors import InputError
-from rankscope.io import atomic_dir
+from rankscope.io import atomic_dir, check_apart
 from rankscope.methods import get_method
 from rankscope.methods.registry import merged
 from rankscope.train.card import model_card
@@ -28,6 +28,7 @@ def export(
     The best checkpoint by default; `checkpoint` picks another ("final", a step, a folder). `extra(folder,
     merged model, tokenizer)` adds files (the GGUF export) before the folder is moved into place."""
     spec = run_spec(run_dir)
+    check_apart(out, [run_dir])  # --overwrite would delete the run being exported
     if get_method(spec.method.name).scorer is not None:
         raise InputError(
             f"method '{spec.method.name}' scores through its own module, not merged weights: "

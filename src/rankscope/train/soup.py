@@ -18,6 +18,7 @@ B @ A = sum_i w_i * scaling_i * B_i @ A_i (the spec's rank and alpha say so: alp
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from rankscope.errors import InputError
-from rankscope.io import atomic_dir
+from rankscope.io import atomic_dir, check_apart
 from rankscope.methods.registry import PEFT_CONFIG, PEFT_WEIGHTS, TRAINABLE_FILE
 from rankscope.train.card import write_card
 from rankscope.trained import HEAD_FILE, INFO_FILE, SOUP_FILE, adapter_folder, run_spec
@@ -160,9 +161,12 @@ def soup(
     if weights is not None:
         if len(weights) != len(sources):
             raise InputError(f"{len(weights)} weights for {len(sources)} ingredients", "--weight")
+        if not all(math.isfinite(w) for w in weights):
+            raise InputError(f"weights must be finite numbers, got {list(weights)}", "--weight")
         if any(w < 0 for w in weights) or sum(weights) <= 0:
             raise InputError("weights must be non-negative and not all zero", "--weight")
     parts = [ingredient(s, w) for s, w in zip(sources, weights or [1.0] * len(sources), strict=True)]
+    check_apart(out, [p.run for p in parts])  # --overwrite would delete an ingredient
     _check_specs(parts)
     folders = [p.folder for p in parts]
     ws = [p.weight for p in parts]

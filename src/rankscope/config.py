@@ -365,8 +365,15 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     p = Path(path)
     if not p.is_file():
         raise InputError("no such spec file", p)
+    return spec_from_dict(read_yaml(p), p, p.resolve().parent)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file's content; text that is not UTF-8 or not YAML is an InputError naming the file (and
+    the line)."""
+    p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:
         raise InputError(f"not UTF-8 text (byte {e.start})", p) from None
     except yaml.YAMLError as e:
@@ -374,4 +381,3 @@ def load_spec(path: str | Path) -> ExperimentSpec:
         raise InputError(
             f"invalid YAML ({getattr(e, 'problem', e)})", p, None if line is None else line + 1
         ) from None
-    return spec_from_dict(data, p, p.resolve().parent)

@@ -104,6 +104,18 @@ def remove_stale(target: Path) -> list[Path]:
     return removed
 
 
+def read_weights(path: str | Path) -> dict[str, Any]:
+    """A safetensors file's tensors; a damaged (e.g. cut-off) file is an InputError naming it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as e:
+        msg = f"damaged weights file ({e}): pick another checkpoint or train again"
+        raise InputError(msg, path) from None
+
+
 def check_apart(out: str | Path, inputs: Sequence[str | Path], option: str = "--out") -> None:
     """Refuse an output folder that is, holds or lies inside one of the inputs: replacing it (--overwrite)
     would delete what is being read."""

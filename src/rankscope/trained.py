@@ -11,15 +11,14 @@ import json
 from pathlib import Path
 
 import torch
-import yaml
 from pydantic import ValidationError
-from safetensors.torch import load_file
 
-from rankscope.config import ExperimentSpec, spec_from_dict, stored_spec_data
+from rankscope.config import ExperimentSpec, read_yaml, spec_from_dict, stored_spec_data
 from rankscope.errors import InputError
 from rankscope.fields import KEEP_DEFAULT_SYSTEM
+from rankscope.io import read_weights
 from rankscope.methods import get_method, load_trained, prepare
-from rankscope.methods.registry import PEFT_CONFIG, method_scorer, spec_scorer
+from rankscope.methods.registry import PEFT_CONFIG, PEFT_WEIGHTS, method_scorer, spec_scorer
 from rankscope.models.loading import load_backbone
 from rankscope.scorers.base import Scorer
 from rankscope.scorers.registry import build_scorer, get_scorer
@@ -36,7 +35,7 @@ def run_spec(run_dir: str | Path) -> ExperimentSpec:
     path = Path(run_dir) / "spec.yaml"
     if not path.is_file():
         raise InputError("not a training run folder (no spec.yaml)", run_dir)
-    return spec_from_dict(stored_spec_data(yaml.safe_load(path.read_text())), path, check_files=False)
+    return spec_from_dict(stored_spec_data(read_yaml(path)), path, check_files=False)
 
 
 def load_head(scorer: Scorer, folder: Path) -> None:
@@ -47,7 +46,7 @@ def load_head(scorer: Scorer, folder: Path) -> None:
     if not (folder / HEAD_FILE).is_file():
         raise InputError(f"the scorer needs its trained head ({HEAD_FILE})", folder)
     device = next(head.parameters()).device
-    head.load_state_dict({k: v.to(device) for k, v in load_file(str(folder / HEAD_FILE)).items()})
+    head.load_state_dict({k: v.to(device) for k, v in read_weights(folder / HEAD_FILE).items()})
 
 
 def adapter_folder(run_dir: str | Path, checkpoint: str | Path | None = None) -> Path:
@@ -94,6 +93,7 @@ def load_run_scorer(
     if (folder / PEFT_CONFIG).is_file():
         from peft import PeftModel
 
+        read_weights(folder / PEFT_WEIGHTS)  # a damaged file is one line naming it, not PEFT's traceback
         model = PeftModel.from_pretrained(bb.model, str(folder))  # PEFT's own format, loaded the PEFT way
     else:
         model = load_trained(prepare(bb.model, spec.method), folder)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rankscope.scorers.base import Pair
 from rankscope.train.run import train
 from rankscope.trained import load_run_scorer
@@ -22,3 +24,22 @@ def test_a_budget_keeps_the_method_of_a_full_weight_run(make_spec, tmp_path: Pat
     assert spec.method.model_dump(mode="json") == {**spec.method.model_dump(mode="json"), **method}
     assert spec.dump()["method"]["targets"] == ["attn.v"]
     assert len(scorer.score(PAIRS)) == 1
+
+
+def test_a_damaged_run_is_one_line_naming_the_file(make_spec, tmp_path: Path) -> None:
+    from rankscope.errors import InputError
+    from rankscope.reranker import Reranker
+    from rankscope.train.export import export
+
+    run = tmp_path / "run"
+    train(make_spec(), run)
+    weights = run / "best" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:40])  # cut off
+    for call in (lambda: Reranker.from_run(run), lambda: export(run, tmp_path / "x")):
+        with pytest.raises(InputError, match="adapter_model.safetensors: damaged weights file"):
+            call()
+    (run / "spec.yaml").write_text("model: [\n")
+    with pytest.raises(InputError, match=r"spec.yaml:2: invalid YAML"):
+        Reranker.from_run(run)
+    with pytest.raises(InputError, match=r"spec.yaml:2: invalid YAML"):
+        train(None, run, resume=True)

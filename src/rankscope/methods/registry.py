@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from rankscope.errors import InputError
 from rankscope.fields import Strict
+from rankscope.io import read_weights
 
 
 class MethodConfig(Strict):
@@ -112,14 +113,14 @@ def load_trained(model: nn.Module, folder: str | Path) -> nn.Module:
         weights = folder / PEFT_WEIGHTS
         if not weights.is_file():
             raise InputError(f"no PEFT adapter here ({PEFT_WEIGHTS})", folder)
-        result = set_peft_model_state_dict(model, load_file(str(weights)))
+        result = set_peft_model_state_dict(model, read_weights(weights))
         if getattr(result, "unexpected_keys", None):
             raise InputError(f"adapter does not fit the model: {result.unexpected_keys[0]}", folder)
         return model
     weights = folder / TRAINABLE_FILE
     if not weights.is_file():
         raise InputError(f"no trained weights here ({TRAINABLE_FILE})", folder)
-    state = load_file(str(weights))
+    state = read_weights(weights)
     missing = set(trainable_state(model)) - set(state)
     if missing:
         raise InputError(f"trained weights lack '{sorted(missing)[0]}'", folder)

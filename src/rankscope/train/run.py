@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from transformers import PrinterCallback, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -25,6 +24,7 @@ from rankscope.config import (
     ExperimentSpec,
     LoraMethod,
     load_spec,
+    read_yaml,
     spec_from_dict,
     stored_spec_data,
 )
@@ -160,7 +160,7 @@ def _prepare_out(spec: ExperimentSpec | None, out: Path, resume: bool) -> Experi
     if resume:
         if not stored.is_file():
             raise InputError("nothing to resume: no spec.yaml in the output folder", out)
-        saved = spec_from_dict(stored_spec_data(yaml.safe_load(stored.read_text())), stored)
+        saved = spec_from_dict(stored_spec_data(read_yaml(stored)), stored)
         if spec is not None and spec.dump() != saved.dump():
             raise InputError("the spec differs from the one this run started with (spec.yaml)", out)
         return saved

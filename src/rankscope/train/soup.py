@@ -26,10 +26,10 @@ from pathlib import Path
 
 import torch
 import yaml
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from rankscope.errors import InputError
-from rankscope.io import atomic_dir, check_apart
+from rankscope.io import atomic_dir, check_apart, read_weights
 from rankscope.methods.registry import PEFT_CONFIG, PEFT_WEIGHTS, TRAINABLE_FILE
 from rankscope.train.card import write_card
 from rankscope.trained import HEAD_FILE, INFO_FILE, SOUP_FILE, adapter_folder, run_spec
@@ -76,7 +76,7 @@ def _tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
     path = folder / name
     if not path.is_file():
         raise InputError(f"no trained weights here ({name})", folder)
-    return load_file(str(path))
+    return read_weights(path)
 
 
 def _check_alike(states: Sequence[dict[str, torch.Tensor]], where: Sequence[Path]) -> None:

@@ -37,6 +37,15 @@ def test_good_spec_loads_with_defaults_and_resolves_files(tmp_path: Path) -> Non
     assert ExperimentSpec.model_validate(dumped).dump() == dumped
 
 
+def test_a_model_folder_beside_the_spec_is_found_from_anywhere(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "tiny").mkdir()
+    (tmp_path / "tiny" / "config.json").write_text("{}")
+    monkeypatch.chdir(tmp_path.parent)  # not the spec's folder
+    spec = load_spec(write(tmp_path, GOOD.replace("model: smollm2-135m", "model: tiny")))
+    assert spec.model == str((tmp_path / "tiny").resolve())  # as train.files: beside the spec file
+    assert load_spec(write(tmp_path, GOOD)).model == "smollm2-135m"  # an alias stays an alias
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [

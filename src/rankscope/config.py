@@ -325,6 +325,18 @@ def resolve_path(value: str, base: Path) -> str:
     return str(p.resolve()) if p.exists() else value
 
 
+def resolve_model_path(value: str, base: Path) -> str:
+    """A model folder (with config.json) or .gguf file beside the spec file -> its absolute path, as for
+    train.files; an alias, a Hub id or any other value is kept."""
+    p = Path(value).expanduser()
+    if p.is_absolute():
+        return value
+    here = base / p
+    if (here / "config.json").is_file() or (here.is_file() and here.suffix.lower() == ".gguf"):
+        return str(here.resolve())
+    return value
+
+
 def stored_spec_data(data: Any) -> Any:
     """A run's stored spec.yaml as plain data: one written before `system_prompt` existed was trained
     with the chat template's default system prompt, so it keeps it (`KEEP_DEFAULT_SYSTEM`)."""
@@ -344,6 +356,7 @@ def spec_from_dict(
     except ValidationError as e:
         raise InputError(format_errors(e), source) from None
     base = base or Path.cwd()
+    spec.model = resolve_model_path(spec.model, base)
     files = [resolve_path(f, base) for f in spec.train.files]
     for i, f in enumerate(files):
         if check_files and not Path(f).is_file():
@@ -357,6 +370,8 @@ def spec_from_dict(
         for m in spec.teacher.scorers:
             if m.run is not None:
                 m.run = resolve_path(m.run, base)
+            if m.model is not None:
+                m.model = resolve_model_path(m.model, base)
     return spec
 
 

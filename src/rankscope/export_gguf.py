@@ -244,12 +244,11 @@ def load_gguf(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[nn.
     """The GGUF model and tokenizer as transformers' own GGUF loader reads them (de-quantized)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rankscope.models.loading import quiet_transformers
+    from rankscope.models.loading import gguf_alone, quiet_transformers
 
-    path = Path(path)
-    with quiet_transformers():
-        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=dtype)
-        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    with gguf_alone(Path(path)) as alone, quiet_transformers():
+        model = AutoModelForCausalLM.from_pretrained(alone.parent, gguf_file=alone.name, dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(alone.parent, gguf_file=alone.name)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"

@@ -23,6 +23,8 @@ def test_export_gguf_from_a_run(make_spec, tmp_path: Path, capsys, invoke) -> No
     assert (out / "model-q8_0.gguf").is_file() and (out / "config.json").is_file()
     parity = json.loads((out / PARITY_FILE).read_text())
     assert parity["file"] == "model-q8_0.gguf" and parity["max_abs_diff"] <= 0.25
+    # read as the GGUF file alone, not mixed with the merged folder's tokenizer beside it: same prompt tokens
+    assert parity["same_tokens"] == 1.0
 
     assert invoke("export", str(run), "--out", str(tmp_path / "x"), "--format", "onnx") == 2
     assert "unknown format 'onnx'" in capsys.readouterr().err and not (tmp_path / "x").exists()
@@ -32,7 +34,7 @@ def test_failed_parity_leaves_nothing(make_spec, tmp_path: Path) -> None:
     run = tmp_path / "run"
     train(make_spec(), run)
     with (
-        patch("rankscope.export_gguf._permute", lambda w, n: w[::-1].copy()),  # a wrong q/k row order
+        patch("rankscope.export_gguf._permute", lambda w, n: w * 20.0),  # q, k written wrong
         pytest.raises(GgufParityError),
     ):
         export_run_gguf(run, tmp_path / "merged", "f16")

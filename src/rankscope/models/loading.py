@@ -201,6 +201,23 @@ def hub_snapshot(repo_id: str) -> Path:
         raise InputError(f"cannot get model '{repo_id}' from the Hugging Face Hub: {exc}", "--model") from exc
 
 
+@contextlib.contextmanager
+def gguf_alone(gguf: Path) -> Iterator[Path]:
+    """The GGUF file where no other file sits beside it: transformers' GGUF loader also reads a folder's
+    config and tokenizer files, so a GGUF beside a model folder's (an export's) would lose its own chat
+    template and BOS token. Yields the file itself, or a link to it in a temporary folder."""
+    if all(p == gguf or p.name.startswith(".") for p in gguf.parent.iterdir()):
+        yield gguf
+        return
+    folder = Path(tempfile.mkdtemp(prefix=".gguf-alone-"))
+    try:
+        link = folder / gguf.name
+        link.symlink_to(gguf.resolve())
+        yield link
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _convert_gguf(locate: Callable[[Path], Path], target: Path) -> None:
     """De-quantize a GGUF model into a float32 safetensors folder at `target`, atomically."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -208,8 +225,7 @@ def _convert_gguf(locate: Callable[[Path], Path], target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        gguf = locate(work)
-        with quiet_transformers():
+        with gguf_alone(locate(work)) as gguf, quiet_transformers():
             kwargs: dict[str, Any] = {"gguf_file": gguf.name, "local_files_only": True}
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, **kwargs)
             loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, dtype=torch.float32, **kwargs)

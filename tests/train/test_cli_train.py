@@ -19,7 +19,14 @@ def test_train_export_and_bad_input(make_spec, tmp_path: Path, capsys, invoke) -
 
     assert invoke("train", str(spec_file), "--out", str(run)) == 2  # never overwrites silently
     assert "not empty" in capsys.readouterr().err
+    summary = (run / "summary.json").read_text()
     assert invoke("train", "--out", str(run), "--resume") in (0, None)  # already finished: nothing to redo
+    assert (run / "summary.json").read_text() == summary  # it was rewritten with tokens_seen 0 and no dev
+    assert "2 steps in" in capsys.readouterr().out
+    spec_file.write_text(spec_file.read_text().replace("lr: 0.02", "lr: 0.03"))
+    assert invoke("train", str(spec_file), "--out", str(run), "--resume") == 2
+    assert "optim.lr is 0.03 here, 0.02 there" in " ".join(capsys.readouterr().err.split())
+    spec_file.write_text(spec_file.read_text().replace("lr: 0.03", "lr: 0.02"))
 
     assert invoke("export", str(run), "--out", str(tmp_path / "merged")) in (0, None)
     assert (tmp_path / "merged" / "model.safetensors").is_file()

@@ -162,7 +162,12 @@ def _prepare_out(spec: ExperimentSpec | None, out: Path, resume: bool) -> Experi
             raise InputError("nothing to resume: no spec.yaml in the output folder", out)
         saved = spec_from_dict(stored_spec_data(read_yaml(stored)), stored)
         if spec is not None and spec.dump() != saved.dump():
-            raise InputError("the spec differs from the one this run started with (spec.yaml)", out)
+            key, given, stored_value = first_difference(spec.dump(), saved.dump())
+            raise InputError(
+                f"the spec differs from the one this run started with (spec.yaml): {key} is {given!r} "
+                f"here, {stored_value!r} there",
+                out,
+            )
         return saved
     if spec is None:
         raise InputError("give a spec to train")
@@ -171,6 +176,15 @@ def _prepare_out(spec: ExperimentSpec | None, out: Path, resume: bool) -> Experi
     out.mkdir(parents=True, exist_ok=True)
     write_yaml(stored, spec.dump())  # atomically
     return spec
+
+
+def first_difference(a: Any, b: Any, key: str = "") -> tuple[str, Any, Any]:
+    """The first dotted field where two dumped specs differ, and its two values."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in [*a, *(k for k in b if k not in a)]:
+            if a.get(k) != b.get(k):
+                return first_difference(a.get(k), b.get(k), f"{key}.{k}" if key else str(k))
+    return key, a, b
 
 
 def _nothing_saved(out: Path) -> bool:
@@ -185,6 +199,9 @@ def train(spec: ExperimentSpec | str | Path | None, out: str | Path, resume: boo
         spec = load_spec(spec)
     created = not out.exists()
     spec = _prepare_out(spec, out, resume)
+    if resume and (done := finished(out, spec)) is not None:
+        log.info("the run finished before (summary.json): nothing to redo")
+        return done
     handler = _setup_log(out) if main_process() else logging.NullHandler()
     try:
         return _train(spec, out, resume)
@@ -217,6 +234,24 @@ def _undo_start(out: Path, created: bool) -> None:
         return
     for name in STARTED:
         (out / name).unlink(missing_ok=True)
+
+
+def finished(out: Path, spec: ExperimentSpec) -> TrainResult | None:
+    """The recorded result of a run that finished all its steps (summary.json), else None: resuming it
+    must not redo its last step or rewrite its summary."""
+    path = out / "summary.json"
+    if not path.is_file():
+        return None
+    s = json.loads(path.read_text())
+    if s.get("steps", 0) < spec.optim.steps and s.get("stopped_at_non_finite_loss") is None:
+        return None
+    best = BestCheckpoint(**s["best_checkpoint"]) if s.get("best_checkpoint") else None
+    adapter = Path(s["adapter"]) if s.get("adapter") else None
+    metrics = read_jsonl(out / "metrics.jsonl")
+    tps, seconds = float(s.get("tokens_per_second", 0.0)), float(s.get("train_seconds", 0.0))
+    return TrainResult(
+        out, s["steps"], s.get("stopped_at_non_finite_loss"), adapter, metrics, tps, seconds, best
+    )
 
 
 def inspect_callbacks(out: Path, reranker: Reranker) -> list[TrainerCallback]:

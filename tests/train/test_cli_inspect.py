@@ -89,6 +89,9 @@ def test_inspect_a_lora_bi_encoder(make_spec, bert_dir: Path, tmp_path: Path, ca
     (out / "ablation-keep-9-9.trec").write_text("")  # an earlier inspection's ablation run
     assert invoke("inspect", str(run), *opts, "--no-probes") in (0, None)
     assert not (out / "ablation-keep-9-9.trec").exists() and (out / "ablation-fine-tuned.trec").is_file()
+    for bad in (["--attention-pairs", "-1"], ["--stride", "0"]):  # a traceback / silently replaced before
+        assert invoke("inspect", str(run), *opts, *bad) == 2
+    assert invoke("inspect", str(run), *opts, "--no-ablation", "--layers", "99") == 2
 
 
 def test_load_run_scorers_zero_shot(make_spec, tmp_path: Path) -> None:

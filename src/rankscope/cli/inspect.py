@@ -50,7 +50,9 @@ def inspect_cmd(
     windows: Annotated[
         str, typer.Option(help="layer-window sizes of the ablation sweep: auto (~1/6 of layers), 4,8, none")
     ] = "auto",
-    stride: Annotated[int | None, typer.Option(help="window start step (default half the window)")] = None,
+    stride: Annotated[
+        int | None, typer.Option(min=1, help="window start step (default half the window)")
+    ] = None,
     presets: Annotated[
         str,
         typer.Option(
@@ -65,7 +67,7 @@ def inspect_cmd(
         str | None, typer.Option(help="probe layers drawn as PCA plots (0 = embeddings), e.g. 5,15,30")
     ] = None,
     probe_pairs: Annotated[int, typer.Option(min=1, help="labelled pairs per class for the probes")] = 200,
-    attention_pairs: Annotated[int, typer.Option(help="pairs averaged in the attention pass")] = 64,
+    attention_pairs: Annotated[int, typer.Option(min=1, help="pairs averaged in the attention pass")] = 64,
     checkpoint: Annotated[
         str | None, typer.Option(help="best (default), final, a step or a checkpoint folder")
     ] = None,

@@ -367,7 +367,10 @@ def _probes(
     if why:
         result.skipped["probes"] = why
         return
-    pca = parse_layers(opts.pca_layers, n_layers + 1) if opts.pca_layers else None
+    try:
+        pca = parse_layers(opts.pca_layers, n_layers + 1) if opts.pca_layers else None
+    except InputError as e:
+        raise InputError(str(e), "--layers") from None
     step("probes", 0, 1)
     try:
         items, labels = labelled_pairs(

@@ -191,6 +191,27 @@ def test_synthesize_cleans_filters_and_guards(tokenizer, monkeypatch) -> None:
     assert first not in res.rows[0]["neg"] and len(res.rows[0]["neg"]) == 3
 
 
+def test_a_query_without_negatives_is_dropped_not_kept_unjudged(tokenizer, monkeypatch) -> None:
+    monkeypatch.setattr(synth, "generate_queries", lambda model, tok, prompts, **kw: ["river bridge engine"])
+    res = synth.synthesize(
+        make_corpus(1), None, tokenizer, StubScorer({}), passages=1, negatives=3, show_progress=False
+    )  # one passage: BM25 has nothing to set against it
+    assert res.rows == [] and res.stats["dropped"] == {"no_negatives": 1} and res.stats["valid"] == 0
+
+
+def test_cli_refuses_to_write_an_empty_file(
+    data_root, llama_dir, tmp_path, capsys, invoke, monkeypatch
+) -> None:
+    monkeypatch.setattr(
+        synth, "synthesize", lambda *a, **kw: synth.SynthResult([], {"dropped": {"empty": 3}})
+    )
+    out = tmp_path / "o" / "synth.jsonl"
+    args = ["synth", "--dataset", "scifact-train", "--model", str(llama_dir), "--passages", "3"]
+    args += ["--eval-sets", "scifact-test"]
+    assert invoke(*args, "--out", str(out), "--device", "cpu", "--dtype", "float32") == 2
+    assert "no generated query was kept" in capsys.readouterr().err and not out.exists()
+
+
 # --------------------------------------------------------------------------- command line
 
 

@@ -349,7 +349,12 @@ def synthesize(
     # Negatives come from the corpus without the evaluation-judged passages: those never reach training.
     pool = {d: doc for d, doc in corpus.items() if guard is None or not guard.is_judged(doc, space)}
     negs = bm25_negatives(pool, items, negatives)
-    cands = [Candidate(q, doc, n) for (q, doc), n in zip(items, negs, strict=True)]
+    cands = []
+    for (q, doc), n in zip(items, negs, strict=True):
+        if not n:  # nothing to rank the source against: the filter could not judge the query
+            dropped["no_negatives"] = dropped.get("no_negatives", 0) + 1
+            continue
+        cands.append(Candidate(q, doc, n))
     t_filter = time.perf_counter()
     total_pairs = sum(1 + len(c.negatives) for c in cands)
     with progress_bar(f"filtering ({scorer.name})", total_pairs, show_progress) as advance:
@@ -479,5 +484,9 @@ def run_synth(
         "eval_sets": names,
         **result.stats,
     }
+    if not result.rows:
+        dropped = result.stats["dropped"]
+        msg = f"no generated query was kept (dropped: {dropped}; the filter kept none of the rest)"
+        raise InputError(msg + ": nothing written", out)
     write_output(result, out, overwrite)
     return result

@@ -30,6 +30,11 @@ def test_evaluate_is_callable_on_dicts_and_files(tmp_path: Path) -> None:
     assert callable(rankscope.evaluate) and rankscope.evaluate.metrics.evaluate is metrics_evaluate
 
 
+def test_evaluate_takes_one_measure_name_as_a_string() -> None:
+    run, qrels = {"q": {"a": 1.0, "b": 2.0}}, {"q": {"a": 1}}
+    assert rankscope.evaluate(run, qrels, "RR@10") == {"RR@10": 0.5}  # split into characters before
+
+
 def test_train_and_inspect_dispatch(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such spec file"):
         rankscope.train(tmp_path / "missing.yaml", tmp_path / "run")
@@ -40,3 +45,11 @@ def test_train_and_inspect_dispatch(tmp_path: Path) -> None:
     assert rankscope.Reranker.__name__ == "Reranker"
     with pytest.raises(AttributeError):
         _ = rankscope.no_such_name  # type: ignore[attr-defined]
+
+
+def test_a_split_hands_out_only_its_own_candidates() -> None:
+    train, dev = rankscope.load_dataset("msmarco-dev600-train"), rankscope.load_dataset("msmarco-dev600-dev")
+    assert train.candidates["bm25"] == dev.candidates["bm25"]  # one file serves both parts
+    t, d = rankscope.load_candidates(train, "bm25"), rankscope.load_candidates(dev, "bm25")
+    assert (len(t.hits), len(d.hits)) == (461, 139) and not set(t.hits) & set(d.hits)  # the file: 600
+    assert len(rankscope.load_candidates(train.candidates["bm25"]).hits) == 600  # a file is read whole

@@ -40,3 +40,12 @@ def test_pairwise_and_bad_frames(llama_dir: Path, frame: pd.DataFrame) -> None:
     assert set(out.columns) >= {"qid", "docno", "score", "rank"} and len(out) == 4
     with pytest.raises(InputError, match="lacks column 'text'"):
         pairwise.transform(frame.drop(columns=["text"]))
+    yes_no = RankscopeReranker(Reranker.load(llama_dir, scorer="yes-no", device="cpu", dtype="float32"))
+    for reranker in (yes_no, pairwise):
+        holed = frame.copy()
+        holed.loc[1, "text"] = None  # scored as the word "None" (or "nan") before
+        with pytest.raises(InputError, match="no text for query 'q1', document 'd1'"):
+            reranker.transform(holed)
+    blank_query = frame.assign(query=["", *frame["query"].tolist()[1:]])
+    with pytest.raises(InputError, match="no query text for query 'q1'"):
+        yes_no.transform(blank_query)

@@ -43,6 +43,11 @@ def test_bad_input_is_refused(tiny: Reranker) -> None:
         tiny.score("q", "a single string")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="top_k must be at least 1"):
         tiny.rerank("q", DOCS, top_k=-1)  # was every document but the last
+    from rankscope.data.types import Candidates, Hit
+
+    cands = Candidates({"q": [Hit("a", 2.0, "x"), Hit("b", 1.0, "y")]}, {"q": "query"})
+    with pytest.raises(InputError, match="depth must be at least 1"):
+        tiny.rerank_run(cands, depth=-1)  # dropped the last candidate before
 
 
 def test_a_token_budget_below_one_is_refused_before_loading(tmp_path: Path) -> None:

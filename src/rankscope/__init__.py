@@ -30,7 +30,7 @@ _LAZY = {
     "fuse": ("rankscope.evaluate.fusion", "fuse"),
     "soup": ("rankscope.train.soup", "soup"),
     "load_dataset": ("rankscope.data.registry", "load_dataset"),
-    "load_candidates": ("rankscope.data.readers", "read_candidates"),
+    "load_candidates": ("rankscope.data.registry", "load_candidates"),
     "load_spec": ("rankscope.config", "load_spec"),
     "ExperimentSpec": ("rankscope.config", "ExperimentSpec"),
     "write_report": ("rankscope.report", "write_report"),

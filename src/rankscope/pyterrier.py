@@ -38,6 +38,13 @@ def rerank_frame(reranker: Reranker, frame: pd.DataFrame, text_field: str = "tex
     out = frame.copy()
     if out.empty:
         return out.assign(score=pd.Series(dtype=float), rank=pd.Series(dtype=int))
+    for column, what in ((text_field, text_field), ("query", "query text")):
+        values = out[column]
+        blank = values.isna() | (values.astype(str).str.strip() == "")
+        if blank.any():
+            row = out[blank].iloc[0]
+            where = f"query {row['qid']!r}" + (f", document {row['docno']!r}" if column == text_field else "")
+            raise InputError(f"the results frame has no {what} for {where} (missing or empty)")
     if isinstance(reranker.scorer, PairwiseScorer):
         scores = pd.Series(0.0, index=out.index)
         for _, group in out.groupby("qid", sort=False):
@@ -47,9 +54,6 @@ def rerank_frame(reranker: Reranker, frame: pd.DataFrame, text_field: str = "tex
         out["score"] = scores.astype(float)
     else:
         pairs = [Pair(str(q), str(t)) for q, t in zip(out["query"], out[text_field], strict=True)]
-        empty = [p.doc for p in pairs if not p.doc.strip()]
-        if empty:
-            raise InputError(f"a document of the results frame has no {text_field}")
         out["score"] = reranker.scorer.score(pairs)
     return pt.model.add_ranks(out.drop(columns=["rank"], errors="ignore"))
 

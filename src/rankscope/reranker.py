@@ -161,6 +161,8 @@ class Reranker:
     ) -> Run:
         """Score the top `depth` candidates of every query (a Candidates object or a candidates
         jsonl(.gz) file); text comes from the hits or `corpus`, query text from the file or `queries`."""
+        if depth < 1:
+            raise InputError(f"depth must be at least 1, got {depth}", "depth")
         if not isinstance(candidates, Candidates):
             from rankscope.data.readers import read_candidates
 

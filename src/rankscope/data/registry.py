@@ -323,6 +323,15 @@ def load_dataset(name: str) -> Collection:
     return get_spec(name).loader(data_root())
 
 
+def load_candidates(source: Collection | str | Path, name: str = "bm25") -> Candidates:
+    """Candidates to rerank: a dataset's named set (`load_candidates(load_dataset("dl19"), "bm25")`,
+    restricted to that dataset's queries, so a split never hands out the other part's queries), or a
+    candidates jsonl(.gz) file."""
+    if isinstance(source, Collection):
+        return collection_candidates(source, name)
+    return r.read_candidates(source)
+
+
 def collection_candidates(coll: Collection, name: str) -> Candidates:
     """Candidate set `name` of `coll`, restricted to the collection's queries (a file may hold more: the
     600-query MS MARCO file serves both msmarco-dev600 parts)."""

@@ -16,7 +16,7 @@ from rankscope._callable import make_callable
 def evaluate_run(
     run: dict[str, dict[str, float]] | str | Path,
     qrels: dict[str, dict[str, int]] | str | Path,
-    measures: Sequence[str] | None = None,
+    measures: Sequence[str] | str | None = None,
 ) -> dict[str, float]:
     """Mean of each measure over the judged queries (a judged query missing from the run scores 0); a run
     that shares no query with the qrels is refused."""
@@ -24,7 +24,8 @@ def evaluate_run(
     from rankscope.evaluate.metrics import evaluate
 
     judged = load_qrels(qrels)
-    return evaluate(judged_run(run, judged), judged, list(measures) if measures else None)
+    names = [measures] if isinstance(measures, str) else list(measures) if measures else None  # one name
+    return evaluate(judged_run(run, judged), judged, names)
 
 
 def _evaluate() -> Callable[..., Any]:

@@ -67,6 +67,20 @@ def test_compare_power_on_the_command_line(invoke, two_runs, capsys) -> None:
     assert {"p_value", "sd_delta", "min_detectable", "queries_needed"} <= set(row)
 
 
+def test_datasets_lists_what_loads_and_marks_what_is_missing(invoke, tmp_path, monkeypatch, capsys) -> None:
+    import shutil
+
+    from rankscope.data.registry import data_root
+
+    root = tmp_path / "data"
+    shutil.copytree(data_root() / "scifact", root / "scifact")  # one dataset folder only
+    monkeypatch.setenv("RANKSCOPE_DATA", str(root))
+    monkeypatch.setenv("COLUMNS", "200")
+    assert invoke("datasets") in (0, None)  # exited 2 at the first missing dataset before
+    out = capsys.readouterr().out
+    assert "scifact-test" in out and "missing:" in out and "set RANKSCOPE_DATA" in out
+
+
 def test_compare_names_its_own_options(invoke, two_runs, capsys) -> None:
     qrels, base, better = two_runs
     args = ["compare", str(base), str(better), "--qrels", str(qrels)]

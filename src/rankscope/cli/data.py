@@ -22,21 +22,34 @@ from rankscope.errors import InputError
 
 @app.command()
 def datasets() -> None:
-    """List the registered datasets with their sizes and licenses."""
-    from rankscope.data.registry import DATASETS, describe
+    """List the registered datasets with their sizes, candidate sets and licenses; a dataset whose files
+    are missing is listed as such (with the data folder searched), not a failure of the whole list."""
+    from rankscope.data.registry import DATASETS, data_root, describe
 
-    table = Table("name", "split", "queries", "documents", "judgements", "license")
+    table = Table("name", "split", "queries", "documents", "judgements", "candidates", "license")
+    table.columns[0].no_wrap = True  # the name is what a user copies
+    missing = 0
     for name in DATASETS:
-        d = describe(name)
+        try:
+            d = describe(name)
+        except InputError as e:
+            missing += 1
+            table.add_row(name, "-", "-", "-", "-", "-", f"missing: {e}")
+            continue
         table.add_row(
             name,
             str(d["split"]),
             str(d["n_queries"]),
             str(d["n_docs"]),
             str(d["n_judgements"]),
+            ", ".join(map(str, d["candidates"])) or "-",  # type: ignore[call-overload]
             str(d["license"]),
         )
     console.print(table)
+    if missing:
+        console.print(
+            f"{missing} dataset(s) missing under {data_root()} (set RANKSCOPE_DATA to the data folder)"
+        )
 
 
 @app.command()

@@ -36,4 +36,4 @@ llamacpp: setup  # optional: llama.cpp scoring of GGUF exports (compiles llama.c
 	$(PY) -m pip install -q -e ".[llamacpp]"
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

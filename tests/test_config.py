@@ -58,6 +58,10 @@ def test_a_model_folder_beside_the_spec_is_found_from_anywhere(tmp_path: Path, m
         ("objective: pairwise-ab", "'pairwise-ab' does not fit scorer 'yes-no'"),
         ("train: {files: [triples.tsv], group_size: 1}", "'listwise' needs negatives"),
         ("train: {files: [missing.tsv]}", "train.files.0: no such file"),
+        (
+            "train: {files: ['data:../escape.tsv']}",
+            "train.files.0: data path 'data:../escape.tsv' resolves outside",
+        ),
         ("train: {}", "give training data"),
         ("colour: red", "colour: Extra inputs are not permitted"),
     ],

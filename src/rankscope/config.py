@@ -325,6 +325,14 @@ def resolve_path(value: str, base: Path) -> str:
     return str(p.resolve()) if p.exists() else value
 
 
+def _resolved(value: str, base: Path, field: str, source: str | Path) -> str:
+    """`resolve_path`, its refusals (a `data:` path outside the data folder) naming the spec and field."""
+    try:
+        return resolve_path(value, base)
+    except InputError as e:
+        raise InputError(f"{field}: {e}", source) from None
+
+
 def resolve_model_path(value: str, base: Path) -> str:
     """A model folder (with config.json) or .gguf file beside the spec file -> its absolute path, as for
     train.files; an alias, a Hub id or any other value is kept."""
@@ -357,13 +365,13 @@ def spec_from_dict(
         raise InputError(format_errors(e), source) from None
     base = base or Path.cwd()
     spec.model = resolve_model_path(spec.model, base)
-    files = [resolve_path(f, base) for f in spec.train.files]
+    files = [_resolved(f, base, f"train.files.{i}", source) for i, f in enumerate(spec.train.files)]
     for i, f in enumerate(files):
         if check_files and not Path(f).is_file():
             raise InputError(f"train.files.{i}: no such file '{spec.train.files[i]}'", source)
     spec.train.files = files
     if spec.teacher is not None and spec.teacher.file is not None:
-        spec.teacher.file = resolve_path(spec.teacher.file, base)
+        spec.teacher.file = _resolved(spec.teacher.file, base, "teacher.file", source)
         if check_files and not Path(spec.teacher.file).is_file():
             raise InputError(f"teacher.file: no such file '{spec.teacher.file}'", source)
     if spec.teacher is not None:
@@ -372,6 +380,7 @@ def spec_from_dict(
                 m.run = resolve_path(m.run, base)
             if m.model is not None:
                 m.model = resolve_model_path(m.model, base)
+        spec.teacher.reuse = [resolve_path(r, base) for r in spec.teacher.reuse]  # beside the spec file
     return spec
 
 

@@ -18,7 +18,10 @@ try:
     import pandas as pd
     import pyterrier as pt
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError("rankscope.pyterrier needs PyTerrier: pip install 'rankscope[pyterrier]'") from exc
+    raise ImportError(
+        "rankscope.pyterrier needs PyTerrier: pip install pyterrier pandas (in a checkout: "
+        "pip install -e '.[pyterrier]')"
+    ) from exc
 
 from rankscope.errors import InputError
 from rankscope.reranker import Reranker

@@ -66,4 +66,4 @@ def tiny_bert(vocab_size: int, pad_token_id: int) -> BertModel:
         max_position_embeddings=512,
         pad_token_id=pad_token_id,
     )
-    return BertModel(cfg)
+    return BertModel(cfg).eval()  # as from_pretrained returns it: no dropout

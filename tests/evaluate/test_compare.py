@@ -214,3 +214,14 @@ def test_a_run_sharing_no_query_with_the_qrels_is_refused(tmp_path) -> None:
         ):
             call()
     assert rankscope.evaluate(good, qrels)["RR@10"] == 0.5  # a partial overlap: the missing query scores 0
+
+
+def test_a_seed_group_of_one_run_reads_as_that_run() -> None:
+    values = [1.0, 1 / 5, 1 / 10, 1 / 2] * 10  # (x + x + x) / 3 - x is 1e-17 for 1/5 and 1/10
+    qrels = {f"q{i}": {"rel": 1} for i in range(len(values))}
+    run = {
+        f"q{i}": {f"n{j}": 10.0 - j for j in range(round(1 / v) - 1)} | {"rel": 0.0}
+        for i, v in enumerate(values)
+    }
+    (c,) = compare([run, [run, run, run]], qrels, ["RR@10"]).comparisons
+    assert (c.wins, c.ties, c.losses) == (0, 40, 0) and c.p_value == 1.0  # p = 1.6e-06, "a finding", before

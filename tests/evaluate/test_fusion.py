@@ -68,8 +68,9 @@ def test_choose_weight_table_and_ties_to_the_larger_weight() -> None:
     qrels = {"q": {"b": 1}}
     assert [p.weight for p in choose_weight(RER, FS, qrels).table] == list(GRID) and GRID[3] == 0.3
     ch = choose_weight(RER, FS, qrels, "RR@10", grid=[0.0, 0.2, 0.4, 0.6, 1.0])
-    # b (fused 1 - w) beats a (w) below 0.5; at 1, b ties with d at 0 and d ranks first (doc id descending)
-    assert [p.value for p in ch.table] == pytest.approx([1.0, 1.0, 1.0, 0.5, 1 / 3])
+    # b (fused 1 - w) beats a (w) below 0.5; at 1, a and c lead and b ties with d at 0, where d ranks
+    # first (doc id descending, as trec_eval): b 4th (RR@10 read the tie the other way, 1/3, before)
+    assert [p.value for p in ch.table] == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.25])
     assert ch.weight == 0.4 and ch.value == 1.0
     assert ch.to_json()["table"][0] == {"weight": 0.0, "value": 1.0}
     assert ch.measure == "RR@10"

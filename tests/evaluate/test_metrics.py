@@ -50,3 +50,13 @@ def test_dl19_bm25_reproduces_published_figure_and_trec_eval() -> None:
     per_q = te.evaluate(run)
     assert ours["nDCG@10"] == pytest.approx(sum(v["ndcg_cut_10"] for v in per_q.values()) / len(coll.qrels))
     assert ours["R@100"] == pytest.approx(sum(v["recall_100"] for v in per_q.values()) / len(coll.qrels))
+
+
+def test_tied_scores_rank_alike_for_every_measure_as_run_files_write_them(tmp_path) -> None:
+    from rankscope.data.readers import write_trec_run
+
+    run, qrels = {"q": {"a": 1.0, "b": 1.0, "c": 0.5}}, {"q": {"b": 1}}
+    table = per_query(run, qrels, ["nDCG@10", "RR@10", "P@1"])
+    assert {m: v["q"] for m, v in table.items()} == {"nDCG@10": 1.0, "RR@10": 1.0, "P@1": 1.0}
+    write_trec_run(run, tmp_path / "run.trec")  # RR@10 read the tie the other way (0.5) before
+    assert (tmp_path / "run.trec").read_text().splitlines()[0].split()[2] == "b"

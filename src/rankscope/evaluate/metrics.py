@@ -35,11 +35,17 @@ def parse_measures(names: Iterable[str]) -> list[Measure]:
 
 
 def per_query(run: Run, qrels: Qrels, measures: list[str]) -> dict[str, dict[str, float]]:
-    """measure -> query id -> value, over every judged query (0 where the run lacks it)."""
+    """measure -> query id -> value, over every judged query (0 where the run lacks it).
+
+    Tied scores are ranked as trec_eval and rankscope's run files rank them (doc id descending) for every
+    measure: ir-measures computes RR@k with another provider, which breaks ties the other way."""
     parsed = parse_measures(measures)
     qrel_rows = [ir_measures.Qrel(q, d, r) for q, docs in qrels.items() for d, r in docs.items()]
     run_rows = [
-        ir_measures.ScoredDoc(q, d, s) for q, docs in run.items() if q in qrels for d, s in docs.items()
+        ir_measures.ScoredDoc(q, d, float(len(docs) - i))
+        for q, docs in run.items()
+        if q in qrels
+        for i, (d, _) in enumerate(sorted(docs.items(), key=lambda kv: (kv[1], kv[0]), reverse=True))
     ]
     table: dict[str, dict[str, float]] = {str(m): dict.fromkeys(qrels, 0.0) for m in parsed}
     for m in ir_measures.iter_calc(parsed, qrel_rows, run_rows):

@@ -196,6 +196,9 @@ class TrainData(Strict):
     max_queries: int | None = Field(None, ge=1)
     dev_fraction: float = Field(0.1, ge=0, lt=1)
     seed: int = 0
+    split_seed: int = 0
+    """which queries dev_fraction holds out; apart from `seed` (the order of the groups and the negatives
+    sampled), so that seeds of one recipe hold out, and are compared on, the same queries."""
     filter_negatives: NegativeFilter | None = None
     """with a teacher: drop likely false negatives from the training groups (refilled from the query's
     other negatives; groups that cannot be refilled are dropped)."""

@@ -64,3 +64,13 @@ def test_a_bad_dev_field_is_named_as_the_spec_names_it(make_spec) -> None:
     spec = make_spec(dev={"dataset": "dl19", "candidates": "nope"})
     with pytest.raises(InputError, match="^dev.candidates: unknown candidates 'nope' for dl19"):
         build_dev_set(spec)
+
+
+def test_seeds_hold_out_the_same_dev_queries(make_spec) -> None:
+    def held_out(**train: int) -> set[str]:
+        spec = make_spec(train={"dev_fraction": 0.25, **train})
+        return {g.key for g in build_training_set(spec.train, []).dev}
+
+    first = held_out(seed=0)
+    assert first and held_out(seed=1) == held_out(seed=2) == first  # each seed held out its own before
+    assert held_out(seed=1, split_seed=7) != first  # the split has its own seed

@@ -152,7 +152,7 @@ def build_training_set(cfg: TrainData, eval_sets: list[str], pointwise: bool = F
         sources[path] = len(got)
     if not groups:
         raise InputError("the training data gave no groups (no judged positives with negatives)", "train")
-    train_keys, dev_keys = split_by_query([g.key for g in groups], cfg.dev_fraction, cfg.seed)
+    train_keys, dev_keys = split_by_query([g.key for g in groups], cfg.dev_fraction, cfg.split_seed)
     dev_set = set(dev_keys)
     train = [g for g in groups if g.key not in dev_set]
     dev = [g for g in groups if g.key in dev_set]

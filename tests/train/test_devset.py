@@ -74,3 +74,9 @@ def test_seeds_hold_out_the_same_dev_queries(make_spec) -> None:
     first = held_out(seed=0)
     assert first and held_out(seed=1) == held_out(seed=2) == first  # each seed held out its own before
     assert held_out(seed=1, split_seed=7) != first  # the split has its own seed
+
+
+def test_the_health_checks_count_positives_as_training_does(make_spec) -> None:
+    spec = make_spec(dev={"dataset": "dl19", "depth": 5, "max_queries": 2}, train={"min_relevance": 2})
+    assert build_dev_set(spec).min_relevance == 2  # grade-1 "related" documents were counted as positives
+    assert build_dev_set(make_spec(dev={"dataset": "dl19", "depth": 5, "max_queries": 2})).min_relevance == 1

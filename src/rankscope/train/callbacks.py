@@ -241,7 +241,7 @@ class DevEvalCallback(TrainerCallback):
                 else:
                     run = rerank(scorer, dev.candidates, dev.queries, dev.depth, dev.corpus, False)
                 row.update(evaluate(run, dev.qrels, dev.measures))
-                health = score_health(run, dev.qrels).as_dict()
+                health = score_health(run, dev.qrels, dev.min_relevance).as_dict()
                 self._save_run(run, step)
             row["dev_loss"] = dev_loss(self.reranker, self.loss_fn, dev.groups, dev.batch_size, self.collate)
             if isinstance(scorer, PairwiseScorer):

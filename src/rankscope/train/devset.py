@@ -34,6 +34,8 @@ class DevSet:
     pairwise_top: int = 10
     batch_size: int = 8
     source: str = "held-out training queries"
+    min_relevance: int = 1
+    """the lowest grade the health checks count as a positive (the spec's train.min_relevance)"""
 
     @property
     def measures(self) -> list[str]:
@@ -72,6 +74,7 @@ def build_dev_set(
             d.depth,
             d.pairwise_top,
             source=d.dataset,
+            min_relevance=spec.train.min_relevance,
         )
     if held_out is None:
         from rankscope.train.data import build_training_set

@@ -199,7 +199,8 @@ def test_only_soft_prompt_gradients(tmp_path: Path) -> None:
     summary = json.loads((run / "report" / "summary.json").read_text())
     assert summary["errors"] == {} and summary["figures"] == []
     assert summary["findings"]["gradnorms"] == [
-        "100% of the gradient mass is outside the transformer blocks (prompter.mlp)."
+        "100% of the squared gradient norm, summed over steps, is outside the transformer blocks "
+        "(prompter.mlp)."
     ]
 
 
@@ -223,3 +224,34 @@ def test_a_soup_says_it_is_one(tmp_path: Path) -> None:
     assert "runs/b/checkpoints/checkpoint-300" in page
     (run / "soup.json").unlink()
     assert "A soup" not in write_report(run).read_text()  # a plain run says nothing of soups
+
+
+def test_the_share_outside_the_blocks_does_not_depend_on_the_grouping() -> None:
+    steps, layers = 30, 24
+    norms = np.full((steps, layers, 1), 0.2, dtype=np.float32)
+    trained = np.ones((layers, 1), dtype=bool)
+
+    def share(extra: np.ndarray) -> str:
+        names = [f"head{i}" for i in range(extra.shape[1])]
+        hist = GradNormHistory(np.arange(1, steps + 1), norms, ["mlp"], trained, extra, names)
+        return gradnorm_findings(hist).sentences[0].split("%")[0]
+
+    one = share(np.ones((steps, 1), dtype=np.float32))  # a head of norm 1 against 24 layers of 0.2
+    two = share(np.full((steps, 2), 2**-0.5, dtype=np.float32))  # the same gradient in two groups
+    assert one == two == "51"  # 1 / (1 + 24 x 0.04); summed norms read 17% and 23% before
+
+
+def test_probe_wording_follows_the_curve() -> None:
+    from rankscope.report.findings import probe_findings
+
+    def curve(auc: list[float]) -> ProbeCurve:
+        return ProbeCurve(auc, [0.01] * len(auc), auc, [0.01] * len(auc))
+
+    gapped = ProbeResult(
+        "pointwise", [0, 1], 5, curve([0.5, 0.8, 0.6, 0.6, 0.62]), curve([0.5, 0.7, 0.5, 0.5, 0.5])
+    )
+    text = " ".join(probe_findings(gapped).sentences)
+    assert "at probe layers 1 only" in text and "from probe layer 1 on" not in text  # it claimed layers 1-4
+    assert "raises probe AUC at no layer; it lowers it least at probe layer 0 (+0.00" in text
+    rising = ProbeResult("pointwise", [0, 1], 5, curve([0.5, 0.8, 0.6, 0.8, 0.9]), None)
+    assert "from probe layer 3 on" in probe_findings(rising).sentences[0]

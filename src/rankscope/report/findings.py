@@ -44,11 +44,15 @@ def gradnorm_findings(hist: GradNormHistory) -> Findings:
     if len(hist.steps) == 0:
         return f
     if hist.extra_names:
-        outside = float(hist.extra.astype(np.float64).sum())
-        inside = float(hist.layer_norms.sum())
+        # squared norms add up (the global norm's square), whatever the grouping; summed norms do not
+        outside = float((hist.extra.astype(np.float64) ** 2).sum())
+        inside = float((hist.layer_norms.astype(np.float64) ** 2).sum())
         names = ", ".join(hist.extra_names)
         share = outside / max(outside + inside, 1e-30)
-        f.sentences.append(f"{share:.0%} of the gradient mass is outside the transformer blocks ({names}).")
+        f.sentences.append(
+            f"{share:.0%} of the squared gradient norm, summed over steps, is outside the transformer blocks "
+            f"({names})."
+        )
     if hist.n_layers == 0 or not hist.trained.any():
         return f
     mass = hist.layer_norms.sum(axis=0)  # summed over steps
@@ -123,8 +127,14 @@ def delta_findings(deltas: DeltaHistory) -> Findings:
 
 
 def _first_readable(curve: ProbeCurve) -> int | None:
-    hits = [i for i, v in enumerate(curve.auc) if v >= READABLE_AUC]
-    return hits[0] if hits else None
+    """The first layer from which the AUC stays >= READABLE_AUC up to the last layer (None if none)."""
+    first = None
+    for i, v in enumerate(curve.auc):
+        if v < READABLE_AUC:
+            first = None
+        elif first is None:
+            first = i
+    return first
 
 
 def probe_findings(probes: ProbeResult) -> Findings:
@@ -135,14 +145,17 @@ def probe_findings(probes: ProbeResult) -> Findings:
             continue
         best = int(np.argmax(curve.auc))
         first = _first_readable(curve)
-        where = (
-            f"from layer {first} on (AUC >= {READABLE_AUC})"
-            if first is not None
-            else f"at no layer (AUC stays below {READABLE_AUC})"
-        )
+        above = [i for i, v in enumerate(curve.auc) if v >= READABLE_AUC]
+        if first is not None:
+            where = f"from probe layer {first} on (AUC >= {READABLE_AUC} at every layer after it)"
+        elif above:
+            where = f"at probe layers {', '.join(map(str, above))} only (AUC >= {READABLE_AUC}; not after)"
+        else:
+            where = f"at no layer (AUC stays below {READABLE_AUC})"
         f.sentences.append(
             f"In the {name}, {what} is linearly readable {where}; "
-            f"best AUC {curve.auc[best]:.2f} at layer {best}."
+            f"best AUC {curve.auc[best]:.2f} at probe layer {best} (probe layer k is block k-1's output, "
+            "0 the embeddings)."
         )
         f.numbers[name.split()[0]] = {
             "best_layer": best,
@@ -154,7 +167,8 @@ def probe_findings(probes: ProbeResult) -> Findings:
         k = int(np.argmax(gain))
         spread = max(probes.base.auc_std[k], probes.tuned.auc_std[k])
         within = f", within the folds' spread (+-{spread:.2f})" if abs(gain[k]) <= spread else ""
-        f.sentences.append(f"Fine-tuning raises probe AUC most at layer {k} ({gain[k]:+.2f}{within}).")
+        verb = "raises probe AUC most" if gain[k] > 0 else "raises probe AUC at no layer; it lowers it least"
+        f.sentences.append(f"Fine-tuning {verb} at probe layer {k} ({gain[k]:+.2f}{within}).")
         f.numbers["largest_gain"] = {"layer": k, "auc_gain": float(gain[k]), "fold_std": float(spread)}
     if not probes.grouped:
         f.sentences.append(

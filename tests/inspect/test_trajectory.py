@@ -22,6 +22,16 @@ def test_smooth_keeps_constants_and_means() -> None:
     assert steepest_drop(np.arange(5), np.arange(5.0)) is None  # never falls
 
 
+def test_a_loss_that_decays_from_the_start_has_no_transition(tmp_path: Path) -> None:
+    steps = np.arange(1, 1001)
+    loss = np.exp(-steps / 150) + 0.3
+    write_jsonl(
+        tmp_path / "loss.jsonl",
+        [{"step": int(s), "loss": float(v)} for s, v in zip(steps, loss, strict=True)],
+    )
+    assert trajectory(tmp_path).transition_step is None  # the shrinking window's kink read as step 27 before
+
+
 def test_transition_threshold_and_pairwise_accuracy(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     steps = np.arange(1, 301)

@@ -48,13 +48,18 @@ def default_window(n: int) -> int:
     return max(1, min(n, max(5, n // 20)))
 
 
-def steepest_drop(steps: np.ndarray, smoothed: np.ndarray) -> int | None:
-    """The step where the smoothed loss falls fastest per step (None with fewer than 3 points)."""
-    if len(steps) < 3:
+def steepest_drop(steps: np.ndarray, smoothed: np.ndarray, window: int = 1) -> int | None:
+    """The step where the smoothed loss falls fastest per step, searched only where `smooth`'s window is
+    whole (at the ends it shrinks, which bends the curve and made a kink there look like a transition).
+    None with fewer than 3 such points, when the loss never falls, or when it falls fastest at the first of
+    them: a loss that decays from the start has no transition to name."""
+    half = window // 2 if window > 1 else 0
+    lo, hi = half, len(steps) - (window - half) + 1 if window > 1 else len(steps)
+    if hi - lo < 3:
         return None
-    slope = np.gradient(smoothed, steps.astype(np.float64))
+    slope = np.gradient(smoothed[lo:hi], steps[lo:hi].astype(np.float64))
     i = int(np.nanargmin(slope))
-    return int(steps[i]) if slope[i] < 0 else None
+    return int(steps[lo + i]) if slope[i] < 0 and i > 0 else None
 
 
 def pick_metric(rows: list[dict[str, Any]], metric: str | None = None) -> str | None:
@@ -111,7 +116,7 @@ def trajectory(
     w = window or default_window(len(loss))
     smoothed = smooth(loss, w)
     checkpoints = read_rows(run_dir / METRICS_FILE)
-    traj = Trajectory(steps, loss, smoothed, w, steepest_drop(steps, smoothed), checkpoints)
+    traj = Trajectory(steps, loss, smoothed, w, steepest_drop(steps, smoothed, w), checkpoints)
     traj.metric = pick_metric(checkpoints, metric)
     if traj.metric is None:
         return traj

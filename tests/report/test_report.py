@@ -120,6 +120,9 @@ def test_full_report(tmp_path: Path) -> None:
     assert "folds were not grouped by query" in page  # a probes file without query-grouped folds
     assert summary["numbers"]["probes"]["fine-tuned"]["best_layer"] == LAYERS
     assert "spec.yaml" in page and "<script" not in page
+    # the zero-shot row has every adapter off (36 modules, share 0), the fine-tuned row none: swapped before
+    cells = [re.sub("<[^>]+>", "", c) for c in re.findall(r"<tr>(.*?)</tr>", page)]
+    assert any(c.startswith("zero-shot36") for c in cells) and any(c.startswith("fine-tuned0") for c in cells)
 
 
 def test_sections_only_for_what_is_there(tmp_path: Path) -> None:

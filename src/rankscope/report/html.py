@@ -114,7 +114,8 @@ def _gradnorms(path: Path, b: Builder) -> Section:
             F.gradnorm_heatmaps(hist),
             "Per-layer L2 norm of the trained tensors' gradients at each optimizer step"
             + (
-                f", after clipping to {hist.max_grad_norm:g} (shares are unchanged by clipping)."
+                f", after clipping to {hist.max_grad_norm:g} (clipping keeps a step's shares, but steps "
+                "it scaled down weigh less in the totals summed over steps)."
                 if hist.max_grad_norm
                 else "."
             ),
@@ -227,8 +228,8 @@ def _ablation(path: Path, b: Builder) -> Section:
     if gain and a.windows is not None:
         b.figure(s, "ablation_windows", FI.window_heatmap(a))
     rows = [
-        ["zero-shot", "–", *[a.zero_shot[m] for m in a.measures], None],
-        ["fine-tuned", a.modules, *[a.finetuned[m] for m in a.measures], 1.0 if gain else None],
+        ["zero-shot", a.modules, *[a.zero_shot[m] for m in a.measures], 0.0 if gain else None],
+        ["fine-tuned", 0, *[a.finetuned[m] for m in a.measures], 1.0 if gain else None],
     ]
     rows += [
         [r.name, r.modules_off, *[r.metrics[m] for m in a.measures], r.share.get(a.primary) if gain else None]

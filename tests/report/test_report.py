@@ -258,3 +258,12 @@ def test_probe_wording_follows_the_curve() -> None:
     assert "raises probe AUC at no layer; it lowers it least at probe layer 0 (+0.00" in text
     rising = ProbeResult("pointwise", [0, 1], 5, curve([0.5, 0.8, 0.6, 0.8, 0.9]), None)
     assert "from probe layer 3 on" in probe_findings(rising).sentences[0]
+
+
+def test_a_drop_sweep_names_the_window_whose_loss_costs_most() -> None:
+    from rankscope.report.findings import ablation_findings
+
+    sweep = WindowSweep("drop", 2, [2], [0, 2, 4], [[0.95, 0.05, 0.90]])
+    abl = AblationResult(["nDCG@10"], "nDCG@10", 6, 12, {"nDCG@10": 0.2}, {"nDCG@10": 0.4}, [], {}, sweep)
+    text = " ".join(ablation_findings(abl).sentences)
+    assert "Dropping the 2-layer window that matters most (layers 2-3) leaves 5% of it." in text  # 0-1 before

@@ -227,17 +227,21 @@ def ablation_findings(abl: AblationResult) -> Findings:
     f.numbers["preset_share"] = {n: s for n, s in presets}
     if abl.windows is not None:
         grid = abl.windows.share
+        keep = abl.windows.mode == "keep"  # keep: the window alone; drop: every layer but the window
         best: tuple[float, int, int] | None = None
         for i, size in enumerate(abl.windows.sizes):
             for j, start in enumerate(abl.windows.starts):
                 v = grid[i][j]
-                if v is not None and (best is None or v > best[0]):
+                # the window that matters most: kept alone, it keeps the most; dropped, it leaves the least
+                if v is not None and (best is None or (v > best[0] if keep else v < best[0])):
                     best = (v, size, start)
         if best is not None:
             v, size, start = best
-            verb = "alone keeps" if abl.windows.mode == "keep" else "dropped leaves"
+            span = _span(start, start + size - 1)
             f.sentences.append(
-                f"The best {size}-layer window ({_span(start, start + size - 1)}) {verb} {v:.0%} of the gain."
+                f"The best {size}-layer window ({span}) alone keeps {v:.0%} of the gain."
+                if keep
+                else f"Dropping the {size}-layer window that matters most ({span}) leaves {v:.0%} of it."
             )
             f.numbers["best_window"] = {"size": size, "start": start, "share": v}
     return f

@@ -9,7 +9,7 @@ gzip. This module holds the TREC, MS MARCO, BEIR and candidate-list formats and 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -119,12 +119,17 @@ def write_trec_run(run: Run, path: str | Path, tag: str = "rankscope") -> None:
         write_trec_rows(f, run, tag, path)
 
 
+def trec_order(scores: Mapping[str, float]) -> list[tuple[str, float]]:
+    """A query's (doc id, score) best first, ties by doc id descending: trec_eval's order, which run files,
+    every measure and rank fusion use."""
+    return sorted(scores.items(), key=lambda kv: (float(kv[1]), kv[0]), reverse=True)
+
+
 def write_trec_rows(f: IO[str], run: Run, tag: str, path: str | Path) -> None:
     """The lines `write_trec_run` writes for `run`, into an open file (a run written query by query)."""
     for qid, hits in run.items():
         _check_token(qid, "query id", path)
-        ranked = sorted(hits.items(), key=lambda kv: (float(kv[1]), kv[0]), reverse=True)
-        for rank, (docid, score) in enumerate(ranked, 1):
+        for rank, (docid, score) in enumerate(trec_order(hits), 1):
             _check_token(docid, "document id", path)
             f.write(f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n")
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rankscope.data.readers import trec_order
 from rankscope.errors import InputError
 from rankscope.evaluate.compare import QrelsLike, RunLike, judged_run, load_qrels, load_run
 from rankscope.evaluate.metrics import Run, evaluate, parse_measures
@@ -43,8 +44,7 @@ def normalise(scores: Mapping[str, float], norm: Norm = "minmax") -> dict[str, f
 
 def ranks(scores: Mapping[str, float]) -> dict[str, int]:
     """1-based ranks by score descending, ties by doc id descending (as trec_eval orders them)."""
-    order = sorted(scores.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
-    return {d: i for i, (d, _) in enumerate(order, 1)}
+    return {d: i for i, (d, _) in enumerate(trec_order(scores), 1)}
 
 
 def _check(weight: float, method: str) -> None:

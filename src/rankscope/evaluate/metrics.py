@@ -12,6 +12,7 @@ import ir_measures
 from ir_measures import Measure
 
 from rankscope.data._io import subset_qrels
+from rankscope.data.readers import trec_order
 from rankscope.data.types import Qrels
 from rankscope.errors import InputError
 
@@ -45,7 +46,7 @@ def per_query(run: Run, qrels: Qrels, measures: list[str]) -> dict[str, dict[str
         ir_measures.ScoredDoc(q, d, float(len(docs) - i))
         for q, docs in run.items()
         if q in qrels
-        for i, (d, _) in enumerate(sorted(docs.items(), key=lambda kv: (kv[1], kv[0]), reverse=True))
+        for i, (d, _) in enumerate(trec_order(docs))
     ]
     table: dict[str, dict[str, float]] = {str(m): dict.fromkeys(qrels, 0.0) for m in parsed}
     for m in ir_measures.iter_calc(parsed, qrel_rows, run_rows):

@@ -192,17 +192,15 @@ def load_sweep(path: str | Path) -> Sweep:
     return Sweep(source, base, grid, points, seeds)
 
 
-def config_layers(folder: Path) -> int | None:
-    """The number of transformer blocks a model folder's config.json declares (None when it names none)."""
+def folder_layers(folder: Path) -> int | None:
+    """The number of transformer blocks a model folder's config.json declares (or its text_config)."""
+    from rankscope.models.components import config_layers
+
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError):
         return None
-    for part in (config, config.get("text_config") or {}):
-        for key in ("num_hidden_layers", "n_layer", "num_layers"):
-            if isinstance(part.get(key), int):
-                return int(part[key])
-    return None
+    return config_layers(config) or config_layers(config.get("text_config") or {})
 
 
 def check_models(source: Path, points: list[GridPoint]) -> None:
@@ -217,7 +215,7 @@ def check_models(source: Path, points: list[GridPoint]) -> None:
             if p.spec.model not in seen:
                 seen[p.spec.model] = resolve_model(p.spec.model)
             layers = getattr(p.spec.method, "layers", None)
-            n = config_layers(seen[p.spec.model])
+            n = folder_layers(seen[p.spec.model])
             if layers is not None and n is not None:
                 parse_layers(layers, n)
         except InputError as e:

@@ -23,7 +23,14 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from rankscope.errors import InputError
 from rankscope.inspect.gradnorms import column_order
 from rankscope.methods.registry import PEFT_CONFIG, PEFT_WEIGHTS
-from rankscope.models.components import ARCHITECTURES, COMPONENTS, classify, fused_label, num_layers
+from rankscope.models.components import (
+    ARCHITECTURES,
+    COMPONENTS,
+    classify,
+    config_layers,
+    fused_label,
+    num_layers,
+)
 
 log = logging.getLogger("rankscope.inspect")
 DELTAS_FILE = "deltas.npz"
@@ -158,7 +165,7 @@ def adapter_deltas(
         raise InputError("the adapter holds no LoRA weights in the component vocabulary", folder)
     if n_layers is None and model is not None:
         n_layers = num_layers(model)
-    return _table(cells, n_layers or _config_layers(cfg))
+    return _table(cells, n_layers or config_layers(_base_config(cfg)))
 
 
 def _base_config(cfg: dict) -> dict:
@@ -169,14 +176,6 @@ def _base_config(cfg: dict) -> dict:
 
 def _base_model_type(cfg: dict) -> str | None:
     return _base_config(cfg).get("model_type")
-
-
-def _config_layers(cfg: dict) -> int | None:
-    base = _base_config(cfg)
-    for key in ("num_hidden_layers", "n_layer", "num_layers"):
-        if base.get(key):
-            return int(base[key])
-    return None
 
 
 def weight_deltas(folder: str | Path, base: nn.Module) -> DeltaTable:

@@ -134,6 +134,14 @@ def layer_list(model: nn.Module) -> nn.ModuleList:
     return _layer_list_with_name(model)[1]
 
 
+def config_layers(config: dict) -> int | None:
+    """The number of transformer blocks a config.json (as a dict) declares; None when it names none."""
+    for key in ("num_hidden_layers", "n_layer", "num_layers"):
+        if isinstance(config.get(key), int) and config[key]:
+            return int(config[key])
+    return None
+
+
 def num_layers(model: nn.Module) -> int:
     """Number of transformer blocks in `model`."""
     return len(layer_list(model))

@@ -95,6 +95,11 @@ def test_share_is_zero_with_all_off_and_one_with_none(
     assert sweep.share[1][3] is None and all(v is not None for v in sweep.share[0])
     back = load_ablation(save_ablation(res, tmp_path / "ablation.json"))
     assert back == res
+    # the gain's paired test is compare's, on the same two runs
+    from rankscope.evaluate.compare import compare
+
+    c = compare([res.runs["zero-shot"], res.runs["fine-tuned"]], qrels, ["nDCG@10"]).comparisons[0]
+    assert res.gain_queries == len(qrels) and res.gain_p == pytest.approx(c.p_value)
 
 
 def test_pairwise_ablation_runs(lora_factory, tokenizer, dev_set) -> None:

@@ -267,3 +267,17 @@ def test_a_drop_sweep_names_the_window_whose_loss_costs_most() -> None:
     abl = AblationResult(["nDCG@10"], "nDCG@10", 6, 12, {"nDCG@10": 0.2}, {"nDCG@10": 0.4}, [], {}, sweep)
     text = " ".join(ablation_findings(abl).sentences)
     assert "Dropping the 2-layer window that matters most (layers 2-3) leaves 5% of it." in text  # 0-1 before
+
+
+def test_a_gain_within_noise_is_said_to_be_noise() -> None:
+    from rankscope.report.findings import ablation_findings
+
+    def abl(p: float | None) -> AblationResult:
+        a = AblationResult(["nDCG@10"], "nDCG@10", 6, 12, {"nDCG@10": 0.2}, {"nDCG@10": 0.2005})
+        a.gain_p, a.gain_queries = p, 43
+        return a
+
+    noisy = " ".join(ablation_findings(abl(0.93)).sentences)
+    assert "The gain is noise (paired t-test over 43 dev queries, p = 0.93)" in noisy
+    for p in (0.01, None):  # a finding, or an ablation.json from before the test was recorded
+        assert "noise" not in " ".join(ablation_findings(abl(p)).sentences)

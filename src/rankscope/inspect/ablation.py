@@ -29,7 +29,8 @@ from torch import nn
 
 from rankscope.data.types import Candidates, Document, Qrels
 from rankscope.errors import InputError
-from rankscope.evaluate.metrics import Run, evaluate
+from rankscope.evaluate.compare import paired_p
+from rankscope.evaluate.metrics import Run, evaluate, per_query
 from rankscope.evaluate.rerank import rerank, rerank_pairwise, scoring_units
 from rankscope.inspect.deltas import lora_layers
 from rankscope.inspect.views import base_model_view, eval_mode
@@ -220,6 +221,11 @@ class AblationResult:
     windows: WindowSweep | None = None
     updates: str = "adapters"
     """what was switched off: "adapters" (LoRA) or "weight updates" (a full fine-tune's weights)."""
+    gain_p: float | None = None
+    """paired t-test p-value of the gain (fine-tuned against zero-shot on the primary measure, over the dev
+    queries): at 0.05 or above the gain is noise, and so are its shares. None in older ablation.json."""
+    gain_queries: int | None = None
+    """how many dev queries that test is over."""
     runs: dict[str, Run] = field(default_factory=dict, compare=False, repr=False)
     """each reranking's run ("zero-shot", "fine-tuned", then each row's name): not in ablation.json,
     `rankscope inspect` writes them as TREC files for `rankscope compare`"""
@@ -242,6 +248,16 @@ def gain_share(ablated: float, zero_shot: float, finetuned: float) -> float | No
     if abs(gain) < 1e-9:
         return None
     return (ablated - zero_shot) / gain
+
+
+def gain_test(finetuned: Run, zero_shot: Run, qrels: Qrels, measure: str) -> tuple[float | None, int]:
+    """The paired t-test p-value of fine-tuned against zero-shot on `measure` over the judged queries
+    (None with fewer than 2), and the number of queries."""
+    values = [next(iter(per_query(run, qrels, [measure]).values())) for run in (finetuned, zero_shot)]
+    qids = sorted(values[0])
+    tuned, zero = (np.array([v.get(q, 0.0) for q in qids], dtype=np.float64) for v in values)
+    p = paired_p(tuned, zero) if len(qids) >= 2 else None
+    return (None if p is None or math.isnan(p) else p), len(qids)
 
 
 def score_dev(
@@ -330,6 +346,7 @@ def run_ablation(
         result = AblationResult(
             ms, ms[0], num_layers(model), units, zero, finetuned, updates=updates, runs=runs
         )
+        result.gain_p, result.gain_queries = gain_test(runs["fine-tuned"], runs["zero-shot"], qrels, ms[0])
         for ab in ablations:
             with off(ab.off_layers, ab.off_components) as n_off:
                 skip = ab.kind != "custom" and n_off in (0, units)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from rankscope.evaluate.compare import ALPHA
 from rankscope.inspect.ablation import AblationResult
 from rankscope.inspect.attention import AttentionResult
 from rankscope.inspect.deltas import DeltaHistory
@@ -219,6 +220,14 @@ def ablation_findings(abl: AblationResult) -> Findings:
         )
         f.numbers["preset_share"] = {}
         return f
+    if abl.gain_p is not None:
+        f.numbers["gain_p"] = abl.gain_p
+        if abl.gain_p >= ALPHA:
+            f.sentences.append(
+                f"The gain is noise (paired t-test over {abl.gain_queries} dev queries, "
+                f"p = {abl.gain_p:.2g}): the shares below split a difference that may not be real, "
+                "and are not findings."
+            )
     presets = [
         (r.name, r.share.get(p)) for r in abl.rows if r.kind != "window" and r.share.get(p) is not None
     ]

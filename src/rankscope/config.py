@@ -194,6 +194,8 @@ class TrainData(Strict):
     positives_per_query: int = Field(4, ge=1)
     min_relevance: int = Field(1, ge=1, description="lowest grade that counts as a positive")
     max_queries: int | None = Field(None, ge=1)
+    """at most this many queries per source, drawn with `seed`: seeds of a capped recipe train on different
+    queries (the sample is part of what a seed varies), unlike the held-out split (`split_seed`)."""
     dev_fraction: float = Field(0.1, ge=0, lt=1)
     seed: int = 0
     split_seed: int = 0

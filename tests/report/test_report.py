@@ -281,3 +281,24 @@ def test_a_gain_within_noise_is_said_to_be_noise() -> None:
     assert "The gain is noise (paired t-test over 43 dev queries, p = 0.93)" in noisy
     for p in (0.01, None):  # a finding, or an ablation.json from before the test was recorded
         assert "noise" not in " ".join(ablation_findings(abl(p)).sentences)
+
+
+def test_a_custom_ablation_says_what_it_switched_off() -> None:
+    from rankscope.inspect.ablation import AblationRow
+    from rankscope.report.findings import ablation_findings
+
+    rows = [
+        AblationRow(
+            "low", "custom", [0, 1, 2, 3], ["attn.q", "attn.v"], 8, {"nDCG@10": 0.3}, {"nDCG@10": 0.5}
+        ),
+        AblationRow("odd", "custom", [1, 3], None, 4, {"nDCG@10": 0.35}, {"nDCG@10": 0.75}),
+        AblationRow("mlp-only", "preset", None, ["attn.q"], 4, {"nDCG@10": 0.4}, {"nDCG@10": 1.0}),
+    ]
+    abl = AblationResult(["nDCG@10"], "nDCG@10", 6, 12, {"nDCG@10": 0.2}, {"nDCG@10": 0.4}, rows)
+    text = " ".join(ablation_findings(abl).sentences)
+    assert (
+        "With 'low' (attn.q, attn.v adapters of layers 0-3 switched off), the adapters left on keep 50% "
+        "of the gain." in text
+    )
+    assert "With 'odd' (all adapters of layers 1, 3 switched off), the adapters left on keep 75%" in text
+    assert "MLP-only adapters keep 100% of the gain." in text

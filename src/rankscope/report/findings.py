@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from rankscope.evaluate.compare import ALPHA
-from rankscope.inspect.ablation import AblationResult
+from rankscope.inspect.ablation import AblationResult, AblationRow
 from rankscope.inspect.attention import AttentionResult
 from rankscope.inspect.deltas import DeltaHistory
 from rankscope.inspect.gradnorms import GradNormHistory
@@ -228,12 +228,11 @@ def ablation_findings(abl: AblationResult) -> Findings:
                 f"p = {abl.gain_p:.2g}): the shares below split a difference that may not be real, "
                 "and are not findings."
             )
-    presets = [
-        (r.name, r.share.get(p)) for r in abl.rows if r.kind != "window" and r.share.get(p) is not None
-    ]
-    for name, share in presets:
-        f.sentences.append(f"{_preset_words(name, abl.updates)} keep {share:.0%} of the gain.")
-    f.numbers["preset_share"] = {n: s for n, s in presets}
+    presets = [r for r in abl.rows if r.kind != "window" and r.share.get(p) is not None]
+    for r in presets:
+        words = _custom_words(r, abl.updates) if r.kind == "custom" else _preset_words(r.name, abl.updates)
+        f.sentences.append(f"{words} keep {r.share[p]:.0%} of the gain.")
+    f.numbers["preset_share"] = {r.name: r.share[p] for r in presets}
     if abl.windows is not None:
         grid = abl.windows.share
         keep = abl.windows.mode == "keep"  # keep: the window alone; drop: every layer but the window
@@ -254,6 +253,22 @@ def ablation_findings(abl: AblationResult) -> Findings:
             )
             f.numbers["best_window"] = {"size": size, "start": start, "share": v}
     return f
+
+
+def _custom_words(row: AblationRow, updates: str = "adapters") -> str:
+    """'With 'NAME' (q, v adapters of layers 0-3 switched off), the adapters left on': what a custom
+    ablation switched off, so that its share reads as the part kept."""
+    ls = row.off_layers
+    if ls is None:
+        where = "every layer"
+    elif not ls:
+        where = "no layer"
+    elif sorted(ls) == list(range(min(ls), max(ls) + 1)):
+        where = _span(min(ls), max(ls))
+    else:
+        where = "layers " + ", ".join(map(str, sorted(ls)))
+    what = "all" if row.off_components is None else ", ".join(row.off_components)
+    return f"With '{row.name}' ({what} {updates} of {where} switched off), the {updates} left on"
 
 
 def _preset_words(name: str, updates: str = "adapters") -> str:

@@ -57,3 +57,21 @@ def test_templates_without_a_default_are_left_alone(with_template, tokenizer, te
     )
     assert chat_text(tok, "Q") == plain == chat_text(tok, "Q", KEEP_DEFAULT_SYSTEM)
     assert chat_text(tok, "Q", "S") != plain
+
+
+def test_the_token_cache_stays_bounded_and_right(tokenizer, monkeypatch) -> None:
+    import rankscope.scorers.prompts as prompts
+
+    monkeypatch.setattr(prompts, "CACHE_TEXTS", 10)
+    t = TokenTemplate.build(tokenizer, "Query: {query} Document: {doc}", chat=False)
+    fresh = TokenTemplate.build(tokenizer, "Query: {query} Document: {doc}", chat=False)
+    for i in range(0, 40, 4):  # a stream of chunks: 4 documents of one query each
+        docs = [f"passage {j} about topic {j % 7}" for j in range(i, i + 4)]
+        t.prepare(query=[f"query {i}"], doc=docs)
+        assert len(t._cache) <= 10
+        assert [t.ids(query=f"query {i}", doc=d) for d in docs] == [
+            fresh.ids(query=f"query {i}", doc=d) for d in docs
+        ]
+    big = [f"doc {j}" for j in range(25)]  # one call larger than the cap: all of it is cached
+    t.prepare(doc=big)
+    assert all(t.lead["doc"] + d in t._cache for d in big)

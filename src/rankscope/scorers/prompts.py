@@ -52,6 +52,10 @@ def chat_text(tokenizer: PreTrainedTokenizerBase, text: str, system: str | None 
     return plain
 
 
+CACHE_TEXTS = 8192
+"""texts whose token ids a template keeps between calls (a query's text repeats over its candidates)."""
+
+
 @dataclass
 class TokenTemplate:
     """A template split into literal token pieces and slots ("query", "doc", "doc_b")."""
@@ -115,9 +119,14 @@ class TokenTemplate:
         return sum(len(p) for p in self.pieces)
 
     def prepare(self, **texts: list[str]) -> None:
-        """Tokenise unseen slot texts (slot name -> texts) in one batched call and cache them."""
-        keys = [self.lead[slot] + t for slot, values in texts.items() for t in values]
-        new = [k for k in dict.fromkeys(keys) if k not in self._cache]
+        """Tokenise unseen slot texts (slot name -> texts) in one batched call and cache them. The cache
+        is emptied first when it would pass CACHE_TEXTS, so that memory does not grow with the collection
+        (a streamed rerank, a long-lived Reranker); the texts of this call are always cached."""
+        keys = list(dict.fromkeys(self.lead[slot] + t for slot, values in texts.items() for t in values))
+        new = [k for k in keys if k not in self._cache]
+        if new and len(self._cache) + len(new) > CACHE_TEXTS:
+            self._cache.clear()
+            new = keys
         if new:
             for k, ids in zip(new, self.tokenizer(new, add_special_tokens=False)["input_ids"], strict=True):
                 self._cache[k] = ids

@@ -18,7 +18,15 @@ from pydantic import (
 
 import rankscope.methods  # noqa: F401  (registers the built-in methods and their configs)
 from rankscope.errors import InputError
-from rankscope.fields import KEEP_DEFAULT_SYSTEM, STUDENT_WEIGHT, TEMPERATURE, DatasetName, Strict
+from rankscope.fields import (
+    DOC_TOKENS,
+    KEEP_DEFAULT_SYSTEM,
+    QUERY_TOKENS,
+    STUDENT_WEIGHT,
+    TEMPERATURE,
+    DatasetName,
+    Strict,
+)
 from rankscope.methods.freeze import FreezeMethod
 from rankscope.methods.lora import LoraMethod
 from rankscope.methods.registry import METHOD_CONFIGS, MethodConfig
@@ -258,8 +266,8 @@ class ExperimentSpec(Strict):
     teacher: TeacherConfig | None = None
     eval_sets: list[DatasetName] = ["dl19", "scifact-test"]
     """evaluation datasets that must never reach training (checked by query id and text)."""
-    max_query_tokens: int = Field(64, ge=1)
-    max_doc_tokens: int = Field(192, ge=1)
+    max_query_tokens: int = Field(QUERY_TOKENS, ge=1)
+    max_doc_tokens: int = Field(DOC_TOKENS, ge=1)
     device: str = "auto"
     trust_remote_code: bool = False
     """run the model's own code from its folder or the Hub (off unless asked for)."""

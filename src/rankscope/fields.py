@@ -10,6 +10,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 KEEP_DEFAULT_SYSTEM = "@default"
 """`system_prompt` value that keeps a chat template's own default system prompt (SmolLM2's names the
 assistant); what runs trained before rankscope dropped that default were trained with."""
+QUERY_TOKENS = 64
+DOC_TOKENS = 192
+"""default token budgets of a query and a document (an encoder's max_length is their sum)"""
 TEMPERATURE = 1.0
 """default softmax temperature of the distillation objectives (teacher.temperature)"""
 STUDENT_WEIGHT = 0.3

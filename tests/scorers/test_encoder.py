@@ -24,3 +24,20 @@ def test_sorted_batches_embed_each_text_as_alone(tokenizer, bert_dir: Path) -> N
     scores = scorer.score([Pair(TEXTS[0], TEXTS[1]), Pair(TEXTS[2], TEXTS[2])])
     assert abs(scores[1] - 1.0) < 1e-5 and abs(scores[0] - float(emb[0] @ emb[1])) < 1e-5
     assert scorer.score([]) == []
+
+
+def test_one_budget_alone_sets_an_encoders_length(tokenizer, bert_dir: Path) -> None:
+    import pytest
+
+    from rankscope.errors import InputError
+    from rankscope.scorers.registry import build_scorer
+
+    model = AutoModel.from_pretrained(bert_dir).eval()
+    for name in ("bi-encoder", "cross-encoder"):
+        assert build_scorer(name, model, tokenizer, max_doc_tokens=300).max_length == 64 + 300  # was 256
+        assert build_scorer(name, model, tokenizer, max_query_tokens=32).max_length == 32 + 192
+        assert build_scorer(name, model, tokenizer).max_length == 256
+        with pytest.raises(
+            InputError, match="--max-doc-tokens: the token budgets add up to 664 .* 512 positions"
+        ):
+            build_scorer(name, model, tokenizer, max_doc_tokens=600)  # crashed in the model

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from torch import nn
 
 from rankscope.errors import InputError
-from rankscope.fields import KEEP_DEFAULT_SYSTEM
+from rankscope.fields import DOC_TOKENS, KEEP_DEFAULT_SYSTEM, QUERY_TOKENS
 from rankscope.scorers.base import Scorer
 
 BackboneKind = Literal["causal", "encoder"]
@@ -90,9 +90,26 @@ def build_scorer(
             template = getattr(scorer, attr, None)
             if template is not None:
                 template.max_tokens.update(budgets)
-        if hasattr(scorer, "max_length") and max_query_tokens and max_doc_tokens:
-            scorer.max_length = max_query_tokens + max_doc_tokens  # type: ignore[attr-defined]
+        if hasattr(scorer, "max_length"):  # an encoder: one length, the sum (a budget not given: its default)
+            q, d = max_query_tokens or QUERY_TOKENS, max_doc_tokens or DOC_TOKENS
+            limit = encoder_positions(model, tokenizer)
+            if limit is not None and q + d > limit:
+                raise InputError(
+                    f"the token budgets add up to {q + d} ({q} for the query + {d} for the document), "
+                    f"more than the model's {limit} positions",
+                    "--max-doc-tokens" if max_doc_tokens else "--max-query-tokens",
+                )
+            scorer.max_length = q + d  # type: ignore[attr-defined]
     return scorer
+
+
+def encoder_positions(model: nn.Module, tokenizer: Any) -> int | None:
+    """How many tokens an encoder reads at most: its position table, or its tokenizer's model_max_length
+    where that is smaller (RoBERTa's table holds 2 more rows than it can use); None when neither says."""
+    config = getattr(model, "config", None)
+    sizes = [getattr(config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    known = [n for n in sizes if isinstance(n, int) and 0 < n < 1_000_000]
+    return min(known) if known else None
 
 
 def build_for_backbone(name: str, backbone: Any, **options: Any) -> Scorer:

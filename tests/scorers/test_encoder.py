@@ -41,3 +41,28 @@ def test_one_budget_alone_sets_an_encoders_length(tokenizer, bert_dir: Path) -> 
             InputError, match="--max-doc-tokens: the token budgets add up to 664 .* 512 positions"
         ):
             build_scorer(name, model, tokenizer, max_doc_tokens=600)  # crashed in the model
+
+
+def test_cross_encoder_reads_a_long_query_and_no_pairs(tokenizer, bert_dir: Path) -> None:
+    from rankscope.scorers.encoder import CrossEncoderScorer
+
+    scorer = CrossEncoderScorer(AutoModel.from_pretrained(bert_dir).eval(), tokenizer, max_length=24)
+    long_query = "tanks hold water " * 20  # longer than the whole budget: cutting only the document failed
+    scores = scorer.score([Pair(long_query, "a flea"), Pair("wifi", "goldfish grow " * 30)])
+    assert len(scores) == 2 and all(s == s for s in scores)
+    assert max(len(x) for x in scorer.tokenize([Pair(long_query, "a flea")])["input_ids"]) == 24
+    assert scorer.score([]) == []  # a chunk of queries without candidates: IndexError before
+
+
+def test_encoders_pad_on_the_right_whatever_the_tokenizer_says(tokenizer, bert_dir: Path) -> None:
+    import copy
+
+    from rankscope.scorers.encoder import CrossEncoderScorer
+
+    tok = copy.deepcopy(tokenizer)
+    tok.padding_side = "left"  # absolute positions: left padding moved every score with its batch
+    model = AutoModel.from_pretrained(bert_dir).eval()
+    other = Pair("cats " * 9, "tanks hold water " * 5)
+    for scorer in (BiEncoderScorer(model, tok), CrossEncoderScorer(model, tok)):
+        alone = scorer.score([Pair("wifi", "a flea")])[0]
+        assert abs(scorer.score([Pair("wifi", "a flea"), other])[0] - alone) < 1e-5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -32,7 +33,12 @@ class BiEncoderScorer(Scorer):
     def tokenize(self, texts: list[str]) -> dict[str, torch.Tensor]:
         return dict(
             self.tokenizer(
-                texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+                texts,
+                padding=True,
+                padding_side="right",  # absolute positions count from the first token
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
             )
         )
 
@@ -53,7 +59,9 @@ class BiEncoderScorer(Scorer):
             for i in range(0, len(order), self.batch):
                 rows = order[i : i + self.batch]
                 feats = self.tokenizer.pad(
-                    {k: [v[r] for r in rows] for k, v in enc.items()}, return_tensors="pt"
+                    {k: [v[r] for r in rows] for k, v in enc.items()},
+                    padding_side="right",
+                    return_tensors="pt",
                 )
                 parts.append(self.pooled({k: t.to(device) for k, t in feats.items()}))
                 if progress:
@@ -108,20 +116,28 @@ class CrossEncoderScorer(Scorer):
     def logits(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.head(self.model(**enc).last_hidden_state[:, 0])
 
-    def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
-        enc = self.tokenizer(
+    def tokenize(self, pairs: Sequence[Pair], **kwargs: Any) -> Any:
+        """[CLS] query [SEP] document [SEP], cut to `max_length` from the longer text first: the document
+        as a rule, and a query too long for the budget as well (cutting only the document failed there)."""
+        return self.tokenizer(
             [p.query for p in pairs],
             [p.doc for p in pairs],
-            truncation="only_second",
+            truncation="longest_first",
             max_length=self.max_length,
+            **kwargs,
         )
+
+    def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
+        if not pairs:
+            return []
+        enc = self.tokenize(pairs)
         lengths = [len(x) for x in enc["input_ids"]]
         out = [0.0] * len(pairs)
         device = model_device(self.model)
         with torch.inference_mode():
             for batch in length_batches(lengths, self.max_tokens, 128):
                 feats = self.tokenizer.pad(
-                    {k: [enc[k][i] for i in batch] for k in enc}, return_tensors="pt"
+                    {k: [enc[k][i] for i in batch] for k in enc}, padding_side="right", return_tensors="pt"
                 ).to(device)
                 for i, v in zip(batch, self.logits(feats).tolist(), strict=True):
                     out[i] = float(v)

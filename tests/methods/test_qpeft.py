@@ -134,3 +134,17 @@ def test_qpeft_loss_prefers_the_right_order_and_raises_the_positive() -> None:
     assert value < loss(wrong, labels)
     value.backward()
     assert right.grad[0, 0] < 0 and (right.grad[0, 1:] > 0).all()  # descent raises the positive
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_the_prompter_sits_on_the_models_device(variant: str, make_spec, llama, tokenizer) -> None:
+    import copy
+
+    from rankscope.methods.qpeft import qpeft_scorer
+
+    spec = make_spec(method=VARIANTS[variant][0])
+    model = copy.deepcopy(llama).to(
+        "meta"
+    )  # stands in for a GPU: a reloaded run's prompter stayed on the CPU
+    scorer = qpeft_scorer(model, tokenizer, spec.method, spec)
+    assert {p.device.type for p in scorer.head.parameters()} == {"meta"}

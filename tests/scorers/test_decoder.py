@@ -122,3 +122,20 @@ def test_qpeft_scores_and_trains_only_the_prompter(llama, tokenizer, tmp_path) -
         name, prompter = load_prompter(tmp_path / variant)
         again = QPeftScorer(model, tokenizer, prompter, name).score(PAIRS)
         assert max(abs(a - b) for a, b in zip(scores, again, strict=True)) < 1e-5
+
+
+def test_qpeft_scores_a_short_document_the_same_in_any_batch(llama, tokenizer) -> None:
+    import copy
+
+    from rankscope.scorers.qpeft import QPeftScorer, build_prompter
+
+    short, long = Pair("do goldfish grow", "goldfish"), Pair("wifi", "tanks hold water " * 6)
+    for variant in ("qpeft-r", "qpeft-a"):
+        torch.manual_seed(0)
+        prompter = build_prompter(variant, 32, k=6)  # more prompts than the short document has tokens
+        for p in prompter.parameters():
+            torch.nn.init.normal_(p, std=0.3)  # a trained prompter, not the zero-initialised one
+        scorer = QPeftScorer(copy.deepcopy(llama), tokenizer, prompter, variant)
+        alone = scorer.score([short])[0]
+        batched = scorer.score([short, long])[0]  # padding was picked as prompts of the short one
+        assert abs(alone - batched) < 1e-5, variant

@@ -18,7 +18,7 @@ from transformers import PreTrainedTokenizerBase
 from rankscope.data.examples import Group
 from rankscope.errors import InputError
 from rankscope.methods.registry import MethodConfig, register_method
-from rankscope.scorers.base import Pair, unwrap
+from rankscope.scorers.base import Pair, model_device, unwrap
 from rankscope.scorers.qpeft import QPeftScorer, build_prompter
 from rankscope.scorers.trainable import QueryLikelihoodReranker
 
@@ -79,7 +79,7 @@ def qpeft_scorer(
     heads = getattr(cfg, "heads", 4)
     if cfg.name == "qpeft-a" and hidden % heads:
         raise InputError(f"{heads} heads do not divide the hidden size {hidden}", "method.heads")
-    prompter = build_prompter(cfg.name, hidden, getattr(cfg, "k", 8), heads)
+    prompter = build_prompter(cfg.name, hidden, getattr(cfg, "k", 8), heads).to(model_device(model))
     scorer = QPeftScorer(model, tokenizer, prompter, cfg.name)
     scorer.head = prompter  # type: ignore[attr-defined]  (what the trainer trains, saves and loads)
     for template in (scorer.prompt, scorer.target):

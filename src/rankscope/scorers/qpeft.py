@@ -38,13 +38,18 @@ class TopKPrompt(nn.Module):
 
     def forward(
         self, q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """k soft prompts and their mask: a document of fewer than k tokens fills the rest with masked
+        prompts, so that every document gets k whatever the batch's width (padding is never a prompt)."""
+        if d.shape[1] < self.k:  # pad the batch to k tokens
+            d = F.pad(d, (0, 0, 0, self.k - d.shape[1]))
+            d_mask = F.pad(d_mask, (0, self.k - d_mask.shape[1]))
         sim = F.normalize(q.float(), dim=-1) @ F.normalize(d.float(), dim=-1).transpose(1, 2)  # (B, Lq, Ld)
         sim = sim.masked_fill(~q_mask.bool()[:, :, None], -2.0).amax(dim=1)  # best query token per doc token
         sim = sim.masked_fill(~d_mask.bool(), -3.0)
-        idx = sim.topk(min(self.k, d.shape[1]), dim=1).indices.sort(dim=1).values  # keep document order
+        idx = sim.topk(self.k, dim=1).indices.sort(dim=1).values  # keep document order
         picked = d.gather(1, idx[:, :, None].expand(-1, -1, d.shape[-1]))
-        return picked + self.mlp(picked.to(self.mlp[0].weight.dtype)).to(picked.dtype)
+        return picked + self.mlp(picked.to(self.mlp[0].weight.dtype)).to(picked.dtype), d_mask.gather(1, idx)
 
 
 class AttentionPrompt(nn.Module):
@@ -58,7 +63,8 @@ class AttentionPrompt(nn.Module):
 
     def forward(
         self, q: torch.Tensor, q_mask: torch.Tensor, d: torch.Tensor, d_mask: torch.Tensor
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """k soft prompts, all of them real (the mask is ones)."""
         dtype = self.seeds.dtype
         m = q_mask[:, :, None].to(dtype)
         pooled = (q.to(dtype) * m).sum(1) / m.sum(1).clamp(min=1)
@@ -66,7 +72,7 @@ class AttentionPrompt(nn.Module):
         out, _ = self.attn(
             seeds, d.to(dtype), d.to(dtype), key_padding_mask=~d_mask.bool(), need_weights=False
         )
-        return out.to(d.dtype)
+        return out.to(d.dtype), torch.ones(out.shape[:2], dtype=d_mask.dtype, device=out.device)
 
 
 PROMPTERS: dict[str, type[nn.Module]] = {"qpeft-r": TopKPrompt, "qpeft-a": AttentionPrompt}
@@ -96,7 +102,10 @@ class QPeftScorer(QueryLikelihoodScorer):
         for p in model.parameters():
             p.requires_grad_(False)
 
-    def prompts(self, queries: list[str], docs: list[str], device: torch.device) -> torch.Tensor:
+    def prompts(
+        self, queries: list[str], docs: list[str], device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The soft prompts of each (query, document) and their mask (batch, k)."""
         emb = unwrap(self.model).get_input_embeddings()
         self.target.prepare(query=queries)
         self.prompt.prepare(doc=docs)
@@ -116,11 +125,11 @@ class QPeftScorer(QueryLikelihoodScorer):
     ) -> torch.Tensor:
         """Mean log P(query | soft prompts, passage) per row (differentiable in the prompter only)."""
         emb = unwrap(self.model).get_input_embeddings()
-        soft = self.prompts([p.query for p in pairs], [p.doc for p in pairs], ids.device)
+        soft, soft_mask = self.prompts([p.query for p in pairs], [p.doc for p in pairs], ids.device)
         k = soft.shape[1]
         x = emb(ids)
         x = torch.cat([x[:, :1], soft.to(x.dtype), x[:, 1:]], dim=1)
-        full_mask = torch.cat([mask[:, :1], torch.ones_like(mask[:, :1]).expand(-1, k), mask[:, 1:]], dim=1)
+        full_mask = torch.cat([mask[:, :1], soft_mask.to(mask.dtype), mask[:, 1:]], dim=1)
         hidden = decoder_body(self.model)(inputs_embeds=x, attention_mask=full_mask).last_hidden_state
         hidden = torch.cat([hidden[:, :1], hidden[:, 1 + k :]], dim=1)  # back to token positions
         return self._span_logprobs(hidden, ids, spans)

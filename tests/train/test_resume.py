@@ -110,3 +110,51 @@ def test_each_session_records_its_environment_and_a_changed_one_is_warned(
     run.record_environment(tmp_path, 9, "cpu", False)
     rows = [json.loads(x) for x in (tmp_path / run.ENVIRONMENT_FILE).read_text().splitlines()]
     assert [r["step"] for r in rows] == [0, 9]
+
+
+class Killed(BaseException):
+    """The process dies (nothing in rankscope catches it)."""
+
+
+def _record(out: Path) -> tuple[list[int], list[str], int, dict | None]:
+    rows = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
+    summary = json.loads((out / "summary.json").read_text())
+    final = {k: v for k, v in (summary["final_dev"] or {}).items() if k != "seconds"} or None
+    return (
+        rows,
+        sorted(p.name for p in (out / "dev_runs").iterdir()),
+        summary["best_checkpoint"]["step"],
+        final,
+    )
+
+
+@pytest.mark.parametrize("where", ["dev evaluation", "copy to best", "after the last evaluation"])
+def test_a_kill_inside_a_checkpoints_aftermath_is_made_good(
+    make_spec, tmp_path: Path, monkeypatch, train_killed, where: str
+) -> None:
+    from rankscope.train import best, callbacks
+
+    spec = make_spec(optim={"steps": 6, "save_every": 2, "batch_size": 2, "keep_checkpoints": 1})
+    whole = tmp_path / "whole"
+    train(spec, whole)
+    cut = tmp_path / "cut"
+    if where == "after the last evaluation":
+        train_killed(spec, cut, 6)  # summary.json had no final_dev
+    else:
+        module, name = (
+            (callbacks.DevEvalCallback, "evaluate") if where == "dev evaluation" else (best, "keep_best")
+        )
+        real = getattr(module, name)
+
+        def die_at_step_2(*args: object) -> object:
+            step = args[1] if module is callbacks.DevEvalCallback else args[2]
+            if step == 2:
+                raise Killed  # checkpoint-2 is written; its dev row (or RUN/best) is not
+            return real(*args)
+
+        monkeypatch.setattr(module, name, die_at_step_2)
+        with pytest.raises(Killed):
+            train(spec, cut)
+        monkeypatch.setattr(module, name, real)
+    train(None, cut, resume=True)
+    assert _record(cut) == _record(whole)  # step 2's row, run file and claim to best were lost before

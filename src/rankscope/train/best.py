@@ -133,9 +133,12 @@ class BestCheckpointCallback(TrainerCallback):
     ) -> None:
         if not state.is_world_process_zero:
             return
-        step = state.global_step
+        self.consider(state.global_step, Path(args.output_dir) / f"checkpoint-{state.global_step}")
+
+    def consider(self, step: int, folder: Path) -> None:
+        """Copy `folder` (the checkpoint of `step`) to RUN/best when its dev row is the best so far (also
+        what a resumed run does for the checkpoint it starts from: a kill may have cut this short)."""
         row = self.rows.get(step)
-        folder = Path(args.output_dir) / f"checkpoint-{step}"
         value = row.get(self.measure) if row else None
         if not folder.is_dir() or not isinstance(value, int | float) or not math.isfinite(value):
             return

@@ -218,6 +218,8 @@ class DevEvalCallback(TrainerCallback):
         self.rows.clear()  # in place: BestCheckpointCallback reads this dict
         self.rows.update({int(r["step"]): r for r in rows})
         self.done = set(self.rows)
+        if self.rows:  # summary.json's final_dev when nothing is left to evaluate
+            self.last = {k: v for k, v in self.rows[max(self.rows)].items() if k != HEALTH_KEY}
 
     def _save_run(self, run: Run, step: int) -> None:
         out = self.path.parent

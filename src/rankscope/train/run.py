@@ -386,6 +386,11 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
             truncate_jsonl(out / name, done)  # the steps after the checkpoint are redone
         dev_cb.resume(read_jsonl(out / "metrics.jsonl"))
         best_cb.resume(done)
+        if last:  # a kill during the checkpoint's dev evaluation, or while it was copied to RUN/best
+            if done not in dev_cb.done:
+                load_reranker(reranker, last)
+                dev_cb.evaluate(done)
+            best_cb.consider(done, Path(last))
         log.info("resuming from %s", last) if last else log.info("starting at step 0")
         record_environment(out, done, device, bf16)
         if not last and spec.dev.at_start and 0 not in dev_cb.done:

@@ -242,6 +242,7 @@ class OptimConfig(Strict):
     lr: float = Field(1e-4, gt=0)
     warmup: int = Field(0, ge=0, description="warm-up steps")
     scheduler: Literal["linear", "cosine", "constant"] = "linear"
+    """the learning rate after `warmup` steps of linear warm-up: decays to 0 (linear, cosine) or stays."""
     weight_decay: float = Field(0.0, ge=0)
     max_grad_norm: float = Field(1.0, gt=0)
     bf16: Literal["auto"] | bool = "auto"

@@ -121,3 +121,13 @@ def test_existing_output_is_never_overwritten(make_spec, tmp_path: Path) -> None
     with pytest.raises(InputError, match="nothing to resume"):
         train(None, out, resume=True)
     assert (out / "keep.txt").read_text() == "x"
+
+
+@pytest.mark.parametrize("scheduler", ["constant", "linear"])
+def test_warmup_applies_to_every_scheduler(make_spec, tmp_path: Path, scheduler: str) -> None:
+    spec = make_spec(optim={"steps": 4, "batch_size": 2, "lr": 0.01, "warmup": 2, "scheduler": scheduler})
+    train(spec, tmp_path / scheduler)
+    rows = [json.loads(x) for x in (tmp_path / scheduler / "loss.jsonl").read_text().splitlines()]
+    lrs = [round(r["learning_rate"], 6) for r in rows]
+    assert lrs[:3] == [0.0, 0.005, 0.01]  # "constant" ran at 0.01 from step 1
+    assert lrs[3] == (0.01 if scheduler == "constant" else 0.005)

@@ -176,7 +176,8 @@ def training_arguments(spec: ExperimentSpec, out: Path, device: str, bf16: bool)
         gradient_accumulation_steps=o.grad_accum,
         learning_rate=o.lr,
         warmup_steps=o.warmup,
-        lr_scheduler_type=o.scheduler,
+        # transformers' "constant" has no warm-up: optim.warmup applies to every scheduler
+        lr_scheduler_type="constant_with_warmup" if o.scheduler == "constant" else o.scheduler,
         weight_decay=o.weight_decay,
         max_grad_norm=o.max_grad_norm,
         bf16=bf16,

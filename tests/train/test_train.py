@@ -107,9 +107,16 @@ def test_methods_train_only_what_they_name(make_spec, tmp_path: Path, method: di
         assert {n.split(".")[-3] for n in names} == set(want)
 
 
-def test_qlora_without_cuda_is_refused(make_spec, tmp_path: Path) -> None:
+def test_qlora_without_cuda_is_refused(make_spec, tmp_path: Path, monkeypatch) -> None:
+    import rankscope.train.run as run_module
+
+    built: list[bool] = []
+    real = run_module.build_training_set
+    monkeypatch.setattr(run_module, "build_training_set", lambda *a, **k: built.append(True) or real(*a, **k))
     with pytest.raises(InputError, match="QLoRA needs a CUDA GPU with bitsandbytes"):
         train(make_spec(method={"name": "lora", "qlora": True}), tmp_path / "run")
+    assert not built  # refused before the data (and a teacher) took their time
+    assert not (tmp_path / "run").exists()
 
 
 def test_existing_output_is_never_overwritten(make_spec, tmp_path: Path) -> None:

@@ -321,6 +321,10 @@ def select_measure(spec: ExperimentSpec, dev: DevSet) -> str:
 
 def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     device = pick_device(spec.device, "device")
+    if isinstance(spec.method, LoraMethod) and spec.method.qlora:
+        from rankscope.methods.lora import check_qlora
+
+        check_qlora()  # before the data and the teacher: both can take hours
     bf16 = use_bf16(spec.optim.bf16, device)
     pointwise = spec.train.group_size == 1
     eval_sets = [*spec.eval_sets, *([spec.dev.dataset] if spec.dev.dataset else [])]

@@ -207,3 +207,10 @@ def test_runs_stored_before_system_prompt_keep_the_template_default(tmp_path: Pa
         build_scorer("query-likelihood", llama, tokenizer, system_prompt="S")
     # a run stored before the field, of a scorer without chat prompts, still loads
     build_scorer("query-likelihood", llama, tokenizer, system_prompt=KEEP_DEFAULT_SYSTEM)
+
+
+def test_one_layer_may_be_written_as_a_number(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, GOOD.replace('layers: "0-9,20-29"', "layers: 7")))
+    assert spec.method.layers == "7"  # "Input should be a valid string" before
+    with pytest.raises(InputError, match="method.layers"):
+        load_spec(write(tmp_path, GOOD.replace('layers: "0-9,20-29"', "layers: true")))

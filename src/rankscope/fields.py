@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 KEEP_DEFAULT_SYSTEM = "@default"
 """`system_prompt` value that keeps a chat template's own default system prompt (SmolLM2's names the
@@ -54,5 +54,9 @@ def _check_dataset(name: str) -> str:
 
 
 Targets = Annotated[list[str], AfterValidator(_check_targets)]
-Layers = Annotated[str, AfterValidator(_check_layers)]
+Layers = Annotated[
+    str,
+    BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),  # layers: 7
+    AfterValidator(_check_layers),
+]
 DatasetName = Annotated[str, AfterValidator(_check_dataset)]

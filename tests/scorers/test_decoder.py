@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -73,10 +74,16 @@ def test_batching_does_not_change_scores(llama, tokenizer) -> None:
     assert max(abs(a - b) for a, b in zip(one, many, strict=True)) < 1e-4
 
 
-def test_prefix_cache_scores_as_the_full_sequence(llama, tokenizer) -> None:
+@pytest.mark.parametrize("name", ["yes-no", "linear-head"])
+def test_prefix_cache_scores_as_the_full_sequence(llama, tokenizer, name: str) -> None:
+    from rankscope.scorers.linear_head import LinearHeadScorer
+
     pairs = [*PAIRS, Pair("q", "d"), Pair(PAIRS[0].query, PAIRS[2].doc * 3)]  # lengths differ: padding
-    plain = YesNoScorer(llama, tokenizer, max_batch=3)
-    cached = YesNoScorer(llama, tokenizer, max_batch=3)
+    kind = YesNoScorer if name == "yes-no" else LinearHeadScorer
+    plain = kind(llama, tokenizer, max_batch=3)
+    cached = kind(llama, tokenizer, max_batch=3)
+    if name == "linear-head":
+        cached.head = plain.head  # the same trained head (the linear head gave yes/no scores here)
     cached.prefix_cache = True
     assert len(cached.template.pieces[0]) > 3  # "<|im_start|>user\nQuery:" is shared by every pair
     want, got = plain.score(pairs), cached.score(pairs)

@@ -97,8 +97,11 @@ class YesNoScorer(_DecoderScorer):
 
     def logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Relevance logit per row (differentiable: training uses it too)."""
-        hidden = last_token_hidden(decoder_body(self.model), ids, mask)
-        z = head_logits(self.model, hidden, self.yes + self.no)
+        return self.relevance(last_token_hidden(decoder_body(self.model), ids, mask))
+
+    def relevance(self, last: torch.Tensor) -> torch.Tensor:
+        """The score of each row from its last token's final hidden state: log-odds of yes over no."""
+        z = head_logits(self.model, last, self.yes + self.no)
         k = len(self.yes)
         return torch.logsumexp(z[:, :k], dim=1) - torch.logsumexp(z[:, k:], dim=1)
 
@@ -131,10 +134,7 @@ class YesNoScorer(_DecoderScorer):
         hidden = decoder_body(self.model)(
             input_ids=ids, attention_mask=full, cache=cache, position_ids=pos, use_cache=True
         ).last_hidden_state
-        last = hidden[torch.arange(rows, device=ids.device), mask.sum(dim=1) - 1]
-        z = head_logits(self.model, last, self.yes + self.no)
-        k = len(self.yes)
-        return torch.logsumexp(z[:, :k], dim=1) - torch.logsumexp(z[:, k:], dim=1)
+        return self.relevance(hidden[torch.arange(rows, device=ids.device), mask.sum(dim=1) - 1])
 
 
 class QueryLikelihoodScorer(_DecoderScorer):

@@ -9,7 +9,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from rankscope.scorers.base import decoder_body, last_token_hidden, model_device
+from rankscope.scorers.base import model_device
 from rankscope.scorers.decoder import YesNoScorer
 
 HEAD_FILE = "head.safetensors"
@@ -40,8 +40,9 @@ class LinearHeadScorer(YesNoScorer):
         hidden = model.config.hidden_size
         self.head = head if head is not None else LinearHead(hidden).to(model_device(model))
 
-    def logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.head(last_token_hidden(decoder_body(self.model), ids, mask)).float()
+    def relevance(self, last: torch.Tensor) -> torch.Tensor:
+        """The head's score of each row's last hidden state (also after a cached prefix)."""
+        return self.head(last).float()
 
 
 def save_head(head: nn.Module, folder: str | Path) -> None:

@@ -22,9 +22,10 @@ logit (pairwise), a cosine (bi-encoder). Losses declare the kinds they accept.""
 
 @dataclass(frozen=True)
 class ScorerEntry:
-    """Everything about one scorer. `build(model, tokenizer, head, max_query_tokens, max_doc_tokens)`
-    makes it over a loaded (possibly PEFT-wrapped) backbone; `reranker` is its trainable module class
-    (None: not trainable); `zero_shot` is False where an untrained head makes the scores meaningless."""
+    """Everything about one scorer. `build(model, tokenizer, head)` makes it over a loaded (possibly
+    PEFT-wrapped) backbone, `head` None for a fresh one (token budgets are set on what it returns: its
+    templates' `max_tokens`, an encoder's `max_length`); `reranker` is its trainable module class (None:
+    not trainable); `zero_shot` is False where an untrained head makes the scores meaningless."""
 
     name: str
     kind: BackboneKind

@@ -22,3 +22,14 @@ def test_bm25_ranks_matching_document_first_with_text() -> None:
 def test_bm25_drops_zero_score_hits() -> None:
     cands = bm25_retrieve(CORPUS, {"q": "zebra"}, k=3)
     assert cands.hits["q"] == []
+
+
+def test_ties_at_the_cut_are_chosen_by_doc_id_whatever_the_corpus_order(monkeypatch) -> None:
+    import rankscope.retrieve.bm25 as bm25
+
+    monkeypatch.setattr(bm25, "TIE_MARGIN", 1)  # the tie runs past the first fetch: fetched again
+    same = {f"d{i:02d}": Document(f"d{i:02d}", "goldfish grow in tanks") for i in range(6)}
+    other = {"x": Document("x", "goldfish goldfish goldfish grow"), "y": Document("y", "cats sleep")}
+    for corpus in ({**same, **other}, dict(reversed([*same.items(), *other.items()]))):
+        hits = bm25_retrieve(corpus, {"q": "goldfish"}, k=3).hits["q"]
+        assert [h.doc_id for h in hits] == ["x", "d05", "d04"]  # was d00, d01 or d03, d02 by corpus order

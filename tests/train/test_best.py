@@ -64,6 +64,7 @@ def test_best_checkpoint_is_kept_recorded_and_loaded(make_spec, tmp_path: Path, 
     train(make_spec(optim={**optim, "keep_checkpoints": 5}, dev={"at_start": True}), full)
     a, b = adapter_weights(run / "best"), adapter_weights(full / "checkpoints" / "checkpoint-4")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not (run / "best" / "checksums.json").exists()  # the checkpoint's listed files best/ lacks
 
     assert adapter_folder(run) == run / "best"
     assert adapter_folder(run, "final") == run / "adapter"

@@ -20,11 +20,20 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from rankscope.train.checksums import CHECKSUMS
 from rankscope.trained import BEST_DIR
 
 log = logging.getLogger("rankscope.train")
 BEST_INFO = "best.json"
-_TRAINER_FILES = ("optimizer.pt", "scheduler.pt", "rng_state*", "trainer_state.json", "training_args.bin")
+_NOT_COPIED = (
+    "optimizer.pt",
+    "scheduler.pt",
+    "rng_state*",
+    "trainer_state.json",
+    "training_args.bin",
+    CHECKSUMS,
+)
+"""the trainer's files, and the checkpoint's checksums (which list them)"""
 LOWER_IS_BETTER = {"dev_loss"}
 
 
@@ -74,7 +83,7 @@ def keep_best(src: Path, out: Path, step: int, measure: str, value: float) -> Be
     tmp = out / f".{BEST_DIR}.tmp"
     if tmp.exists():
         shutil.rmtree(tmp)
-    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(*_TRAINER_FILES))
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(*_NOT_COPIED))
     source = str(src.relative_to(out)) if src.is_relative_to(out) else str(src)
     best = BestCheckpoint(step, measure, float(value), str(dest), source)
     (tmp / BEST_INFO).write_text(json.dumps(best.as_dict(), indent=2) + "\n")

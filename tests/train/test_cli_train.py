@@ -130,7 +130,7 @@ def test_bad_input_found_while_setting_up_leaves_nothing_behind(
     spec_file.write_text(yaml.safe_dump(bad.dump()))
     run = tmp_path / "run"
     assert invoke("train", str(spec_file), "--out", str(run)) == 2  # the tiny model has 2 layers
-    assert "method: bad layer spec" in capsys.readouterr().err and not run.exists()
+    assert "method.layers: bad layer spec" in capsys.readouterr().err and not run.exists()
     run.mkdir()  # a folder the user made: emptied again, kept
     assert invoke("train", str(spec_file), "--out", str(run)) == 2
     assert run.is_dir() and not any(run.iterdir())

@@ -115,7 +115,8 @@ def build_reranker_for(spec: ExperimentSpec, device: str, bf16: bool) -> tuple[B
     except InputError as e:
         if e.path is not None:
             raise
-        raise InputError(str(e), "method") from None  # name the spec's section: its layers or components
+        field = "method.layers" if str(e).startswith("bad layer spec") else "method"  # or its components
+        raise InputError(str(e), field) from None
     scorer = method_scorer(spec, model, bb.tokenizer)
     head = getattr(scorer, "head", None)
     if head is not None:

@@ -31,6 +31,9 @@ class LoraMethod(MethodConfig):
     targets: Targets = ["attn", "mlp"]
     layers: Layers = "all"
     qlora: bool = False
+    """train against the backbone loaded in 4-bit NF4 (CUDA + bitsandbytes). The run is reloaded (`rerank
+    --run`, `export`, `inspect`) onto the full-precision backbone, as a merged QLoRA model is served: its
+    scores can differ a little from the dev figures training measured against the 4-bit weights."""
 
 
 def check_qlora() -> None:

@@ -7,6 +7,9 @@ import bm25s
 from rankscope.data.readers import trec_order
 from rankscope.data.types import Candidates, Document, Hit
 
+TIE_MARGIN = 16
+"""hits fetched past k at first, to see whether the k-th score is tied with the ones below it."""
+
 
 def bm25_retrieve(
     corpus: dict[str, Document],
@@ -42,7 +45,3 @@ def bm25_retrieve(
     for qid in qids:
         out.hits[qid] = [Hit(d, s, texts[index[d]]) for d, s in trec_order(top[qid])[:k] if s > 0]
     return out
-
-
-TIE_MARGIN = 16
-"""hits fetched past k at first, to see whether the k-th score is tied with the ones below it."""

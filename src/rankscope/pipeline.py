@@ -96,12 +96,19 @@ def run_rerank(
     """Score the candidates with an already loaded (zero-shot or fine-tuned) reranker, and evaluate when
     qrels are known."""
     coll, cands = inputs.collection, inputs.candidates
-    reranker.pairwise_top = pairwise_top
+    kept, reranker.pairwise_top = reranker.pairwise_top, pairwise_top
     start = time.perf_counter()
-    run = reranker.rerank_run(cands, coll.queries, depth, coll.corpus, show_progress)
+    try:
+        run = reranker.rerank_run(cands, coll.queries, depth, coll.corpus, show_progress)
+    finally:
+        reranker.pairwise_top = kept  # the caller's reranker is left as it was
     top = pairwise_top if isinstance(reranker.scorer, PairwiseScorer) else None
     pairs = scoring_units(cands, depth, top)
     seconds = time.perf_counter() - start
-    metrics = evaluate(run, coll.qrels, measures) if coll.qrels else {}
+    metrics = (  # over the judged queries among the candidates: the others were not reranked
+        evaluate(run, coll.qrels, measures, queries=cands.hits, qrels_source=f"{coll.name} qrels")
+        if coll.qrels
+        else {}
+    )
     docs = read_documents(cands, coll.queries, depth, coll.corpus, top)
     return RerankResult(run, metrics, seconds, pairs, documents_cut(reranker.scorer, docs))

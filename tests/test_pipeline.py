@@ -1,4 +1,5 @@
-"""`run_rerank`: measures over the candidates' judged queries; the caller's reranker is left as it was."""
+"""`run_rerank`: every judged query counts (one without candidates as 0), a run sharing no query with the
+qrels is refused; the caller's reranker is left as it was."""
 
 from __future__ import annotations
 
@@ -26,11 +27,11 @@ def inputs(qrels: dict[str, dict[str, int]]) -> Inputs:
     return Inputs(coll, Candidates(hits, {"q1": coll.queries["q1"]}))
 
 
-def test_measures_count_only_the_queries_reranked() -> None:
-    qrels = {"q1": {"b": 1}, "q2": {"x": 1}, "q3": {"y": 1}}  # q2 and q3 have no candidates
+def test_every_judged_query_counts_and_a_run_of_other_queries_is_refused() -> None:
+    qrels = {"q1": {"b": 1}, "q2": {"x": 1}, "q3": {"y": 1}}  # q2 and q3 have no candidates: 0 each
     res = run_rerank(inputs(qrels), Reranker(WordOverlap(), "m", "overlap"), depth=2, measures=["RR@10"])
-    assert res.metrics == {"RR@10": 1.0}  # was 1/3: the two queries it never saw counted as 0
-    with pytest.raises(InputError, match="judge none of the 1 queries"):
+    assert res.metrics == {"RR@10": pytest.approx(1 / 3)}
+    with pytest.raises(InputError, match="shares no query with the qrels"):  # read as all zeros before
         run_rerank(inputs({"q9": {"b": 1}}), Reranker(WordOverlap(), "m", "overlap"), depth=2)
 
 

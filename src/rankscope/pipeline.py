@@ -11,6 +11,7 @@ from rankscope.data.readers import read_candidates
 from rankscope.data.registry import collection_candidates, load_dataset, load_files
 from rankscope.data.types import Candidates, Collection
 from rankscope.errors import InputError
+from rankscope.evaluate.compare import judged_run
 from rankscope.evaluate.metrics import Run, evaluate
 from rankscope.evaluate.rerank import read_documents, scoring_units
 from rankscope.reranker import Reranker
@@ -105,10 +106,8 @@ def run_rerank(
     top = pairwise_top if isinstance(reranker.scorer, PairwiseScorer) else None
     pairs = scoring_units(cands, depth, top)
     seconds = time.perf_counter() - start
-    metrics = (  # over the judged queries among the candidates: the others were not reranked
-        evaluate(run, coll.qrels, measures, queries=cands.hits, qrels_source=f"{coll.name} qrels")
-        if coll.qrels
-        else {}
-    )
+    # every judged query of the collection counts, one without candidates as 0; a run sharing none
+    # (another collection's candidates) is refused rather than read as all zeros
+    metrics = evaluate(judged_run(run, coll.qrels), coll.qrels, measures) if coll.qrels else {}
     docs = read_documents(cands, coll.queries, depth, coll.corpus, top)
     return RerankResult(run, metrics, seconds, pairs, documents_cut(reranker.scorer, docs))

@@ -62,7 +62,9 @@ class Reranker:
         scores a .gguf file (e.g. `rankscope export --format gguf`'s) with llama.cpp (llama-cpp-python,
         an optional extra; yes-no and query-likelihood): the torch model only makes the token ids.
         `system_prompt` is the system message of chat prompts (yes-no, linear-head, pairwise): None (the
-        default) drops the chat template's own default one, "@default" keeps it, "" is an empty one."""
+        default) drops the chat template's own default one, "@default" keeps it, "" is an empty one.
+        An exported folder (`rankscope export`) loads with its own budgets and system prompt where these
+        are None."""
         from rankscope.models.loading import load_backbone
         from rankscope.runtime import pick_device, pick_dtype
         from rankscope.scorers.registry import build_for_backbone, check_budgets, get_scorer
@@ -80,7 +82,7 @@ class Reranker:
             require()  # before loading the model
         entry = get_scorer(scorer)
         if Path(str(model)).is_dir() and (Path(str(model)) / EXPORT_INFO).is_file():
-            exported = cls.from_export(model, device=device, dtype=dtype)  # its trained head and settings
+            exported = cls.from_export(model, device, dtype, **budgets, system_prompt=system_prompt)
             if exported.scorer_name != scorer:
                 msg = f"{model} is an export of a '{exported.scorer_name}' reranker, not '{scorer}'"
                 raise InputError(msg, "--scorer")
@@ -126,13 +128,26 @@ class Reranker:
         return cls(sc, spec.model, spec.scorer, Path(run_dir))
 
     @classmethod
-    def from_export(cls, folder: str | Path, device: str = "auto", dtype: str = "auto") -> Reranker:
-        """A reranker written by `rankscope export` (a merged model folder with rankscope.json)."""
+    def from_export(
+        cls,
+        folder: str | Path,
+        device: str = "auto",
+        dtype: str = "auto",
+        max_query_tokens: int | None = None,
+        max_doc_tokens: int | None = None,
+        system_prompt: str | None = None,
+    ) -> Reranker:
+        """A reranker written by `rankscope export` (a merged model folder with rankscope.json): its
+        trained head, token budgets and system prompt, the budgets and prompt replaced where given."""
         from rankscope.runtime import pick_device, pick_dtype
+        from rankscope.scorers.registry import check_budgets
         from rankscope.trained import load_exported_scorer
 
+        check_budgets(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
         dev = pick_device(device)
-        sc = load_exported_scorer(folder, device=dev, dtype=pick_dtype(dtype, dev))
+        sc = load_exported_scorer(
+            folder, dev, pick_dtype(dtype, dev), max_query_tokens, max_doc_tokens, system_prompt
+        )
         return cls(sc, str(folder), sc.name)
 
     def score(self, query: str, docs: Sequence[str]) -> list[float]:

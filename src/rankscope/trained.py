@@ -136,9 +136,15 @@ def zero_shot_scorer(
 
 
 def load_exported_scorer(
-    folder: str | Path, device: str = "cpu", dtype: torch.dtype = torch.float32
+    folder: str | Path,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    max_query_tokens: int | None = None,
+    max_doc_tokens: int | None = None,
+    system_prompt: str | None = None,
 ) -> Scorer:
-    """The scorer of a folder written by `export`."""
+    """The scorer of a folder written by `export`, with the export's token budgets and system prompt
+    unless others are given."""
     folder = Path(folder)
     info_path = folder / EXPORT_INFO
     if not info_path.is_file():
@@ -147,7 +153,13 @@ def load_exported_scorer(
     bb = load_backbone(folder, kind=get_scorer(info["scorer"]).kind, dtype=dtype, device=device)
     system = info.get("system_prompt", KEEP_DEFAULT_SYSTEM)  # exported before the key: the old prompt
     scorer = build_scorer(
-        info["scorer"], bb.model, bb.tokenizer, None, info["max_query_tokens"], info["max_doc_tokens"], system
+        info["scorer"],
+        bb.model,
+        bb.tokenizer,
+        None,
+        max_query_tokens or info["max_query_tokens"],
+        max_doc_tokens or info["max_doc_tokens"],
+        system if system_prompt is None else system_prompt,
     )
     load_head(scorer, folder)
     return scorer

@@ -88,6 +88,14 @@ def test_the_system_prompt_travels_with_the_run_and_the_export(make_spec, tmp_pa
     info = json.loads((out / "rankscope.json").read_text())
     assert info["system_prompt"] == "Judge relevance."
     assert load_exported_scorer(out).template.system == "Judge relevance."  # type: ignore[attr-defined]
+    from rankscope.reranker import Reranker
+
+    given = Reranker.load(out, scorer=spec.scorer, device="cpu", max_doc_tokens=4, system_prompt="Other.")
+    assert given.scorer.template.max_tokens["doc"] == 4  # type: ignore[attr-defined]  (ignored before)
+    assert given.scorer.template.system == "Other."  # type: ignore[attr-defined]
+    kept = Reranker.load(out, scorer=spec.scorer, device="cpu").scorer
+    assert kept.template.max_tokens["doc"] == spec.max_doc_tokens  # type: ignore[attr-defined]
+    assert kept.template.system == "Judge relevance."  # type: ignore[attr-defined]
     del info["system_prompt"]  # an export written before the key: the template's default, as then
     (out / "rankscope.json").write_text(json.dumps(info))
     assert load_exported_scorer(out).template.system == KEEP_DEFAULT_SYSTEM  # type: ignore[attr-defined]

@@ -138,3 +138,22 @@ def test_warmup_applies_to_every_scheduler(make_spec, tmp_path: Path, scheduler:
     lrs = [round(r["learning_rate"], 6) for r in rows]
     assert lrs[:3] == [0.0, 0.005, 0.01]  # "constant" ran at 0.01 from step 1
     assert lrs[3] == (0.01 if scheduler == "constant" else 0.005)
+
+
+def test_a_spec_made_in_python_stores_absolute_paths(make_spec, tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    import yaml
+
+    spec = make_spec(optim={"steps": 1, "save_every": 1, "batch_size": 2})
+    monkeypatch.chdir(tmp_path)
+    spec.model = os.path.relpath(spec.model, tmp_path)  # as a notebook in that folder would write it
+    spec.train.files = [os.path.relpath(f, tmp_path) for f in spec.train.files]
+    train(spec, tmp_path / "run")
+    stored = yaml.safe_load((tmp_path / "run" / "spec.yaml").read_text())
+    assert Path(stored["model"]).is_absolute() and Path(stored["train"]["files"][0]).is_absolute()
+    assert (
+        train(spec.dump(), tmp_path / "from-dict").steps == 1
+    )  # a dict of the fields: AttributeError before
+    with pytest.raises(InputError, match="expected a spec"):
+        train(42, tmp_path / "x")  # type: ignore[arg-type]

@@ -193,11 +193,21 @@ def _nothing_saved(out: Path) -> bool:
     return not out.exists() or (out.is_dir() and all(p.name.startswith(".") for p in out.iterdir()))
 
 
-def train(spec: ExperimentSpec | str | Path | None, out: str | Path, resume: bool = False) -> TrainResult:
-    """Train the spec's reranker into `out`; `resume` continues from the last checkpoint there."""
+def train(
+    spec: ExperimentSpec | dict[str, Any] | str | Path | None, out: str | Path, resume: bool = False
+) -> TrainResult:
+    """Train the spec's reranker into `out`; `resume` continues from the last checkpoint there. `spec` is
+    a YAML file, a spec, or its fields as a dict; relative paths in the last two are taken from the working
+    directory and stored absolute, so that the run loads from anywhere."""
     out = Path(out)
     if isinstance(spec, (str, Path)):
         spec = load_spec(spec)
+    elif isinstance(spec, dict):
+        spec = spec_from_dict(spec)
+    elif isinstance(spec, ExperimentSpec):
+        spec = spec_from_dict(spec.dump(), check_files=False)  # its paths made absolute, as a YAML's are
+    elif spec is not None:
+        raise InputError(f"expected a spec, its fields as a dict or a YAML file, got {type(spec).__name__}")
     created = not out.exists()
     spec = _prepare_out(spec, out, resume)
     if resume and (done := finished(out, spec)) is not None:

@@ -88,3 +88,34 @@ def test_stream_refuses_bad_input(invoke, llama_dir: Path, tmp_path: Path, capsy
     assert not (tmp_path / "o").exists()
     assert invoke(*args, "--candidates", "bm25", "--out", str(tmp_path / "o")) == 2
     assert "--stream reads a candidates file" in capsys.readouterr().err
+
+
+def test_a_judged_query_without_candidates_counts_as_0_on_both_paths(
+    invoke, llama_dir: Path, tmp_path: Path
+) -> None:
+    cands = candidates(tmp_path / "cands.jsonl.gz", queries=3)
+    rows = gzip.decompress(cands.read_bytes()).decode()
+    rows += json.dumps({"qid": "q3", "query": TOPICS[3], "hits": []}) + "\n"  # judged, nothing retrieved
+    cands.write_bytes(gzip.compress(rows.encode()))
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("q0 0 d0-1 1\nq2 0 d2-0 1\nq3 0 d3-0 1\n")
+    args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--candidates", str(cands)]
+    args += ["--qrels", str(qrels), "--depth", "3", "--device", "cpu", "--dtype", "float32", "-m", "R@100"]
+    assert invoke(*args, "--out", str(tmp_path / "whole")) in (0, None)
+    assert invoke(*args, "--stream", "--out", str(tmp_path / "stream")) in (0, None)
+    a = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "stream" / "metrics.json").read_text())
+    assert a == b == {"R@100": pytest.approx(2 / 3)}  # the stream left q3 out: 1.0
+
+
+def test_a_datasets_named_set_streams_only_its_own_queries() -> None:
+    from rankscope.cli.rerank_stream import stream_inputs
+    from rankscope.pipeline import load_inputs
+
+    path, texts, _, _, only = stream_inputs("msmarco-dev600-dev", "bm25", None, None, None)
+    assert texts is not None and only == set(texts)
+    streamed = [q for c in stream_mod.chunks(path, 20, 256, None, only) for q in c.hits]
+    whole = load_inputs(dataset="msmarco-dev600-dev", candidates="bm25", depth=20).candidates.hits
+    assert streamed == list(whole) and len(streamed) < 600  # the file's 600: the train part's too
+    kept = load_inputs(dataset="msmarco-dev600-dev", candidates="bm25", depth=20, max_queries=5)
+    assert stream_mod.kept_queries(path, 5, only) == set(kept.candidates.hits)

@@ -13,15 +13,19 @@ from rankscope.errors import InputError
 
 def stream_inputs(
     dataset: str | None, candidates: str | None, queries: str | None, qrels: str | None, corpus: str | None
-) -> tuple[Path, dict[str, str] | None, dict[str, Any] | None, dict[str, Any] | None]:
-    """The candidates file (a path, or a dataset's named set) and the query texts, qrels and corpus."""
+) -> tuple[Path, dict[str, str] | None, dict[str, Any] | None, dict[str, Any] | None, set[str] | None]:
+    """The candidates file (a path, or a dataset's named set) and the query texts, qrels and corpus, and
+    the queries to keep: a dataset's own when its named set is read (the file may hold other splits')."""
     from rankscope.data.formats import read_corpus_file, read_qrels_file, read_queries_file
     from rankscope.data.registry import load_dataset
 
+    only = None
     if dataset:
         coll = load_dataset(dataset)
         path = coll.candidates.get(candidates or "") or candidates
         texts, judged, docs = coll.queries, coll.qrels, coll.corpus
+        if (candidates or "") in coll.candidates:
+            only = set(coll.queries)
     else:
         path = candidates
         texts = read_queries_file(queries) if queries else None
@@ -31,7 +35,7 @@ def stream_inputs(
         raise InputError("--stream reads a candidates file: give --candidates FILE", "--candidates")
     if texts is not None and judged is not None:
         judged = {q: d for q, d in judged.items() if q in texts}
-    return Path(path), texts, judged, docs
+    return Path(path), texts, judged, docs, only
 
 
 def rerank_stream(
@@ -51,7 +55,7 @@ def rerank_stream(
     """Rerank into tmp/run.trec and return the StreamResult (metrics, seconds, pairs)."""
     from rankscope.evaluate.stream import stream_rerank
 
-    path, texts, judged, docs = stream_inputs(dataset, candidates, queries, qrels, corpus)
+    path, texts, judged, docs, only = stream_inputs(dataset, candidates, queries, qrels, corpus)
     reranker.pairwise_top = pairwise_top
     return stream_rerank(
         reranker,
@@ -65,6 +69,7 @@ def rerank_stream(
         tag=f"rankscope-{reranker.scorer_name}",
         max_queries=max_queries,
         judged_seen_only=texts is None,
+        only=only,
     )
 
 

@@ -8,6 +8,7 @@ import heapq
 import itertools
 import time
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,18 +36,28 @@ class StreamResult:
     """how many of the documents read were longer than the scorer's document budget"""
 
 
-def kept_queries(path: str | Path, max_queries: int) -> set[str]:
-    """The query ids `--max-queries N` keeps, as the whole-file path does: the N smallest (as strings).
-    One extra pass over the file, holding only the ids."""
-    return set(heapq.nsmallest(max_queries, (qid for qid, _, _ in iter_candidates(path))))
+def kept_queries(path: str | Path, max_queries: int, only: AbstractSet[str] | None = None) -> set[str]:
+    """The query ids `--max-queries N` keeps, as the whole-file path does: the N smallest (as strings),
+    of `only` where given. One extra pass over the file, holding only the ids."""
+    ids = (qid for qid, _, _ in iter_candidates(path) if only is None or qid in only)
+    return set(heapq.nsmallest(max_queries, ids))
 
 
-def chunks(path: str | Path, depth: int, size: int, max_queries: int | None = None) -> Iterator[Candidates]:
-    """The candidates file as Candidates of `size` queries at a time, each list cut to `depth`; with
-    `max_queries`, only the N smallest query ids, in file order."""
+def chunks(
+    path: str | Path,
+    depth: int,
+    size: int,
+    max_queries: int | None = None,
+    only: AbstractSet[str] | None = None,
+) -> Iterator[Candidates]:
+    """The candidates file as Candidates of `size` queries at a time, each list cut to `depth`; only the
+    queries of `only` where given (a dataset's own: its file may hold another split's too), and with
+    `max_queries` only the N smallest query ids of those, in file order."""
     rows: Iterator[tuple[str, str | None, list[Hit]]] = iter_candidates(path)
+    if only is not None:
+        rows = (row for row in rows if row[0] in only)
     if max_queries:
-        keep = kept_queries(path, max_queries)
+        keep = kept_queries(path, max_queries, only)
         rows = (row for row in rows if row[0] in keep)
     while batch := list(itertools.islice(rows, size)):
         cands = Candidates()
@@ -71,11 +82,13 @@ def stream_rerank(
     chunk: int | None = None,
     max_queries: int | None = None,
     judged_seen_only: bool = False,
+    only: AbstractSet[str] | None = None,
 ) -> StreamResult:
     """Rerank `candidates` (a file) `chunk` queries at a time with a loaded rankscope.Reranker, writing
     the run to `out` as it goes; metrics are means over the judged queries of `qrels` (0 for one not
     reranked), or with `judged_seen_only` or `max_queries` over the judged queries reranked, as `rerank`
-    evaluates when the query texts come from the candidates file or it keeps N queries."""
+    evaluates when the query texts come from the candidates file or it keeps N queries. `only`: the
+    queries to rerank, the others in the file skipped (a dataset's own, as `rerank` reads its set)."""
     texts = dict(queries or {})
     docs = dict(corpus) if corpus is not None else None
     measures = (measures or default_measures(qrels)) if qrels else []
@@ -84,7 +97,7 @@ def stream_rerank(
     top = reranker.pairwise_top if isinstance(reranker.scorer, PairwiseScorer) else None
     counter = CutCounter(reranker.scorer)
     with open_write(out) as f:
-        for cands in chunks(candidates, depth, chunk or CHUNK, max_queries):
+        for cands in chunks(candidates, depth, chunk or CHUNK, max_queries, only):
             missing = next((q for q in cands.hits if not (texts.get(q) or cands.queries.get(q))), None)
             if missing is not None:
                 raise InputError(f"candidates name query '{missing}' that has no text", "--candidates")
@@ -95,7 +108,8 @@ def stream_rerank(
             counter.add(read_documents(cands, texts, depth, docs, top))
             n_queries += len(run)
             write_trec_rows(f, run, tag, out)
-            judged = {q: qrels[q] for q in run if q in qrels} if qrels else {}
+            # every query read counts, one with no candidates (absent from the run) as 0
+            judged = {q: qrels[q] for q in cands.hits if q in qrels} if qrels else {}
             n_judged += len(judged)
             if judged:
                 for m, values in per_query(run, judged, measures).items():

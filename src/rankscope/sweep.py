@@ -127,7 +127,14 @@ def point_names(grid: dict[str, list[Any]], combos: list[tuple[Any, ...]]) -> li
     lasts = [k.split(".")[-1] for k in grid]
     labels = [k.replace(".", "-") if lasts.count(k.split(".")[-1]) > 1 else k.split(".")[-1] for k in grid]
     names = ["_".join(f"{lab}-{_label(v)}" for lab, v in zip(labels, combo, strict=True)) for combo in combos]
-    return [n if names.count(n) == 1 else f"{n}-{i}" for i, n in enumerate(names)]
+    out = [n if names.count(n) == 1 else f"{n}-{i}" for i, n in enumerate(names)]
+    taken = set(names)
+    for i, n in enumerate(out):  # a suffixed name must not be another point's ("tiny" twice and "tiny-1")
+        while n != names[i] and n in taken:
+            n += "x"
+        taken.add(n)
+        out[i] = n
+    return out
 
 
 def read_sweep_yaml(path: Path) -> Any:
@@ -265,8 +272,13 @@ def result_row(point: GridPoint, run_dir: Path, out: Path) -> dict[str, Any]:
 
 
 def _append(out: Path, row: dict[str, Any]) -> None:
-    with (out / RESULTS_FILE).open("a") as f:  # one write of one line: processes sharing DIR do not mix
-        f.write(json.dumps(row) + "\n")
+    path = out / RESULTS_FILE
+    with path.open("a+b") as f:  # one write of one line: processes sharing DIR do not mix
+        torn = False  # the last line cut short (a full disk): the row starts on a line of its own
+        if f.seek(0, os.SEEK_END) > 0:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
+        f.write((("\n" if torn else "") + json.dumps(row) + "\n").encode())
 
 
 def pick_metric(rows: list[dict[str, Any]]) -> str | None:
@@ -311,7 +323,8 @@ def _write_plan(out: Path, sweep: Sweep) -> None:
     stored = out / SWEEP_FILE
     plan = sweep.plan()
     if stored.is_file():
-        if yaml.safe_load(stored.read_text()) != json.loads(json.dumps(plan)):
+        before, now = yaml.safe_load(stored.read_text()), json.loads(json.dumps(plan))
+        if before != now or list(before.get("grid") or {}) != list(now.get("grid") or {}):  # key order: names
             raise InputError("the sweep spec differs from the one this sweep started with (sweep.yaml)", out)
         return
     tmp = out / f".{SWEEP_FILE}.tmp-{os.getpid()}"

@@ -215,3 +215,29 @@ def test_seeds_run_each_point_once_per_seed_and_compare_seed_averages(
     spec.write_text(yaml.safe_dump({**base, "grid": {"optim.seed": [1]}}))
     with pytest.raises(InputError, match="optim.seed"):
         load_sweep(spec)
+
+
+def test_point_names_stay_unique_and_a_torn_results_line_is_mended(tmp_path: Path) -> None:
+    from rankscope.sweep import _append, point_names
+
+    grid = {"model": ["m/a/tiny", "m/b/tiny", "m/tiny-1"]}
+    names = point_names(grid, [(v,) for v in grid["model"]])
+    assert len(set(names)) == 3 and names[2] == "model-tiny-1"  # the second was "model-tiny-1" too
+    (tmp_path / "results.jsonl").write_text('{"name": "a"}\n{"name": "b", "nDC')  # cut by a full disk
+    _append(tmp_path, {"name": "c"})
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    assert lines[-1] == '{"name": "c"}' and len(lines) == 3  # glued onto the cut line before
+    _append(tmp_path, {"name": "d"})
+    assert (tmp_path / "results.jsonl").read_text().endswith('{"name": "c"}\n{"name": "d"}\n')
+
+
+def test_a_resume_with_the_grid_keys_reordered_is_refused(make_spec, tmp_path: Path) -> None:
+    from rankscope.sweep import _write_plan
+
+    grid = {"optim.lr": [0.01], "method.rank": [2, 4]}
+    out = tmp_path / "out"
+    out.mkdir()
+    _write_plan(out, load_sweep(sweep_file(tmp_path, make_spec().dump(), grid)))
+    swapped = load_sweep(sweep_file(tmp_path, make_spec().dump(), dict(reversed(grid.items()))))
+    with pytest.raises(InputError, match="differs from the one this sweep started with"):
+        _write_plan(out, swapped)  # accepted before, then every point retrained under new names

@@ -137,6 +137,32 @@ def point_names(grid: dict[str, list[Any]], combos: list[tuple[Any, ...]]) -> li
     return out
 
 
+def planned_names(grid: dict[str, list[Any]], seeds: list[int] | None = None) -> list[str]:
+    """The names of a grid's points in grid order (each configuration once per seed), as `load_sweep`
+    names them."""
+    configs = point_names(grid, list(itertools.product(*grid.values())))
+    return [c if s is None else f"{c}_seed-{s}" for c in configs for s in (seeds or [None])]
+
+
+def grid_order(out: Path) -> list[str] | None:
+    """The point names of the sweep in folder `out`, in grid order (from its sweep.yaml); None without
+    one. results.jsonl holds rows in the order the points finished."""
+    try:
+        plan = yaml.safe_load((Path(out) / SWEEP_FILE).read_text())
+        return planned_names(plan["grid"], plan.get("seeds"))
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def in_grid_order(rows: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
+    """`rows` (results.jsonl's) sorted in grid order; rows of names the grid lacks keep their order last."""
+    order = grid_order(out)
+    if not order:
+        return rows
+    rank = {n: i for i, n in enumerate(order)}
+    return sorted(rows, key=lambda r: rank.get(str(r.get("name")), len(rank)))
+
+
 def read_sweep_yaml(path: Path) -> Any:
     if not path.is_file():
         raise InputError("no such sweep spec file", path)

@@ -110,3 +110,15 @@ def test_report_of_a_sweep_without_per_query_data_has_no_section(tmp_path: Path)
     write_report(sweep)
     summary = json.loads((sweep / "report" / "summary.json").read_text())
     assert summary["sections"] == ["sweep"] and not summary["errors"]
+
+
+def test_the_baseline_is_the_grids_first_point_whatever_finished_first(tmp_path: Path) -> None:
+    import yaml
+
+    sweep, _, _ = sweep_folder(tmp_path)
+    lines = (sweep / "results.jsonl").read_text().splitlines()
+    (sweep / "results.jsonl").write_text("\n".join([lines[1], lines[2], lines[0], lines[3]]) + "\n")
+    plan = {"grid": {"method.rank": [1, 8, 32, 64]}, "model": "m"}  # names rank-1 ... as load_sweep gives
+    (sweep / "sweep.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
+    d = sweep_per_query(sweep, n_boot=100)
+    assert d is not None and d.result.names == ["rank-1", "rank-8", "rank-32"]  # was rank-8 first

@@ -302,3 +302,18 @@ def test_a_custom_ablation_says_what_it_switched_off() -> None:
     )
     assert "With 'odd' (all adapters of layers 1, 3 switched off), the adapters left on keep 75%" in text
     assert "MLP-only adapters keep 100% of the gain." in text
+
+
+def test_a_sweep_with_seeds_names_the_best_configuration_by_its_mean(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    values = {"A": (0.70, 0.50, 0.52), "B": (0.66, 0.65, 0.64)}
+    rows = [
+        {"name": f"{c}_seed-{i}", "config": c, "seed": i, "nDCG@10": v}
+        for c, vs in values.items()
+        for i, v in enumerate(vs)
+    ]
+    jsonl(sweep / "results.jsonl", rows)
+    page = write_report(sweep).read_text()
+    assert "Best configuration by mean nDCG@10 over its seeds: B (0.65 +- 0.01, 3 seeds) of 2" in page
+    assert "the best single run is A_seed-0 (0.7)" in page  # it read "Best run: A_seed-0"

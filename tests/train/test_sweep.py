@@ -241,3 +241,11 @@ def test_a_resume_with_the_grid_keys_reordered_is_refused(make_spec, tmp_path: P
     swapped = load_sweep(sweep_file(tmp_path, make_spec().dump(), dict(reversed(grid.items()))))
     with pytest.raises(InputError, match="differs from the one this sweep started with"):
         _write_plan(out, swapped)  # accepted before, then every point retrained under new names
+
+
+def test_planned_names_are_load_sweeps(make_spec, tmp_path: Path) -> None:
+    from rankscope.sweep import planned_names
+
+    grid = {"method.rank": [2, 4], "optim.lr": [0.01, 0.02]}
+    path = sweep_file(tmp_path, {**make_spec().dump(), "seeds": [0, 1]}, grid)
+    assert [p.name for p in load_sweep(path).points] == planned_names(grid, [0, 1])

@@ -81,7 +81,9 @@ def _results(sweep_dir: Path) -> list[dict[str, Any]]:
             continue
         if isinstance(row, dict) and "name" in row:
             rows.append(row)
-    return rows
+    from rankscope.sweep import in_grid_order
+
+    return in_grid_order(rows, sweep_dir)  # the baseline is the grid's first point, not the first to finish
 
 
 def _qrels_for(run_dir: Path, sweep_dir: Path | None, qrels: QrelsLike | None) -> QrelsLike | None:
@@ -155,8 +157,8 @@ def sweep_per_query(
     n_boot: int = 10000,
     seed: int = 0,
 ) -> SweepDeltas | None:
-    """Compare every run of a sweep folder (results.jsonl order) with the baseline run (`baseline`, else
-    the first with per-query values) on the measures all of them hold; None when fewer than two runs
+    """Compare every run of a sweep folder (grid order) with the baseline run (`baseline`, else the first
+    with per-query values) on the measures all of them hold; None when fewer than two runs
     have per-query values."""
     sweep_dir = Path(sweep_dir)
     rows = _results(sweep_dir)

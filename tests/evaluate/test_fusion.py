@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rankscope.data.readers import trec_order
 from rankscope.errors import InputError
 from rankscope.evaluate.compare import load_run
 from rankscope.evaluate.fusion import GRID, choose_weight, fuse, normalise, ranks
@@ -33,7 +34,7 @@ def test_interpolate_by_hand_missing_docs_get_the_side_minimum() -> None:
     out = fuse(RER, FS, 0.5)
     # reranker minmax: a 1, b 0, c 0.5, d missing -> 0; first stage: a 0, b 1, d 0.5, c missing -> 0
     assert out["q"] == pytest.approx({"a": 0.5, "b": 0.5, "c": 0.25, "d": 0.25})
-    assert out["q2"] == {"x": 0.0}  # only in one run: that run's order
+    assert out["q2"] == {"x": 1.0}  # only in one run: that run's scores
     z = fuse(RER, FS, 0.5, norm="zscore")
     rz, fz = normalise(RER["q"], "zscore"), normalise(FS["q"], "zscore")
     assert z["q"]["c"] == pytest.approx(0.5 * rz["c"] + 0.5 * min(fz.values()))
@@ -43,6 +44,14 @@ def test_weight_one_and_zero_keep_each_sides_order() -> None:
     one, zero = fuse(RER, FS, 1.0), fuse(RER, FS, 0.0)
     assert sorted(RER["q"], key=lambda d: -one["q"][d]) == ["a", "c", "b"]
     assert sorted(FS["q"], key=lambda d: -zero["q"][d]) == ["b", "d", "a"]
+
+
+def test_a_query_of_one_run_keeps_its_order_at_every_weight() -> None:
+    one_sided = {"q3": {"a": 3.0, "c": 2.0, "b": 1.0}}
+    for method in ("interpolate", "rrf"):
+        for w in (0.0, 0.5, 1.0):
+            for out in (fuse(one_sided, FS, w, method=method), fuse(FS, one_sided, w, method=method)):
+                assert [d for d, _ in trec_order(out["q3"])] == ["a", "c", "b"]  # c, b, a at w 0 and 1
 
 
 def test_rrf_by_hand() -> None:
@@ -62,6 +71,8 @@ def test_refusals() -> None:
         fuse(RER, FS, 0.5, norm="rank")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="empty"):
         choose_weight(RER, FS, {"q": {"a": 1}}, grid=[])
+    with pytest.raises(InputError, match="k must be at least 0"):
+        fuse(RER, FS, 0.5, method="rrf", k=-1)  # ZeroDivisionError before
 
 
 def test_choose_weight_table_and_ties_to_the_larger_weight() -> None:

@@ -72,10 +72,15 @@ def fuse(
     weight 1 is the reranker alone, 0 the first stage alone. A query in one run only keeps that run's
     order."""
     _check(weight, method)
+    if k < 0:
+        raise InputError(f"the RRF constant k must be at least 0, got {k}", "k")
     rr, fs = load_run(reranker_run), load_run(first_stage_run)
     fused: Run = {}
     for q in list(rr) + [q for q in fs if q not in rr]:
         a, b = rr.get(q, {}), fs.get(q, {})
+        if not a or not b:  # one run only: its own scores (at weight 0 or 1 they would all be 0)
+            fused[q] = dict(a or b)
+            continue
         docs = list(a) + [d for d in b if d not in a]
         if method == "rrf":
             ra, rb = ranks(a), ranks(b)

@@ -87,15 +87,18 @@ def test_temporary_copies_of_killed_processes_are_removed(tmp_path: Path) -> Non
 
 
 def test_atomic_files_get_the_usual_permissions(tmp_path: Path) -> None:
-    from rankscope.io import write_json
+    from rankscope.io import atomic_dir, write_json
 
     mask = os.umask(0o022)
     try:
         write_json(tmp_path / "a.json", {"x": 1})
+        with atomic_dir(tmp_path / "out") as tmp:
+            (tmp / "run.trec").write_text("")
     finally:
         os.umask(mask)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
-    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755  # 0700 before, whatever the umask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "out"]
 
 
 def test_a_full_disk_in_a_file_of_an_output_folder_names_it(tmp_path: Path) -> None:

@@ -158,3 +158,23 @@ def test_residual_gradient_pushes_the_positive_up_where_the_teacher_errs() -> No
     wrong = torch.tensor([[-1.0, 1.0, 0.0]])  # the teacher puts a negative first
     ResidualListwise(student_weight=0.5)(s, LABELS, teacher=wrong).backward()
     assert s.grad[0, 0] < 0 < s.grad[0, 1]  # descent raises the positive, lowers the teacher's top negative
+
+
+def test_a_custom_loss_gets_every_setting_it_declares_and_a_non_loss_is_refused(monkeypatch) -> None:
+    from rankscope.train import losses
+
+    class GradedKL(losses.Loss):
+        needs_teacher = takes_threshold = takes_temperature = True
+
+        def __init__(self, threshold: float = 1.0, temperature: float = 1.0) -> None:
+            super().__init__()
+            self.threshold, self.temperature = threshold, temperature
+
+    monkeypatch.setitem(losses.LOSSES, "graded-kl", GradedKL)
+    built = losses.build_loss([("graded-kl", 1.0)], min_relevance=2, temperature=5.0, teacher_scale=3.0)
+    assert isinstance(built, losses.TeacherScaled)  # threshold alone was passed before: no T, no scale
+    inner = next(m for m in built.modules() if isinstance(m, GradedKL))
+    assert (inner.threshold, inner.temperature) == (2.0, 5.0)
+    with pytest.raises(TypeError, match="subclass of rankscope.train.losses.Loss"):
+        losses.register_loss("plain")(object)  # type: ignore[arg-type]
+    assert "plain" not in losses.LOSSES

@@ -278,6 +278,8 @@ def register_loss(name: str) -> Callable[[type[Loss]], type[Loss]]:
     accepts."""
 
     def wrap(cls: type[Loss]) -> type[Loss]:
+        if not (isinstance(cls, type) and issubclass(cls, Loss)):  # its flags are read for every spec
+            raise TypeError(f"register_loss('{name}') takes a subclass of rankscope.train.losses.Loss")
         LOSSES[name] = cls
         return cls
 
@@ -318,9 +320,9 @@ def build_loss(
 
     def make(name: str) -> nn.Module:
         cls = LOSSES[name]
-        if cls.takes_threshold:
-            return cls(threshold=float(min_relevance))
         kwargs: dict[str, float] = {}
+        if cls.takes_threshold:
+            kwargs["threshold"] = float(min_relevance)
         if cls.takes_temperature:
             kwargs["temperature"] = temperature
         if cls.takes_student_weight:

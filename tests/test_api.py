@@ -20,6 +20,15 @@ def test_import_stays_light() -> None:
     )
 
 
+def test_importing_the_methods_leaves_the_warning_filters_alone() -> None:
+    code = (
+        "import warnings, rankscope.methods.lora, rankscope.config;"
+        "print(any('is_gradient_checkpointing' in str(f[1]) for f in warnings.filters))"
+    )
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert got.stdout.strip() == "False", got.stderr  # a process-wide filter was installed on import
+
+
 def test_evaluate_is_callable_on_dicts_and_files(tmp_path: Path) -> None:
     run = {"q1": {"d1": 2.0, "d2": 1.0}, "q2": {"d3": 1.0}}
     qrels = {"q1": {"d2": 1}, "q2": {"d3": 1}}

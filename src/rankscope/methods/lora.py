@@ -17,9 +17,6 @@ from rankscope.methods.registry import MethodConfig, register_method
 from rankscope.models.components import lora_target_names
 from rankscope.models.loading import ENCODER_TYPES, Backbone, resolve_model
 
-# PEFT asks the model for a deprecated transformers attribute on every wrap.
-warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-
 
 class LoraMethod(MethodConfig):
     """LoRA on chosen components and layers; `qlora` loads the backbone in 4-bit (CUDA + bitsandbytes)."""
@@ -83,7 +80,9 @@ def lora_model(
     if not names:
         raise InputError(f"no modules match targets {targets} in layers '{layers}'", "method.targets")
     cfg = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=names, bias="none")
-    return get_peft_model(model, cfg)
+    with warnings.catch_warnings():  # PEFT asks for a deprecated transformers attribute on every wrap
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, cfg)
 
 
 @register_method("lora", LoraMethod)

@@ -42,6 +42,9 @@ def test_evaluate_is_callable_on_dicts_and_files(tmp_path: Path) -> None:
 def test_evaluate_takes_one_measure_name_as_a_string() -> None:
     run, qrels = {"q": {"a": 1.0, "b": 2.0}}, {"q": {"a": 1}}
     assert rankscope.evaluate(run, qrels, "RR@10") == {"RR@10": 0.5}  # split into characters before
+    other = {"q": {"a": 2.0, "b": 1.0}}
+    (c,) = rankscope.compare([run, other], qrels, "RR@10").comparisons  # "unknown measure '@'" before
+    assert (c.measure, c.mean_baseline, c.mean_run) == ("RR@10", 0.5, 1.0)
 
 
 def test_train_and_inspect_dispatch(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def adapter_folder(run_dir: str | Path, checkpoint: str | Path | None = None) ->
     else:
         name = str(checkpoint)
         folder = Path(name)
-        if not folder.is_dir():
+        if isinstance(checkpoint, int) or name.isdigit() or not folder.is_dir():  # a step is never a folder
             folder = (
                 run_dir / "checkpoints" / (name if name.startswith("checkpoint-") else f"checkpoint-{name}")
             )

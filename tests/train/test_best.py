@@ -69,6 +69,9 @@ def test_best_checkpoint_is_kept_recorded_and_loaded(make_spec, tmp_path: Path, 
     assert adapter_folder(run) == run / "best"
     assert adapter_folder(run, "final") == run / "adapter"
     assert adapter_folder(full, 2) == full / "checkpoints" / "checkpoint-2"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "4").mkdir()  # a folder named like the step in the working directory
+    assert adapter_folder(full, 4) == adapter_folder(full, "4") == full / "checkpoints" / "checkpoint-4"
     pairs = [Pair("query cats sleep a lot 0", "passage: cats sleep a lot (0)"), Pair("q", "passage: x")]
     by_default = load_run_scorer(run)[0].score(pairs)
     assert by_default == load_run_scorer(full, 4)[0].score(pairs)

@@ -305,6 +305,8 @@ def compare(
     judged = load_qrels(qrels)
     if not judged:
         raise InputError("the qrels judge no query", "--qrels")
+    if isinstance(measures, str):  # one measure name, as `evaluate` takes it ("RR@10", not its letters)
+        measures = [measures]
     ms = list(measures) if measures else default_measures(judged)
     ms = [str(p) for p in parse_measures(ms)]
     labels = run_names(runs, names)

@@ -157,3 +157,28 @@ def test_a_spec_made_in_python_stores_absolute_paths(make_spec, tmp_path: Path, 
     )  # a dict of the fields: AttributeError before
     with pytest.raises(InputError, match="expected a spec"):
         train(42, tmp_path / "x")  # type: ignore[arg-type]
+
+
+def test_a_method_that_trains_nothing_is_refused_and_leaves_nothing(make_spec, tmp_path: Path) -> None:
+    from typing import Literal
+
+    from torch import nn
+
+    from rankscope.config import METHOD_CONFIGS
+    from rankscope.methods import METHODS, register_method
+    from rankscope.methods.registry import MethodConfig
+
+    class Nothing(MethodConfig):
+        name: Literal["nothing"] = "nothing"
+
+    @register_method("nothing", Nothing)
+    def prepare_nothing(m: nn.Module, cfg: MethodConfig) -> nn.Module:
+        return m.requires_grad_(False)
+
+    try:
+        with pytest.raises(InputError, match="method: method 'nothing' leaves no parameter to train"):
+            train(make_spec(method={"name": "nothing"}), tmp_path / "run")  # a torch error deep inside before
+        assert not (tmp_path / "run").exists()  # so the corrected spec trains into the same folder
+    finally:
+        METHODS.pop("nothing")
+        METHOD_CONFIGS.pop("nothing")

@@ -352,6 +352,8 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
     dev_set.groups = list(data.dev)  # with their teacher scores (dev_loss of the distillation objectives)
     bb, reranker = build_reranker_for(spec, device, bf16)
     n_train = sum(p.numel() for p in reranker.parameters() if p.requires_grad)
+    if not n_train:
+        raise InputError(f"method '{spec.method.name}' leaves no parameter to train", "method")
     log.info(
         "model %s (%s), scorer %s, method %s: %d trainable parameters",
         spec.model,

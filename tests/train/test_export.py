@@ -75,6 +75,22 @@ def test_adapter_is_plain_peft_format(make_spec, tmp_path: Path, llama_dir: Path
         export(tmp_path, tmp_path / "x")
 
 
+def test_the_cards_snippet_loads_the_folder_it_sits_in(make_spec, tmp_path: Path, monkeypatch) -> None:
+    run = tmp_path / "run"
+    train(make_spec(), run)
+    card = (run / "best" / "README.md").read_text()
+    code = card.split("```python\n")[1].split("```")[0]
+    monkeypatch.chdir(run / "best")  # it read "adapter" from wherever it was run: the final adapter, or none
+    scope: dict = {}
+    exec(code, scope)
+    assert type(scope["model"]).__name__ == "PeftModel" and scope["model"].peft_config
+    full = tmp_path / "full"
+    train(make_spec(method={"name": "freeze", "layers": "1", "targets": ["mlp.up"]}), full)
+    card = (full / "adapter" / "README.md").read_text()
+    assert "PeftModel" not in card and "not a PEFT adapter" in card  # the PEFT snippet failed there
+    assert f'Reranker.from_run("{full}")' in card and "library_name: rankscope" in card
+
+
 def test_the_system_prompt_travels_with_the_run_and_the_export(make_spec, tmp_path: Path) -> None:
     import json
 

@@ -37,9 +37,15 @@ def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v))
 
 
-def model_card(run_dir: Path, spec: ExperimentSpec, command: str | None = None, merged: bool = False) -> str:
+def model_card(
+    run_dir: Path, spec: ExperimentSpec, command: str | None = None, merged: bool = False, peft: bool = True
+) -> str:
     """The card's Markdown, from the run's spec.yaml, metrics.jsonl, summary.json and evals/; `merged`
-    for an export (the adapter merged into a plain model folder)."""
+    for an export (the adapter merged into a plain model folder); `peft` when the card's folder is a PEFT
+    adapter (LoRA), which PEFT loads on its own (full weights and Q-PEFT load with rankscope only)."""
+    from rankscope.scorers.registry import get_scorer
+
+    auto = "AutoModel" if get_scorer(spec.scorer).kind == "encoder" else "AutoModelForCausalLM"
     summary = (
         json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").is_file() else {}
     )
@@ -51,34 +57,41 @@ def model_card(run_dir: Path, spec: ExperimentSpec, command: str | None = None, 
     lines = [
         "---",
         f"base_model: {spec.model}",
-        "library_name: " + ("transformers" if merged else "peft"),
+        "library_name: " + ("transformers" if merged else "peft" if peft else "rankscope"),
         "tags: [rankscope, reranker, " + spec.scorer + ", " + spec.method.name + "]",
         "---",
         "",
         f"# {spec.scorer} reranker on {spec.model} ({spec.method.name})",
         "",
-        "Trained with rankscope. " + ("Load it as a plain model:" if merged else "Load it with PEFT:"),
-        "",
-        "```python",
         *(
             [
-                "from transformers import AutoModelForCausalLM",
+                "Trained with rankscope. "
+                + ("Load it as a plain model:" if merged else "Load it with PEFT:"),
                 "",
-                'model = AutoModelForCausalLM.from_pretrained(".")',
+                "```python",
+                *(
+                    [f"from transformers import {auto}", "", f'model = {auto}.from_pretrained(".")']
+                    if merged
+                    else [
+                        "from peft import PeftModel",
+                        f"from transformers import {auto}",
+                        "",
+                        f'base = {auto}.from_pretrained("{spec.model}")',
+                        'model = PeftModel.from_pretrained(base, ".")  # this folder',
+                    ]
+                ),
+                "```",
+                "",
+                "or as a reranker: `rankscope.Reranker."
+                + ('from_export(".")`.' if merged else f'from_run("{run_dir}")`.'),
             ]
-            if merged
+            if merged or peft
             else [
-                "from peft import PeftModel",
-                "from transformers import AutoModelForCausalLM",
-                "",
-                f'base = AutoModelForCausalLM.from_pretrained("{spec.model}")',
-                'model = PeftModel.from_pretrained(base, "adapter")',
+                f"Trained with rankscope ({spec.method.name}: not a PEFT adapter). Load it as a reranker: "
+                f'`rankscope.Reranker.from_run("{run_dir}")`, or merge it into a plain model folder with '
+                "`rankscope export`.",
             ]
         ),
-        "```",
-        "",
-        "or as a reranker: `rankscope.Reranker."
-        + ('from_export(".")`.' if merged else f'from_run("{run_dir}")`.'),
         "",
         "## Training",
         "",
@@ -118,9 +131,10 @@ def write_card(
     """Write the card into `folder` (default RUN/adapter) as README.md, atomically."""
     from rankscope.io import atomic_file
 
-    target = (folder or run_dir / "adapter") / "README.md"
+    folder = folder or run_dir / "adapter"
+    target = folder / "README.md"
     with atomic_file(target) as tmp:
-        tmp.write_text(model_card(run_dir, spec, command))
+        tmp.write_text(model_card(run_dir, spec, command, peft=(folder / "adapter_config.json").is_file()))
     return target
 
 

@@ -11,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
     model_validator,
@@ -26,6 +27,7 @@ from rankscope.fields import (
     TEMPERATURE,
     DatasetName,
     Strict,
+    is_stored,
 )
 from rankscope.methods.freeze import FreezeMethod
 from rankscope.methods.lora import LoraMethod
@@ -54,10 +56,10 @@ def _check_scorer(name: str) -> str:
     return name
 
 
-def _check_objective(name: str) -> str:
+def _check_objective(name: str, info: ValidationInfo) -> str:
     from rankscope.train.losses import LOSSES
 
-    if name not in LOSSES:
+    if name not in LOSSES and not is_stored(info):
         raise ValueError(f"unknown objective '{name}': expected one of {', '.join(LOSSES)}")
     return name
 
@@ -280,14 +282,18 @@ class ExperimentSpec(Strict):
     def objectives(self) -> list[WeightedObjective]:
         if isinstance(self.objective, list):
             return self.objective
-        return [WeightedObjective(name=self.objective)]
+        return [WeightedObjective.model_construct(name=self.objective)]  # the name is validated already
 
     @model_validator(mode="after")
-    def _fits(self) -> ExperimentSpec:
+    def _fits(self, info: ValidationInfo) -> ExperimentSpec:
+        from rankscope.train.losses import LOSSES
+
         allowed = objectives_for(self.scorer)
         if not self.objectives:
             raise ValueError("objective: name at least one objective")
         for obj in self.objectives:
+            if obj.name not in LOSSES and is_stored(info):  # a custom objective of a trained run: not needed
+                continue
             if obj.name not in allowed:
                 raise ValueError(
                     f"objective: '{obj.name}' does not fit scorer '{self.scorer}': "
@@ -368,13 +374,18 @@ def stored_spec_data(data: Any) -> Any:
 
 
 def spec_from_dict(
-    data: Any, source: str | Path = "spec", base: Path | None = None, check_files: bool = True
+    data: Any,
+    source: str | Path = "spec",
+    base: Path | None = None,
+    check_files: bool = True,
+    stored: bool = False,
 ) -> ExperimentSpec:
-    """Validate plain data as a spec; errors become one InputError naming `source` and the field."""
+    """Validate plain data as a spec; errors become one InputError naming `source` and the field.
+    `stored`: a trained run's spec.yaml, whose dataset and objective names need not be registered now."""
     if not isinstance(data, dict):
         raise InputError("expected a YAML mapping of spec fields", source)
     try:
-        spec = ExperimentSpec.model_validate(data)
+        spec = ExperimentSpec.model_validate(data, context={"stored": stored})
     except ValidationError as e:
         raise InputError(format_errors(e), source) from None
     base = base or Path.cwd()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
 KEEP_DEFAULT_SYSTEM = "@default"
 """`system_prompt` value that keeps a chat template's own default system prompt (SmolLM2's names the
@@ -45,10 +45,16 @@ def _check_layers(value: str) -> str:
     return value
 
 
-def _check_dataset(name: str) -> str:
+def is_stored(info: ValidationInfo) -> bool:
+    """Whether a run's stored spec is being read (`spec_from_dict(..., stored=True)`): names of datasets and
+    objectives registered when it trained need not be registered to score, inspect or export it."""
+    return bool(info.context and info.context.get("stored"))
+
+
+def _check_dataset(name: str, info: ValidationInfo) -> str:
     from rankscope.data.registry import DATASETS
 
-    if name not in DATASETS:
+    if name not in DATASETS and not is_stored(info):
         raise ValueError(f"unknown dataset '{name}': expected one of {', '.join(DATASETS)}")
     return name
 

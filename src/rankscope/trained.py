@@ -35,7 +35,7 @@ def run_spec(run_dir: str | Path) -> ExperimentSpec:
     path = Path(run_dir) / "spec.yaml"
     if not path.is_file():
         raise InputError("not a training run folder (no spec.yaml)", run_dir)
-    return spec_from_dict(stored_spec_data(read_yaml(path)), path, check_files=False)
+    return spec_from_dict(stored_spec_data(read_yaml(path)), path, check_files=False, stored=True)
 
 
 def load_head(scorer: Scorer, folder: Path) -> None:

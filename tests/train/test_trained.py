@@ -43,3 +43,20 @@ def test_a_damaged_run_is_one_line_naming_the_file(make_spec, tmp_path: Path) ->
         Reranker.from_run(run)
     with pytest.raises(InputError, match=r"spec.yaml:2: invalid YAML"):
         train(None, run, resume=True)
+
+
+def test_a_run_trained_with_custom_names_loads_without_them(make_spec, tmp_path: Path) -> None:
+    import yaml
+
+    from rankscope.config import read_yaml, spec_from_dict
+    from rankscope.errors import InputError
+
+    run = tmp_path / "run"
+    train(make_spec(), run)
+    data = read_yaml(run / "spec.yaml")  # as if trained on a registered dataset with a registered loss
+    data["objective"], data["train"]["datasets"] = "sq-hinge", ["mine"]
+    (run / "spec.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError, match="unknown objective 'sq-hinge'"):
+        spec_from_dict(data)  # a spec to train from still needs them
+    scorer, spec = load_run_scorer(run)  # scoring needs neither: refused before
+    assert spec.train.datasets == ["mine"] and len(scorer.score([Pair("q", "d")])) == 1

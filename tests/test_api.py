@@ -20,6 +20,10 @@ def test_import_stays_light() -> None:
     )
 
 
+def test_dir_lists_the_lazy_api() -> None:
+    assert {"Reranker", "compare", "evaluate", "train"} <= set(dir(rankscope))  # tab completion
+
+
 def test_importing_the_methods_leaves_the_warning_filters_alone() -> None:
     code = (
         "import warnings, rankscope.methods.lora, rankscope.config;"

@@ -26,6 +26,9 @@ def test_score_and_rerank_agree(tiny: Reranker) -> None:
     assert [r.index for r in ranked] == sorted(range(3), key=lambda i: -scores[i])
     assert ranked[0] == Ranked(ranked[0].index, max(scores))
     assert len(tiny.rerank("how long do fleas live", DOCS, top_k=2)) == 2
+    # documents from a generator: scored (it returned [], and rerank raised TypeError)
+    assert tiny.score("how long do fleas live", (d for d in DOCS)) == scores
+    assert tiny.rerank("how long do fleas live", iter(DOCS)) == ranked
 
 
 def test_rerank_run_equals_score(tiny: Reranker) -> None:

@@ -49,3 +49,8 @@ def __getattr__(name: str) -> Any:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'rankscope' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The lazy API too, for tab completion in a notebook."""
+    return sorted({*globals(), *__all__})

@@ -10,7 +10,7 @@ Reranker.from_run("runs/my-lora")                # a trained run (its best or fi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,7 +152,7 @@ class Reranker:
 
     def score(self, query: str, docs: Sequence[str]) -> list[float]:
         """One score per document, in input order (higher is more relevant)."""
-        _check(query, docs)
+        docs = _check(query, docs)
         if isinstance(self.scorer, PairwiseScorer):
             run = self._pairwise(query, docs)
             return [run[str(i)] for i in range(len(docs))]
@@ -162,6 +162,7 @@ class Reranker:
         """The documents' indices and scores, best first (ties keep the input order); `top_k` cuts."""
         if top_k is not None and top_k < 1:
             raise InputError(f"top_k must be at least 1 (or None: all), got {top_k}", "top_k")
+        docs = _check(query, docs)
         scores = self.score(query, docs)
         order = sorted(range(len(docs)), key=lambda i: (-scores[i], i))
         return [Ranked(i, scores[i]) for i in order[:top_k]]
@@ -196,11 +197,14 @@ class Reranker:
         return rerank_pairwise(self.scorer, cands, {"q": query}, top, len(docs), None, False)["q"]
 
 
-def _check(query: str, docs: Sequence[str]) -> None:
+def _check(query: str, docs: Iterable[str]) -> list[str]:
+    """`docs` as a list (a generator is read once, here), after refusing an empty query or document."""
     if isinstance(docs, str):
         raise InputError("docs must be a list of strings, not one string", "docs")
+    docs = list(docs)
     if not query or not query.strip():
         raise InputError("the query is empty", "query")
     empty = [i for i, d in enumerate(docs) if not isinstance(d, str) or not d.strip()]
     if empty:
         raise InputError(f"document {empty[0]} is empty or not a string", "docs")
+    return docs

@@ -295,10 +295,8 @@ class ExperimentSpec(Strict):
             if obj.name not in LOSSES and is_stored(info):  # a custom objective of a trained run: not needed
                 continue
             if obj.name not in allowed:
-                raise ValueError(
-                    f"objective: '{obj.name}' does not fit scorer '{self.scorer}': "
-                    f"use one of {', '.join(allowed)}"
-                )
+                fits = f"use one of {', '.join(allowed)}" if allowed else "no registered objective fits it"
+                raise ValueError(f"objective: '{obj.name}' does not fit scorer '{self.scorer}': {fits}")
             if needs_negatives(obj.name) and self.train.group_size < 2:
                 raise ValueError(f"objective: '{obj.name}' needs negatives: set train.group_size >= 2")
             if needs_teacher(obj.name) and self.teacher is None:
@@ -325,11 +323,18 @@ def _where(loc: tuple[Any, ...]) -> str:
 
 
 def format_errors(err: ValidationError) -> str:
-    """'field.path: message' for each pydantic error, joined by '; '."""
-    out = []
+    """'field.path: message' for each pydantic error, joined by '; '. A field that takes one of several
+    forms (`objective`: a name or a list) is named without pydantic's tags for the forms, and where one
+    form's check failed on the value, the other forms' "Input should be ..." are left out."""
+    found: dict[tuple[Any, ...], list[str]] = {}
     for e in err.errors():
-        msg = str(e["msg"]).removeprefix("Value error, ")
-        out.append(f"{_where(e['loc'])}: {msg}" if e["loc"] else msg)
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and ("[" in p or "(" in p)))
+        found.setdefault(loc, []).append(str(e["msg"]).removeprefix("Value error, "))
+    out = []
+    for loc, msgs in found.items():
+        checked = [m for m in msgs if not m.startswith("Input should be")]
+        for msg in dict.fromkeys(checked or msgs):
+            out.append(f"{_where(loc)}: {msg}" if loc else msg)
     return "; ".join(out)
 
 

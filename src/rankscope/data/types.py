@@ -6,6 +6,8 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from rankscope.errors import InputError
+
 Qrels = dict[str, dict[str, int]]
 """query id -> document id -> graded relevance."""
 
@@ -43,11 +45,16 @@ class Candidates:
     queries: dict[str, str] = field(default_factory=dict)
 
     def truncate(self, depth: int) -> Candidates:
+        """Each list cut to its first `depth` hits (at least 1)."""
+        if depth < 1:
+            raise InputError(f"the depth must be at least 1, got {depth}", "depth")
         return Candidates({q: h[:depth] for q, h in self.hits.items()}, dict(self.queries))
 
     def subset(self, query_ids: Iterable[str]) -> Candidates:
-        """Only the given queries (in that order); an id the candidates lack is skipped."""
-        keep = [q for q in query_ids if q in self.hits]
+        """Only the given queries (in that order; one id may be given alone); an id the candidates lack
+        is skipped."""
+        ids = [query_ids] if isinstance(query_ids, str) else query_ids
+        keep = [q for q in ids if q in self.hits]
         return Candidates(
             {q: self.hits[q] for q in keep}, {q: self.queries[q] for q in keep if q in self.queries}
         )

@@ -295,3 +295,20 @@ def test_dl22_unlabelled() -> None:
     cands = registry.collection_candidates(coll, "bm25")
     assert set(cands.hits) == set(coll.queries) and all(len(h) == 100 for h in cands.hits.values())
     assert registry.describe("dl22")["n_judgements"] == 0
+
+
+def test_a_registered_dataset_is_named_like_the_built_in_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rankscope.config import spec_from_dict
+    from rankscope.data.types import Collection
+
+    monkeypatch.setattr(registry, "DATASETS", dict(registry.DATASETS))  # undone after the test
+    spec = registry.DatasetSpec(
+        "mine", "test", "mine", "two queries", "CC0", lambda root: Collection("mine", {"q1": "a", "q2": "b"})
+    )
+    assert registry.register_dataset(spec) is spec
+    assert registry.load_dataset("mine").queries == {"q1": "a", "q2": "b"}
+    data = {"model": "m", "scorer": "yes-no", "objective": "listwise", "train": {"datasets": ["mine"]}}
+    got = spec_from_dict({**data, "eval_sets": []})
+    assert got.train.datasets == ["mine"]
+    with pytest.raises(InputError, match="a dataset needs a name"):
+        registry.register_dataset(registry.DatasetSpec(" x", "t", "x", "", "", spec.loader))

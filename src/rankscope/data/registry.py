@@ -311,6 +311,15 @@ _SPECS = [
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}
 
 
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Make `spec.name` usable everywhere a dataset is named (`--dataset`, `train.datasets`, `dev.dataset`,
+    `load_dataset`): `spec.loader(data_root)` builds its Collection."""
+    if not spec.name or spec.name != spec.name.strip() or not callable(spec.loader):
+        raise InputError(f"a dataset needs a name without surrounding spaces and a loader: {spec!r}", "spec")
+    DATASETS[spec.name] = spec
+    return spec
+
+
 def get_spec(name: str) -> DatasetSpec:
     """The spec of a registered dataset; InputError listing the known names otherwise."""
     if name not in DATASETS:

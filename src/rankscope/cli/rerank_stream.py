@@ -1,7 +1,8 @@
 """`rankscope rerank --stream`: the candidates file read query by query (bounded memory), run.trec
 written as it goes into the temporary output folder. The run file and metrics equal the whole-file
-path's (`--max-queries N` keeps the same N smallest query ids, found in one extra pass over the file),
-except that a trained run's model card is not updated."""
+path's (`--max-queries N` keeps the same N smallest query ids, found in one extra pass over the file;
+scores up to float rounding, since a chunk batches pairs by length on its own), except that a trained
+run's model card is not updated."""
 
 from __future__ import annotations
 

@@ -282,7 +282,8 @@ def read_results(out: Path) -> list[dict[str, Any]]:
 
 
 def result_row(point: GridPoint, run_dir: Path, out: Path) -> dict[str, Any]:
-    """name, the grid values, the final dev metrics, steps and seconds of a finished run."""
+    """name, the grid values, the final dev metrics, steps, the best checkpoint (step and value of the
+    selection measure) and seconds of a finished run."""
     summary = json.loads((run_dir / "summary.json").read_text())
     final = summary.get("final_dev") or {}
     row: dict[str, Any] = {"name": point.name, **point.values}
@@ -290,6 +291,9 @@ def result_row(point: GridPoint, run_dir: Path, out: Path) -> dict[str, Any]:
         row["config"] = point.config
     row.update({k: v for k, v in final.items() if k not in _NOT_METRICS})
     row["steps"] = summary.get("steps")
+    best = summary.get("best_checkpoint") or {}
+    if best:  # what `rerank --run` and `export` use by default; the metrics above are the final step's
+        row["best_step"], row["best_value"] = best.get("step"), best.get("value")
     row["seconds"] = round(float(summary.get("train_seconds", 0)) + float(summary.get("dev_seconds", 0)), 2)
     if summary.get("stopped_at_non_finite_loss") is not None:
         row["stopped_at_non_finite_loss"] = summary["stopped_at_non_finite_loss"]

@@ -58,6 +58,8 @@ def test_sweep_runs_survives_a_kill_and_skips_finished(
     for r, rank in zip(rows, (1, 2), strict=True):
         assert r["method.rank"] == rank and r["steps"] == 2 and r["seconds"] >= 0
         assert 0 <= r["nDCG@10"] <= 1 and "dev_loss" in r and r["run"] == f"runs/rank-{rank}"
+        best = json.loads((out / r["run"] / "summary.json").read_text())["best_checkpoint"]
+        assert (r["best_step"], r["best_value"]) == (best["step"], best["value"])  # what rerank --run uses
     assert (out / "comparison.png").stat().st_size > 1000
     second = out / "runs" / "rank-2"
     a, b = (

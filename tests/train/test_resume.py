@@ -42,7 +42,12 @@ def test_resume_after_kill_matches_uninterrupted(
         ha = load_file(str(tmp_path / "whole" / "adapter" / "head.safetensors"))
         hb = load_file(str(tmp_path / "cut" / "adapter" / "head.safetensors"))
         torch.testing.assert_close(ha["linear.weight"], hb["linear.weight"], rtol=0, atol=1e-6)
-    env = json.loads((tmp_path / "cut" / "summary.json").read_text())["environment"]
+    whole_summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    cut_summary = json.loads((tmp_path / "cut" / "summary.json").read_text())
+    # the run's tokens over both sessions (the resumed summary counted the last session's only)
+    assert cut_summary["tokens_seen"] == whole_summary["tokens_seen"] > 0
+    assert cut_summary["train_seconds"] > 0
+    env = cut_summary["environment"]
     assert [row["step"] for row in env] == [0, 4]  # the start and the resume, each with its environment
     steps = [json.loads(x)["step"] for x in (tmp_path / "cut" / "loss.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6, 7, 8]  # redone steps are not logged twice

@@ -21,6 +21,7 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from rankscope.train.checksums import CHECKSUMS
+from rankscope.train.trainer import PROGRESS_FILE
 from rankscope.trained import BEST_DIR
 
 log = logging.getLogger("rankscope.train")
@@ -31,6 +32,7 @@ _NOT_COPIED = (
     "rng_state*",
     "trainer_state.json",
     "training_args.bin",
+    PROGRESS_FILE,
     CHECKSUMS,
 )
 """the trainer's files, and the checkpoint's checksums (which list them)"""

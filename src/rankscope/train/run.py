@@ -58,6 +58,7 @@ from rankscope.train.trainer import (
     RankTrainer,
     collate_groups,
     load_reranker,
+    read_progress,
     save_reranker,
     training_arguments,
 )
@@ -413,6 +414,9 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         if not last and spec.dev.at_start and 0 not in dev_cb.done:
             dev_cb.evaluate(0)
     start, eval_before = time.perf_counter(), dev_cb.seconds
+    if last:  # tokens and seconds of the sessions before, so that the summary counts the whole run
+        trainer.before = read_progress(last)
+    trainer.elapsed = lambda: time.perf_counter() - start - (dev_cb.seconds - eval_before)
     if last and done >= spec.optim.steps:
         # killed after its last checkpoint: nothing to redo (resuming there, the Trainer would take one
         # step past max_steps before it checks)
@@ -420,8 +424,9 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         trainer.state.global_step = done
     else:
         trainer.train(resume_from_checkpoint=last)
-    seconds = time.perf_counter() - start - (dev_cb.seconds - eval_before)
-    tps = trainer.tokens_seen / max(seconds, 1e-9)
+    progress = trainer.progress()  # over every session of the run
+    tps = progress["tokens_seen"] / max(progress["train_seconds"], 1e-9)
+    seconds = progress["train_seconds"]
     steps = trainer.state.global_step
     if not main:
         return TrainResult(out, steps, nonfinite.stopped_at, None, [], tps, seconds)
@@ -434,7 +439,7 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         "steps": steps,
         "stopped_at_non_finite_loss": nonfinite.stopped_at,
         "adapter": str(adapter) if adapter else None,
-        "tokens_seen": trainer.tokens_seen,
+        "tokens_seen": progress["tokens_seen"],
         "train_seconds": round(seconds, 2),
         "dev_seconds": round(dev_cb.seconds, 2),
         "tokens_per_second": round(tps, 1),

@@ -105,6 +105,10 @@ class RankTrainer(Trainer):
         self.loss_fn = loss_fn
         self.info = info or {}
         self.tokens_seen = 0
+        self.before: dict[str, float] = {"tokens_seen": 0, "train_seconds": 0.0}
+        """what the sessions before a resume counted (read from the checkpoint's progress.json)"""
+        self.elapsed: Callable[[], float] = lambda: 0.0
+        """training seconds of this session so far (dev evaluations excluded), set by `train`"""
         self.teacher_scale = teacher_scale
         self.spread_logged = False
 
@@ -145,7 +149,9 @@ class RankTrainer(Trainer):
             self.args.save_total_limit = limit
         if self.args.should_save:
             run_dir = self._get_output_dir(trial=trial)
-            write_checksums(Path(run_dir) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+            folder = Path(run_dir) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            (folder / PROGRESS_FILE).write_text(json.dumps(self.progress()) + "\n")  # under the checksums
+            write_checksums(folder)
             rotate_checkpoints(
                 output_dir=run_dir,
                 save_total_limit=limit,
@@ -153,8 +159,28 @@ class RankTrainer(Trainer):
                 use_mtime=False,  # by step: a kill mid-deletion must not make an old folder look newest
             )
 
+    def progress(self) -> dict[str, float]:
+        """Tokens and training seconds over every session of the run so far."""
+        return {
+            "tokens_seen": int(self.before["tokens_seen"]) + self.tokens_seen,
+            "train_seconds": round(float(self.before["train_seconds"]) + self.elapsed(), 2),
+        }
+
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: nn.Module | None = None) -> None:
         load_reranker(self.model, resume_from_checkpoint)
+
+
+PROGRESS_FILE = "progress.json"
+"""a checkpoint's count of tokens and training seconds since the run began, which a resume carries on."""
+
+
+def read_progress(checkpoint: str | Path) -> dict[str, float]:
+    """A checkpoint's progress.json (zeros for one written before it existed)."""
+    try:
+        data = json.loads((Path(checkpoint) / PROGRESS_FILE).read_text())
+        return {"tokens_seen": int(data["tokens_seen"]), "train_seconds": float(data["train_seconds"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"tokens_seen": 0, "train_seconds": 0.0}
 
 
 def report_targets(setting: str | list[str]) -> list[str]:

@@ -152,9 +152,13 @@ def test_a_spec_made_in_python_stores_absolute_paths(make_spec, tmp_path: Path, 
     train(spec, tmp_path / "run")
     stored = yaml.safe_load((tmp_path / "run" / "spec.yaml").read_text())
     assert Path(stored["model"]).is_absolute() and Path(stored["train"]["files"][0]).is_absolute()
-    assert (
-        train(spec.dump(), tmp_path / "from-dict").steps == 1
-    )  # a dict of the fields: AttributeError before
+    import logging
+
+    logger = logging.getLogger("rankscope.train")
+    monkeypatch.setattr(logger, "level", logging.WARNING)  # the caller's level, put back after the test
+    assert train(spec.dump(), tmp_path / "from-dict").steps == 1  # a dict: AttributeError before
+    assert logger.level == logging.WARNING  # left at INFO before
+    assert "INFO" in (tmp_path / "from-dict" / "train.log").read_text()
     with pytest.raises(InputError, match="expected a spec"):
         train(42, tmp_path / "x")  # type: ignore[arg-type]
 

@@ -214,6 +214,7 @@ def train(
     if resume and (done := finished(out, spec)) is not None:
         log.info("the run finished before (summary.json): nothing to redo")
         return done
+    level = log.level  # train.log needs INFO; the caller's level is back afterwards
     handler = _setup_log(out) if main_process() else logging.NullHandler()
     try:
         return _train(spec, out, resume)
@@ -230,6 +231,7 @@ def train(
         for name in ("rankscope.train", "transformers.trainer"):
             logging.getLogger(name).removeHandler(handler)
         handler.close()
+        log.setLevel(level)
 
 
 STARTED = ("spec.yaml", "train.log")  # what a run writes before it loads data and model

@@ -183,6 +183,16 @@ def test_a_method_that_trains_nothing_is_refused_and_leaves_nothing(make_spec, t
         with pytest.raises(InputError, match="method: method 'nothing' leaves no parameter to train"):
             train(make_spec(method={"name": "nothing"}), tmp_path / "run")  # a torch error deep inside before
         assert not (tmp_path / "run").exists()  # so the corrected spec trains into the same folder
+        # with a teacher, its scores are kept, and the error says how a new folder reads them
+        teacher = {"scorers": [{"model": make_spec().model, "scorer": "query-likelihood"}]}
+        spec = make_spec(method={"name": "nothing"}, objective="kl", teacher=teacher)
+        with pytest.raises(InputError, match=r"leaves no parameter to train \(the teacher's scores stay in"):
+            train(spec, tmp_path / "t")
+        fixed = make_spec(objective="kl", teacher={**teacher, "reuse": [str(tmp_path / "t")]})
+        fixed.optim.steps = 1
+        assert train(fixed, tmp_path / "t2").steps == 1
+        summary = json.loads((tmp_path / "t2" / "summary.json").read_text())
+        assert summary["teacher_pairs_computed"] == 0  # every score read from the first folder
     finally:
         METHODS.pop("nothing")
         METHOD_CONFIGS.pop("nothing")

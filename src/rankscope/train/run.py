@@ -53,7 +53,7 @@ from rankscope.train.data import GroupDataset, TrainingSet, build_training_set
 from rankscope.train.devset import DevSet, build_dev_set, few_queries_notice
 from rankscope.train.losses import build_loss
 from rankscope.train.negatives import filter_false_negatives
-from rankscope.train.teacher import teacher_scores
+from rankscope.train.teacher import CACHE_FILE, teacher_scores
 from rankscope.train.trainer import (
     RankTrainer,
     collate_groups,
@@ -218,10 +218,15 @@ def train(
     handler = _setup_log(out) if main_process() else logging.NullHandler()
     try:
         return _train(spec, out, resume)
-    except InputError:
+    except InputError as e:
         if not resume and main_process():
             handler.close()
             _undo_start(out, created)  # the corrected spec can then train into the same folder
+            if (out / CACHE_FILE).is_file():  # kept: hours of teacher scoring a new folder can read
+                raise InputError(
+                    f"{e} (the teacher's scores stay in {out / CACHE_FILE}: train the corrected spec into "
+                    f"another folder with teacher.reuse: [{out}])"
+                ) from None
         raise
     except Exception as e:
         if isinstance(e, DiskFullError) or not disk_full(e):

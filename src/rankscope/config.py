@@ -84,12 +84,12 @@ def needs_teacher(objective: str) -> bool:
     return LOSSES[objective].needs_teacher
 
 
-def _check_teacher_scorer(name: str) -> str:
+def _check_teacher_scorer(name: str, info: ValidationInfo) -> str:
     from rankscope.scorers.registry import SCORERS
 
     entry = SCORERS.get(name)
     pointwise = [n for n, e in SCORERS.items() if e.scores != "ab"]
-    if entry is None or entry.scores == "ab":
+    if (entry is None and not is_stored(info)) or (entry is not None and entry.scores == "ab"):
         raise ValueError(
             f"unknown or pairwise teacher scorer '{name}': expected one of {', '.join(pointwise)}"
         )

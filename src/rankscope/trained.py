@@ -116,7 +116,7 @@ def with_budgets(
     if not update:
         return spec
     try:
-        return ExperimentSpec.model_validate({**spec.dump(), **update})
+        return ExperimentSpec.model_validate({**spec.dump(), **update}, context={"stored": True})
     except ValidationError as e:
         field = "--" + str(e.errors()[0]["loc"][0]).replace("_", "-")
         raise InputError(e.errors()[0]["msg"], field) from None

@@ -55,8 +55,11 @@ def test_a_run_trained_with_custom_names_loads_without_them(make_spec, tmp_path:
     train(make_spec(), run)
     data = read_yaml(run / "spec.yaml")  # as if trained on a registered dataset with a registered loss
     data["objective"], data["train"]["datasets"] = "sq-hinge", ["mine"]
+    data["teacher"] = {"scorers": [{"model": data["model"], "scorer": "my-teacher"}]}
     (run / "spec.yaml").write_text(yaml.safe_dump(data))
     with pytest.raises(InputError, match="unknown objective 'sq-hinge'"):
         spec_from_dict(data)  # a spec to train from still needs them
     scorer, spec = load_run_scorer(run)  # scoring needs neither: refused before
     assert spec.train.datasets == ["mine"] and len(scorer.score([Pair("q", "d")])) == 1
+    scorer, spec = load_run_scorer(run, max_doc_tokens=16)  # another budget: validated again
+    assert spec.max_doc_tokens == 16 and len(scorer.score([Pair("q", "d")])) == 1

@@ -52,6 +52,10 @@ def test_cross_encoder_reads_a_long_query_and_no_pairs(tokenizer, bert_dir: Path
     assert len(scores) == 2 and all(s == s for s in scores)
     assert max(len(x) for x in scorer.tokenize([Pair(long_query, "a flea")])["input_ids"]) == 24
     assert scorer.score([]) == []  # a chunk of queries without candidates: IndexError before
+    # a query that leaves room for the document is never cut, however long (only the document is)
+    mid = Pair("tanks hold water tanks hold", "goldfish grow " * 30)  # 17 of 24 tokens: longest_first cut it
+    want = tokenizer(mid.query, mid.doc, truncation="only_second", max_length=24)["input_ids"]
+    assert scorer.tokenize([mid, Pair(long_query, "a flea")])["input_ids"][0] == want
 
 
 def test_encoders_pad_on_the_right_whatever_the_tokenizer_says(tokenizer, bert_dir: Path) -> None:

@@ -116,16 +116,31 @@ class CrossEncoderScorer(Scorer):
     def logits(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.head(self.model(**enc).last_hidden_state[:, 0])
 
-    def tokenize(self, pairs: Sequence[Pair], **kwargs: Any) -> Any:
-        """[CLS] query [SEP] document [SEP], cut to `max_length` from the longer text first: the document
-        as a rule, and a query too long for the budget as well (cutting only the document failed there)."""
-        return self.tokenizer(
-            [p.query for p in pairs],
-            [p.doc for p in pairs],
-            truncation="longest_first",
-            max_length=self.max_length,
-            **kwargs,
-        )
+    def tokenize(self, pairs: Sequence[Pair], return_tensors: str | None = None) -> Any:
+        """[CLS] query [SEP] document [SEP] cut to `max_length` by cutting the document; a query that leaves
+        no room for the document is cut with it, from the longer text first (cutting only the document
+        failed there). With `return_tensors`, padded on the right."""
+        queries, docs = [p.query for p in pairs], [p.doc for p in pairs]
+        room = self.max_length - 4  # [CLS] [SEP] [SEP] and one document token
+        fits = [len(q) <= room for q in self.tokenizer(queries, add_special_tokens=False)["input_ids"]]
+        enc: dict[str, list[Any]] = {}
+        for keep, truncation in ((True, "only_second"), (False, "longest_first")):
+            rows = [i for i, f in enumerate(fits) if f == keep]
+            if not rows:
+                continue
+            part = self.tokenizer(
+                [queries[i] for i in rows],
+                [docs[i] for i in rows],
+                truncation=truncation,
+                max_length=self.max_length,
+            )
+            for k, values in part.items():
+                column = enc.setdefault(k, [None] * len(pairs))
+                for i, v in zip(rows, values, strict=True):
+                    column[i] = v
+        if return_tensors is None:
+            return enc
+        return self.tokenizer.pad(enc, padding_side="right", return_tensors=return_tensors)
 
     def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
         if not pairs:

@@ -198,7 +198,7 @@ class CrossEncoderReranker(TrainableReranker):
     def collate(self, groups: Sequence[Group]) -> dict[str, Any]:
         labels = group_labels(groups)
         pairs = group_pairs(groups)
-        enc = self.scorer.tokenize(pairs, padding=True, padding_side="right", return_tensors="pt")
+        enc = self.scorer.tokenize(pairs, return_tensors="pt")
         return make_batch(labels, **dict(enc))
 
     def forward(self, group_size: int, **enc: torch.Tensor) -> torch.Tensor:

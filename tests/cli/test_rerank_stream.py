@@ -119,3 +119,15 @@ def test_a_datasets_named_set_streams_only_its_own_queries() -> None:
     assert streamed == list(whole) and len(streamed) < 600  # the file's 600: the train part's too
     kept = load_inputs(dataset="msmarco-dev600-dev", candidates="bm25", depth=20, max_queries=5)
     assert stream_mod.kept_queries(path, 5, only) == set(kept.candidates.hits)
+
+
+def test_a_stream_of_other_queries_than_the_qrels_is_refused(
+    invoke, llama_dir: Path, tmp_path, capsys
+) -> None:
+    cands = candidates(tmp_path / "cands.jsonl.gz", queries=3)
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("x1 0 d0-1 1\nx2 0 d2-0 1\n")  # another collection's
+    args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", "--candidates", str(cands)]
+    args += ["--qrels", str(qrels), "--depth", "2", "--device", "cpu", "--dtype", "float32", "--stream"]
+    assert invoke(*args, "--out", str(tmp_path / "o")) == 2  # read as all zeros before
+    assert "shares no query with the qrels" in capsys.readouterr().err and not (tmp_path / "o").exists()

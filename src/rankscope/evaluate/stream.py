@@ -114,6 +114,9 @@ def stream_rerank(
             if judged:
                 for m, values in per_query(run, judged, measures).items():
                     sums[m] = sums.get(m, 0.0) + sum(values.values())
+    if qrels and n_queries and not n_judged:  # another collection's run: all zeros, as a result
+        first = next(iter(qrels), None)
+        raise InputError(f"shares no query with the qrels (the qrels' first query is {first!r})", candidates)
     total = n_judged if judged_seen_only or max_queries else len(qrels or {})
     names = [str(m) for m in parse_measures(measures)]  # the keys `evaluate` gives
     metrics = {m: sums.get(m, 0.0) / total for m in names} if total else {}

@@ -216,3 +216,31 @@ def test_one_layer_may_be_written_as_a_number(tmp_path: Path) -> None:
     assert spec.method.layers == "7"  # "Input should be a valid string" before
     with pytest.raises(InputError, match="method.layers"):
         load_spec(write(tmp_path, GOOD.replace('layers: "0-9,20-29"', "layers: true")))
+
+
+@pytest.mark.parametrize(
+    ("objective", "message"),
+    [
+        (["sq-hinge"], "spec: objective.0.name: unknown objective 'sq-hinge'"),
+        ([{"name": "listwise", "weight": "x"}], "spec: objective.0.weight: Input should be a valid number"),
+    ],
+)
+def test_the_list_form_of_objective_reports_only_its_own_error(objective: object, message: str) -> None:
+    base = {"model": "m", "scorer": "yes-no", "method": {"name": "lora"}, "train": {"datasets": ["dl21"]}}
+    with pytest.raises(InputError) as exc:
+        spec_from_dict({**base, "objective": objective})
+    assert str(exc.value).startswith(message) and "valid string" not in str(exc.value)  # the name form's
+
+
+def test_a_key_with_brackets_is_still_named() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    from rankscope.config import format_errors
+
+    class Grid(BaseModel):
+        grid: dict[str, int]
+
+    with pytest.raises(ValidationError) as exc:
+        Grid.model_validate({"grid": {"rank[0]": "x", "lr(x)": "y"}})
+    text = format_errors(exc.value)
+    assert "grid.rank[0]: Input should be a valid integer" in text and "grid.lr(x):" in text

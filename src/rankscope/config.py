@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -322,19 +323,32 @@ def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "spec"
 
 
+_UNION_TAG = re.compile(
+    r"^(function-(after|before|wrap|plain)|list|dict|tuple|set|frozenset|nullable|union|tagged-union"
+    r"|lax-or-strict|json-or-python|chain)\[|^(str|int|float|bool)$"
+)
+"""pydantic's names for the forms of a field that takes several (`objective`: a name or a list)"""
+
+
 def format_errors(err: ValidationError) -> str:
     """'field.path: message' for each pydantic error, joined by '; '. A field that takes one of several
-    forms (`objective`: a name or a list) is named without pydantic's tags for the forms, and where one
-    form's check failed on the value, the other forms' "Input should be ..." are left out."""
-    found: dict[tuple[Any, ...], list[str]] = {}
+    forms is named without pydantic's tags for the forms, and where one form got further (into the value,
+    or to checking it), the other forms' "Input should be ..." type errors at or above it are left out."""
+    found: list[tuple[tuple[Any, ...], str]] = []
     for e in err.errors():
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and ("[" in p or "(" in p)))
-        found.setdefault(loc, []).append(str(e["msg"]).removeprefix("Value error, "))
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and _UNION_TAG.search(p)))
+        found.append((loc, str(e["msg"]).removeprefix("Value error, ")))
     out = []
-    for loc, msgs in found.items():
-        checked = [m for m in msgs if not m.startswith("Input should be")]
-        for msg in dict.fromkeys(checked or msgs):
-            out.append(f"{_where(loc)}: {msg}" if loc else msg)
+    for loc, msg in found:
+        further = any(  # another form of this field got further: into the value, or checking it
+            o[: len(loc)] == loc and (len(o) > len(loc) or not m.startswith("Input should be"))
+            for o, m in found
+        )
+        if msg.startswith("Input should be") and further:
+            continue
+        line = f"{_where(loc)}: {msg}" if loc else msg
+        if line not in out:
+            out.append(line)
     return "; ".join(out)
 
 

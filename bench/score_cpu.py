@@ -34,7 +34,7 @@ from rankscope.models.loading import load_backbone
 from rankscope.runtime import cpu_has_bf16, cpu_vector_isa, pick_dtype
 from rankscope.scorers.base import Pair, length_batches
 from rankscope.scorers.decoder import YesNoScorer
-from rankscope.scorers.prompts import YES_NO
+from rankscope.scorers.prompts import YES_NO, chat_text
 from rankscope.speed import DecoderShape, matmul_peak
 
 
@@ -42,14 +42,8 @@ def plain_loop(model, tok, pairs: list[Pair], yes: list[int], no: list[int], bat
     out: list[float] = []
     with torch.no_grad():
         for i in range(0, len(pairs), batch):
-            texts = [
-                tok.apply_chat_template(
-                    [{"role": "user", "content": YES_NO.format(query=p.query, doc=p.doc)}],
-                    tokenize=False,
-                    add_generation_prompt=True,
-                )
-                for p in pairs[i : i + batch]
-            ]
+            # the scorer's prompt: the user turn, with the template's default system prompt dropped
+            texts = [chat_text(tok, YES_NO.format(query=p.query, doc=p.doc)) for p in pairs[i : i + batch]]
             enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
             logits = model(**enc).logits  # (batch, seq, vocab): every position, whole vocabulary
             last = enc["attention_mask"].sum(1) - 1

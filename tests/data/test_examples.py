@@ -199,3 +199,56 @@ def test_graded_negatives_equal_hard_ones_on_binary_judgements() -> None:
     assert hard == candidate_groups(QUERIES, binary, Candidates(HITS), negatives="graded", **kw)
     rows = [("q", ["P"], ["a", "b", "c"])]
     assert bge_groups(rows, 3, "graded", seed=1) == bge_groups(rows, 3, "hard", seed=1)
+
+
+def test_a_passage_under_two_ids_counts_with_its_highest_grade() -> None:
+    # "fleas again" is judged relevant as d5 and sits unjudged as d7 (dl21 has 595 such texts)
+    hits = {
+        "q1": [
+            Hit("d1", 5, "fleas live a year"),
+            Hit("d5", 4, "fleas again"),
+            Hit("d2", 3, "judged zero"),
+            Hit("d7", 2, "fleas again"),
+            Hit("d8", 1, "also zero"),
+        ]
+    }
+    qrels = {"q1": {"d1": 2, "d5": 1, "d2": 0, "d8": 0}}
+    for seed in range(10):
+        for negatives in ("hard", "graded"):
+            groups = candidate_groups(
+                QUERIES, qrels, Candidates(hits), 3, negatives=negatives, seed=seed, positives_per_query=1
+            )
+            for g in groups:
+                label = dict(zip(g.docs, g.labels, strict=True))
+                assert g.docs.count("fleas again") <= 1  # one text twice in a group before
+                assert label.get("fleas again", 1.0) == 1.0  # its copy d7 was a label-0 negative
+                assert all(lab < g.labels[0] for lab in g.labels[1:])
+
+
+def test_excluded_passages_outside_the_hits_are_never_random_top_ups() -> None:
+    corpus = {"dx": Document("dx", "flagged passage")}  # an LLM-flagged false negative, not in the hits
+    hits = {"q1": [Hit("d1", 4, "fleas live a year")]}
+    pool = ["flagged passage", *[f"passage {i}" for i in range(3)]]
+    for seed in range(30):
+        (g,) = candidate_groups(
+            QUERIES,
+            {"q1": {"d1": 1}},
+            Candidates(hits),
+            4,
+            random_pool=pool,
+            exclude={"q1": {"dx"}},
+            corpus=corpus,
+            seed=seed,
+        )
+        assert "flagged passage" not in g.docs
+
+
+def test_triples_and_bge_rows_never_use_a_positive_as_a_negative() -> None:
+    rows = [("q", ["P1", "P2"], ["N1", "P2", "N2"])]  # P2 listed among the negatives too
+    for seed in range(10):
+        for g in bge_groups(rows, group_size=3, seed=seed):
+            assert not {"P1", "P2"} & set(g.docs[1:])
+        triples = [("q", "P1", "N1"), ("q", "P2", "N2"), ("r", "R1", "N3")]
+        for g in triple_groups(triples, group_size=4, seed=seed):
+            assert g.qid != triple_groups(triples[:1], 2)[0].qid or not {"P1", "P2"} & set(g.docs[1:])
+    assert bge_groups([("q", ["only positive"], [])], group_size=4) == []  # labels longer than docs before

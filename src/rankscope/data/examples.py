@@ -120,9 +120,15 @@ def candidate_groups(
         judged = qrels[qid]
         hits = candidates.hits.get(qid, [])
         texts = {h.doc_id: hit_text(h, corpus) for h in hits}
+        # one passage can sit under several ids (dl21 has 595 such texts, some judged apart): a copy of a
+        # text judged relevant counts with that grade, so it is never a negative below it
+        text_grade: dict[str, int] = {}
+        for d, r in judged.items():
+            if text := _text_of(d, texts, corpus):
+                text_grade[text] = max(r, text_grade.get(text, r))
         pos = []
         for d, r in sorted(judged.items(), key=lambda kv: (-kv[1], kv[0])):
-            text = texts.get(d) or (corpus[d].full_text if corpus and d in corpus else None)
+            text = _text_of(d, texts, corpus)
             if r >= min_relevance and text:
                 pos.append((text, float(r)))
         if not pos:
@@ -134,19 +140,22 @@ def candidate_groups(
         ranks = [i for i, h in enumerate(hits) if judged.get(h.doc_id, 0) >= min_relevance]
         best = ranks[0] if ranks else -1
         skip = exclude.get(qid, set()) if exclude else set()
+        # every excluded passage, in the hits or not (a random top-up must not draw it either)
+        skipped = {t for d in skip if (t := _text_of(d, texts, corpus))}
         pos_texts = {t for t, _ in pos}
         below: list[tuple[str, float]] = []  # (text, grade) of every usable negative: 0 or unjudged below
-        if negatives != "random":
+        if negatives != "random":  # a text under two unjudged ids stays twice: the groups drawn so far
             for i, h in enumerate(hits):
-                rel, text = judged.get(h.doc_id), texts[h.doc_id]
-                if not text or h.doc_id in skip or text in pos_texts:
+                text, rel = texts[h.doc_id], judged.get(h.doc_id)
+                if not text or h.doc_id in skip or text in skipped or text in pos_texts:
                     continue
+                if text_grade.get(text, 0) > (rel or 0):  # judged relevant (higher) under another id
+                    rel = text_grade[text]
                 if rel == 0 or (rel is None and i > best):
                     below.append((text, 0.0))
                 elif negatives == "graded" and rel is not None and rel > 0:
                     below.append((text, float(rel)))
         grade_of = dict(below)
-        skipped = {texts[d] for d in skip if texts.get(d)}
         relevant = dict(judged_pos) if negatives == "graded" else {}  # a graded top-up keeps its grade
         for ptext, grade in pos:
             hard = [t for t, r in below if r < grade]
@@ -173,16 +182,26 @@ def candidate_groups(
     return out
 
 
+def _text_of(doc_id: str, texts: Mapping[str, str], corpus: Mapping[str, Document] | None) -> str:
+    """A document's text: from the query's hits, else the corpus ("" when neither has it)."""
+    return texts.get(doc_id) or (corpus[doc_id].full_text if corpus and doc_id in corpus else "")
+
+
 def triple_groups(
     triples: Sequence[tuple[str, str, str]], group_size: int, seed: int = 0, source: str = "triples"
 ) -> list[Group]:
     """MS MARCO (query, positive, negative) triples; groups larger than 3 add other triples' passages."""
     pool = sorted({t for _, p, ng in triples for t in (p, ng)})
+    positives: dict[str, set[str]] = {}  # a query's positives over all its triples: never its negatives
+    for q, p, _ in triples:
+        positives.setdefault(q, set()).add(p)
     out = []
     for i, (q, p, ng) in enumerate(triples):
         rng = _rng(seed, source, str(i))
-        negs = _fill([ng] if group_size > 1 else [], group_size - 1, pool, {p}, rng)
-        out.append(Group(text_id(q), q, (p, *negs), (1.0, *[0.0] * (group_size - 1)), source))
+        first = [ng] if group_size > 1 and ng not in positives[q] else []
+        negs = _fill(first, group_size - 1, pool, positives[q], rng)
+        if len(negs) == group_size - 1:  # too few passages to draw from: no group, not a short one
+            out.append(Group(text_id(q), q, (p, *negs), (1.0, *[0.0] * (group_size - 1)), source))
     return out
 
 
@@ -198,10 +217,13 @@ def bge_groups(
     out = []
     for q, ps, ns in rows:
         rng = _rng(seed, source, q)
+        ns = [t for t in dict.fromkeys(ns) if t not in ps]  # a positive listed among the negatives: not one
         for p in ps:
             hard = rng.sample(ns, min(group_size - 1, len(ns))) if negatives != "random" else []
             negs = _fill(hard, group_size - 1, pool, set(ps), rng)
-            unused = (t for t in ns if t not in negs and t not in ps) if negatives != "random" else ()
+            if len(negs) != group_size - 1:  # too few passages to draw from: no group, not a short one
+                continue
+            unused = (t for t in ns if t not in negs) if negatives != "random" else ()
             spare = tuple(dict.fromkeys(unused))
             out.append(
                 Group(text_id(q), q, (p, *negs), (1.0, *[0.0] * (group_size - 1)), source, spare=spare)

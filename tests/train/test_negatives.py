@@ -36,6 +36,15 @@ def test_drops_negatives_within_the_margin_and_refills_from_the_query() -> None:
         filter_false_negatives([Group("q", "q", ("a", "b"), (1.0, 0.0))])
 
 
+def test_two_query_ids_with_one_text_refill_from_their_own_negatives() -> None:
+    # scifact-train holds one claim as qid 89 and qid 90: 90's negative "r" is 89's relevant document
+    a = Group("89", "claim", ("p", "x", "y"), (1.0, 0.0, 0.0), "s", (1.0, 2.0, 0.0))  # x goes: refill?
+    b = Group("90", "claim", ("q", "r", "z"), (1.0, 0.0, 0.0), "s", (1.0, -1.0, -2.0))
+    kept = filter_false_negatives([a, b], margin=0.5)
+    assert all("r" not in x.docs for x in kept.groups if x.qid == "89")  # r refilled 89's group before
+    assert kept.groups_dropped == 1
+
+
 def test_a_lone_group_is_refilled_from_its_spare_negatives() -> None:
     lone = Group("q", "q", ("p", "a", "b"), (1.0, 0.0, 0.0), "t", (1.0, 2.0, 0.0), ("s", "t"), (0.5, 3.0))
     kept = filter_false_negatives([lone], margin=0.0)

@@ -39,13 +39,14 @@ def filter_false_negatives(groups: Sequence[Group], margin: float = 0.0) -> Filt
     """Drop each group's negatives whose teacher score is >= teacher(positive) - margin; refill from the
     query's other negatives (with their teacher scores) that pass the same test. Groups need `teacher`
     scores (TeacherScores.attach) and the positive at index 0; the pool to refill from is every negative of
-    the query's groups and their spare negatives (`Group.spare`) that have a teacher score, each with its
-    grade: a group refills only with documents graded below its positive (graded negatives)."""
+    the query's groups (by source and query id) and their spare negatives (`Group.spare`) that have a
+    teacher score, each with its grade: a group refills only with documents graded below its positive
+    (graded negatives)."""
     by_query: dict[str, dict[str, tuple[float, float]]] = {}
     for g in groups:
         if g.teacher is None:
             raise ValueError("filter_false_negatives needs groups with teacher scores")
-        pool = by_query.setdefault(g.query, {})
+        pool = by_query.setdefault(g.key, {})  # by query id: one text under two ids has its own judgements
         for doc, label, t in zip(g.docs[1:], g.labels[1:], g.teacher[1:], strict=True):
             if label < g.labels[0]:
                 pool.setdefault(doc, (t, label))
@@ -65,7 +66,7 @@ def filter_false_negatives(groups: Sequence[Group], margin: float = 0.0) -> Filt
         have = {d for d, _, _ in keep} | {g.docs[0]}
         spare = [
             (d, lab, t)
-            for d, (t, lab) in by_query[g.query].items()
+            for d, (t, lab) in by_query[g.key].items()
             if t < bar and lab < g.labels[0] and d not in have
         ]
         keep += spare[: len(g.docs) - 1 - len(keep)]

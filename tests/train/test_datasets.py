@@ -46,3 +46,17 @@ def test_evaluation_queries_never_reach_training() -> None:
         build_training_set(TrainData(datasets=["cisi"], group_size=2), ["adi"])  # CISI holds every ADI query
     with pytest.raises(InputError, match="'adi' is an evaluation set"):
         build_training_set(TrainData(datasets=["adi"]), ["adi"])
+
+
+def test_a_held_out_query_never_shares_its_text_with_a_training_query(tmp_path: Path) -> None:
+    from rankscope.config import TrainData
+    from rankscope.data.guards import normalise_query
+    from rankscope.train.data import build_training_set
+
+    rows = "".join(f"query number {i}\tpositive {i}\tnegative {i}\n" for i in range(10))
+    files = [tmp_path / "a.tsv", tmp_path / "b.tsv"]  # the same queries in two files: two keys each
+    for f in files:
+        f.write_text(rows)
+    ts = build_training_set(TrainData(files=[str(f) for f in files], group_size=2, dev_fraction=0.5), [])
+    trained = {normalise_query(g.query) for g in ts.train}
+    assert ts.dev and not {normalise_query(g.query) for g in ts.dev} & trained  # 6 were in both before

@@ -22,6 +22,7 @@ from rankscope.data.examples import (
     split_pointwise,
     triple_groups,
 )
+from rankscope.data.guards import normalise_query
 from rankscope.data.guards import query_id_space as id_space
 from rankscope.data.readers import read_bge_jsonl, read_msmarco_triples
 from rankscope.data.registry import collection_candidates, load_dataset
@@ -155,7 +156,12 @@ def build_training_set(cfg: TrainData, eval_sets: list[str], pointwise: bool = F
     train_keys, dev_keys = split_by_query([g.key for g in groups], cfg.dev_fraction, cfg.split_seed)
     dev_set = set(dev_keys)
     train = [g for g in groups if g.key not in dev_set]
-    dev = [g for g in groups if g.key in dev_set]
+    # a held-out query whose text a training query also has (two sources, or one dataset holding it twice)
+    # would be judged on what was trained: it leaves the dev set (and is trained under its other id only)
+    seen = {normalise_query(g.query) for g in train}
+    dev = [g for g in groups if g.key in dev_set and normalise_query(g.query) not in seen]
+    if left := {g.key for g in groups if g.key in dev_set} - {g.key for g in dev}:
+        log.info("%d held-out queries left out of the dev set: a training query has the same text", len(left))
     if pointwise:
         train = split_pointwise(train)
     if not train:

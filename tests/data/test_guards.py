@@ -62,3 +62,17 @@ def test_dev600_parts_do_not_leak_into_each_other() -> None:
     guard = guards.load_eval_guard(["msmarco-dev600-dev"])
     assert guard.judged_ids["msmarco"] == {d for docs in (dev.qrels or {}).values() for d in docs}
     assert guard.queries == {guards.normalise_query(t) for t in dev.queries.values()}
+
+
+def test_normalising_folds_accents_and_keeps_other_scripts() -> None:
+    from rankscope.data.examples import check_no_leak
+    from rankscope.data.guards import normalise_query
+    from rankscope.data.types import Collection
+
+    assert normalise_query("Naïve  Bayes!") == normalise_query("naive bayes") == "naive bayes"  # a leak
+    assert normalise_query("What is_this? 3.5") == "what is this 3 5"  # as before for plain ASCII
+    assert normalise_query("北京の天気") != normalise_query("東京の人口は")  # both were "" and matched
+    evalset = Collection("evalset", {"e1": "北京の天気", "e2": "naïve bayes"})
+    check_no_leak({"t1": "東京の人口は"}, evalset)  # raised before
+    with pytest.raises(InputError, match="naïve bayes"):
+        check_no_leak({"t2": "Naive Bayes"}, evalset)  # missed before

@@ -9,6 +9,7 @@ chance); texts are compared everywhere, normalised by `normalise_query`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -61,8 +62,10 @@ id_space = doc_id_space
 
 
 def normalise_query(text: str) -> str:
-    """Lower case, letters and digits only, single spaces: how queries (and passages) are compared."""
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower()).split())
+    """Lower case, letters and digits only (accents folded: "naïve" is "naive"; any script's letters
+    kept), single spaces: how queries (and passages) are compared."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[\W_]+", " ", folded).split())
 
 
 def text_keys(doc: Document) -> set[str]:
@@ -157,7 +160,7 @@ def check_no_leak(
             raise InputError(
                 f"evaluation query '{qid}' of {eval_collection.name} is in the training data (same id)"
             )
-        if normalise_query(text) in texts:
+        if (key := normalise_query(text)) and key in texts:  # an empty text is no match
             raise InputError(
                 f"evaluation query '{qid}' of {eval_collection.name} ('{text}') is in the training data"
             )
@@ -172,6 +175,7 @@ def drop_eval_queries(
     itself (CISI holds all 35 ADI queries): that is refused, not quietly dropped. Returns (kept, dropped)."""
     ev_ids = set(eval_collection.queries) if compare_ids else set()
     ev_texts = {normalise_query(t) for t in eval_collection.queries.values()}
+    ev_texts.discard("")
     bad = {g.key for g in groups if g.qid in ev_ids or normalise_query(g.query) in ev_texts}
     n_queries = len({g.key for g in groups})
     if bad and len(bad) > max_share * n_queries:

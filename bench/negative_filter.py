@@ -40,12 +40,13 @@ def main() -> None:
         scorer, model, *w = item.split(":")
         members.append((scorer, model, float(w[0]) if w else 1.0))
     raw: dict[tuple[str, str], list[float]] = {}
-    for scorer, model, _ in members:
+    for i, (scorer, model, _) in enumerate(members):
         reranker = Reranker.load(model, scorer=scorer)
         for row in rows:
             docs = [row.positives[0].text, *(d.text for d in row.negatives)]
             for doc, s in zip(docs, reranker.score(row.query, docs), strict=True):
-                raw.setdefault((row.query, doc), []).append(s)
+                # member i's score at index i, once per (query, text) even where a text repeats
+                raw.setdefault((row.query, doc), [0.0] * len(members))[i] = s
     teacher = combine(raw, [w for *_, w in members])
     groups = []
     for row in rows:

@@ -198,7 +198,8 @@ class TrainData(Strict):
     candidates: str = "bm25"
     """candidate set that hard negatives come from; "bm25" mines them over the corpus when no set is named."""
     negatives: Literal["hard", "graded", "random"] = "hard"
-    """hard: candidates judged 0 or unjudged below the best positive; graded: those and, for a positive of
+    """hard: candidates judged 0 or unjudged below the best positive (all unjudged ones when no positive
+    is among the candidates: 74 of SciFact's 809 training queries); graded: those and, for a positive of
     grade g, candidates judged 1..g-1, labelled with their grade (the same as hard on binary judgements);
     random: from the corpus."""
     group_size: int = Field(8, ge=1, description="1 positive + (group_size - 1) negatives")

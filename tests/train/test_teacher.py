@@ -60,9 +60,17 @@ def test_distillation_trains_from_a_teacher_file(
     assert len(losses) == 3 and max(losses) - min(losses) > 1e-6
     assert res.metrics[-1]["dev_loss"] is not None
     assert "distillation: scores spread" in (tmp_path / "run" / "train.log").read_text()
-    cache = read_cache(tmp_path / "run" / "teacher_scores.jsonl", ["file:teacher.jsonl"])
+    from rankscope.train.teacher import file_digest, members_of
+
+    label = f"file:teacher.jsonl#{file_digest(tmp_path / 'teacher.jsonl')}"
+    cache = read_cache(tmp_path / "run" / "teacher_scores.jsonl", [label])
     assert cache[pair_key("query fleas live a year 0", "passage: fleas live a year (0)")] == [2.0]
     assert cache[pair_key("query fleas live a year 0", "passage: bluetooth pairs devices (0)")] == [0.0]
+    # another file of the same name is another member: its scores never come from this cache
+    other = tmp_path / "other" / "teacher.jsonl"
+    other.parent.mkdir()
+    other.write_text((tmp_path / "teacher.jsonl").read_text().replace('"score": 2', '"score": 5'))
+    assert members_of(spec.teacher.model_copy(update={"file": str(other)})) != [label]
 
 
 def test_teacher_file_must_cover_the_groups(make_spec, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import hashlib
 import json
 import logging
 import math
@@ -92,10 +93,19 @@ def member_dtype(cfg: TeacherConfig, device: str) -> torch.dtype:
 
 def members_of(cfg: TeacherConfig, device: str = "cpu") -> list[str]:
     """The cache's member labels: a member scored in bf16 is LABEL@bfloat16."""
-    if cfg.file:
-        return [f"file:{Path(cfg.file).name}"]
+    if cfg.file:  # its name and content: another file of the same name, or this one edited, is another
+        return [f"file:{Path(cfg.file).name}#{file_digest(cfg.file)}"]
     tag = "@bfloat16" if member_dtype(cfg, device) == torch.bfloat16 else ""
     return [m.label + tag for m in cfg.scorers]
+
+
+def file_digest(path: str | Path) -> str:
+    """The first 12 hex digits of a file's sha256."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:12]
 
 
 def combine(

@@ -199,3 +199,17 @@ def test_a_bf16_teacher_scores_in_bf16_and_its_cache_is_kept_apart(make_spec, tm
     f32 = make_spec(objective="kl", teacher={"scorers": members, "reuse": [str(tmp_path / "bf16")]})
     with pytest.raises(InputError, match="teacher.reuse: made by teacher members"):
         train(f32, tmp_path / "f32")
+
+
+def test_a_trec_run_teacher_refuses_query_ids_that_name_two_queries(tmp_path: Path) -> None:
+    from rankscope.config import TrainData
+    from rankscope.data.examples import Group
+    from rankscope.train.teacher import read_teacher_file
+
+    run = tmp_path / "teacher.trec"
+    run.write_text("1 Q0 d1 1 10.0 t\n1 Q0 d2 2 9.0 t\n")
+    one = [Group("1", "what similarity laws", ("p", "n"), (1.0, 0.0), "cranfield")]
+    assert read_teacher_file(str(run), one, TrainData(files=["x"])) == {}  # ids match no text id: none
+    two = [*one, Group("1", "what problems of indexing", ("q", "m"), (1.0, 0.0), "cisi")]
+    with pytest.raises(InputError, match="query id '1' names different queries"):
+        read_teacher_file(str(run), two, TrainData(files=["x"]))  # scored both with one list before

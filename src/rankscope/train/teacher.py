@@ -254,6 +254,17 @@ def read_teacher_file(path: str, groups: Sequence[Group], train_cfg: TrainData) 
     from rankscope.data.readers import read_trec_run
 
     run = read_trec_run(path)
+    texts: dict[str, set[str]] = {}
+    for g in groups:
+        if g.qid in run:
+            texts.setdefault(g.qid, set()).add(g.query)
+    clash = next((q for q, t in texts.items() if len(t) > 1), None)
+    if clash is not None:  # cranfield and cisi both number their queries 1, 2, ...
+        raise InputError(
+            f"query id '{clash}' names different queries in the training data, and a TREC run names queries "
+            "by id only: give the teacher as a jsonl file of query and document texts",
+            path,
+        )
     ids = doc_ids(train_cfg) if train_cfg.datasets else {}
     for g in groups:
         hits = run.get(g.qid, {})

@@ -121,3 +121,12 @@ def test_training_with_the_filter_logs_and_lists_what_it_dropped(
     assert stats["dropped"] == stats["groups_left_out"] == len(dropped) >= 1  # 1 group a query: no refill
     assert {d["query"] for d in dropped} <= {q for q, _, _ in lines[:4]}
     assert "false-negative filter (margin 0): dropped" in log
+
+
+def test_dropped_lists_only_what_no_group_trains_on_any_more() -> None:
+    # "a" is within the margin of P (dropped there) but far below p, so p's group keeps it
+    groups = [g("q1", "pab", (5.0, 0.0, -1.0)), g("q1", "Pcd", (1.0, 0.8, -1.0))]
+    kept = filter_false_negatives([*groups, g("q1", "Pad", (1.0, 0.9, -1.0))], margin=0.5)
+    assert "a" in kept.groups[0].docs and kept.dropped == {"q1": {"c"}}  # "a" was listed too before
+    only = filter_false_negatives([g("q2", "pab", (1.0, 0.9, -1.0)), g("q2", "Pcd", (1.0, -2.0, -1.0))], 0.5)
+    assert only.dropped == {"q2": {"a"}} and all("a" not in x.docs for x in only.groups)

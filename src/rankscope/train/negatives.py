@@ -19,7 +19,8 @@ from rankscope.data.examples import Group
 
 @dataclass
 class FilteredGroups:
-    """Groups after the filter; `dropped` maps query text -> the negative texts dropped for it."""
+    """Groups after the filter; `dropped` maps query text -> the negative texts it no longer trains on
+    (dropped from a group, and a negative in none of the query's groups)."""
 
     groups: list[Group]
     dropped: dict[str, set[str]] = field(default_factory=dict)
@@ -81,6 +82,12 @@ def filter_false_negatives(groups: Sequence[Group], margin: float = 0.0) -> Filt
                 teacher=(g.teacher[0], *[t for _, _, t in keep]),
             )
         )
+    # a passage dropped from one group of a query may stay a negative in another (the bar is the group's
+    # positive): `dropped` lists only what no group of the query trains on as a negative any more
+    for g in out.groups:
+        if g.query in out.dropped:
+            out.dropped[g.query] -= set(g.docs[1:])
+    out.dropped = {q: docs for q, docs in out.dropped.items() if docs}
     return out
 
 

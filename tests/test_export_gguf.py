@@ -121,3 +121,18 @@ def test_llama_cpp_backend_is_refused_without_the_package(monkeypatch: pytest.Mo
     monkeypatch.setattr(llamacpp, "available", lambda: False)
     with pytest.raises(InputError, match="pip install llama-cpp-python"):
         llamacpp.LlamaCppScorer("m.gguf", object())  # type: ignore[arg-type]
+
+
+def test_a_gguf_written_again_at_its_path_is_read_anew(
+    llama_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rankscope.models.loading import resolve_model
+
+    monkeypatch.setenv("RANKSCOPE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "model-f16.gguf"
+    export_model_gguf(llama_dir, out, "f16", scorer="query-likelihood")
+    first = resolve_model(out)
+    data = bytearray(out.read_bytes())
+    data[-2] ^= 0x01  # another weight value in the last tensor: what a re-export of another run writes
+    out.write_bytes(bytes(data))  # the same path and size
+    assert resolve_model(out) != first  # the first model's converted folder was read before

@@ -157,8 +157,12 @@ def resolve_model(name_or_path: str | Path) -> Path:
         return path
     if path.is_file() and path.suffix.lower() == ".gguf":
         resolved = path.resolve()
-        key = f"{resolved}:{resolved.stat().st_size}".encode()
-        target = cache_dir() / f"gguf-{path.stem}-{hashlib.sha1(key).hexdigest()[:10]}"
+        # by content: a re-export to the same path has the same size, and was read as the old model
+        digest = hashlib.sha1(str(resolved).encode())
+        with resolved.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                digest.update(block)
+        target = cache_dir() / f"gguf-{path.stem}-{digest.hexdigest()[:10]}"
         if not _is_model_folder(target):
             _convert_gguf(lambda _workdir: resolved, target)
         return target

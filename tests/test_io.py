@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rankscope.io import DiskFullError, atomic_dir, atomic_file, disk_full
-from rankscope.train.callbacks import read_jsonl
+from rankscope.io import DiskFullError, atomic_dir, atomic_file, disk_full, read_jsonl
 
 
 def test_disk_full_recognises_what_libraries_raise() -> None:

@@ -189,3 +189,18 @@ def write_yaml(path: Path, data: Any) -> None:
     """Atomically (atomic_file): the file at `path` is always a whole one."""
     with atomic_file(path) as tmp:
         tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a jsonl log; a last line cut off by a kill or a full disk (no newline) is dropped."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    text = path.read_text()
+    lines = text.splitlines()
+    if lines and not text.endswith("\n"):
+        try:
+            json.loads(lines[-1])
+        except ValueError:
+            lines.pop()
+    return [json.loads(line) for line in lines if line.strip()]

@@ -317,3 +317,24 @@ def test_a_sweep_with_seeds_names_the_best_configuration_by_its_mean(tmp_path: P
     page = write_report(sweep).read_text()
     assert "Best configuration by mean nDCG@10 over its seeds: B (0.65 +- 0.01, 3 seeds) of 2" in page
     assert "the best single run is A_seed-0 (0.7)" in page  # it read "Best run: A_seed-0"
+
+
+def test_a_killed_runs_torn_lines_and_a_damaged_summary_cost_no_section(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    training_files(run)
+    with (run / "loss.jsonl").open("a") as f:
+        f.write('{"step": 99, "lo')  # the last line of a run killed mid-write
+    (run / "summary.json").write_text('{"steps": 3, "best')  # damaged from outside
+    write_report(run)
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    assert summary["sections"][0] == "trajectory" and "run" in summary["errors"]  # both lost, or a crash
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    rows = [{"name": f"rank-{r}", "rank": r, "nDCG@10": 0.3 + r / 100} for r in (1, 8)]
+    jsonl(sweep / "results.jsonl", rows)
+    with (sweep / "results.jsonl").open("a") as f:
+        f.write('{"name": "rank-32", "nD')
+    (sweep / "results.csv").write_text("name,rank,nDCG@10\nrank-1,1,0.31\nrank-8,8,0.38\n")
+    page = write_report(sweep).read_text()
+    assert page.count("id='sweep'") == 1 and "Best run by nDCG@10: rank-8" in page  # lost, or twice

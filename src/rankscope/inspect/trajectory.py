@@ -3,7 +3,6 @@ of the steepest smoothed loss drop), the first checkpoint over a quality thresho
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,22 +10,20 @@ from typing import Any
 
 import numpy as np
 
+from rankscope.io import read_jsonl
+
 LOSS_FILE = "loss.jsonl"
 METRICS_FILE = "metrics.jsonl"
 _NOT_METRICS = {"step", "dev_loss", "seconds", "pairwise_accuracy", "epoch"}
 
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """JSON lines by step (a step written twice, e.g. by a resumed run, keeps its last row)."""
-    p = Path(path)
-    if not p.is_file():
-        return []
+    """JSON lines by step (a step written twice, e.g. by a resumed run, keeps its last row; a last line cut
+    off by a kill is dropped)."""
     rows: dict[int, dict[str, Any]] = {}
-    for line in p.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            if "step" in row:
-                rows[int(row["step"])] = row
+    for row in read_jsonl(path):  # a last line cut off by a kill is dropped, as training reads it
+        if "step" in row:
+            rows[int(row["step"])] = row
     return [rows[s] for s in sorted(rows)]
 
 

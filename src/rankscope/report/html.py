@@ -242,6 +242,11 @@ def _ablation(path: Path, b: Builder) -> Section:
     return s
 
 
+def _present(run_dir: Path) -> list[str]:
+    """The sweep results files found in or under `run_dir`, in SWEEP_FILES order."""
+    return [n for n in SWEEP_FILES if find(run_dir, n) is not None]
+
+
 def _overview(run_dir: Path) -> Section | None:
     parts = []
     spec = run_dir / "spec.yaml"
@@ -293,7 +298,8 @@ def write_report(
         (PROBES_FILE, _probes),
         (ATTENTION_FILE, _attention),
         (ABLATION_FILE, _ablation),
-        *[(n, sweep_section) for n in SWEEP_FILES],
+        # the sweep's results once: results.csv only where there is no results.jsonl (a copy of it)
+        *[(n, sweep_section) for n in SWEEP_FILES if n == next(iter(_present(run_dir)), None)],
     ]
     for name, fn in loaders:
         path = find(run_dir, name)
@@ -301,7 +307,11 @@ def write_report(
             steps.append((name, lambda fn=fn, path=path: fn(path, b)))
     if (run_dir / SWEEP_FILES[0]).is_file() or (run_dir / RUNS_DIR).is_dir():
         steps.append(("per-query deltas", lambda: per_query_section(run_dir, b, qrels)))
-    overview = _overview(run_dir)
+    try:
+        overview = _overview(run_dir)
+    except Exception as e:  # a damaged summary.json, soup.json or spec.yaml costs the overview only
+        log.warning("report overview failed: %s", e)
+        errors["run"], overview = f"{type(e).__name__}: {e}", None
     for name, make in steps:
         try:
             sec = make()

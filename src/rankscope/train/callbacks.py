@@ -24,7 +24,7 @@ from rankscope.data.types import Qrels
 from rankscope.evaluate.metrics import Run, evaluate
 from rankscope.evaluate.rerank import rerank, rerank_pairwise
 from rankscope.inspect.health import HEALTH_KEY, score_health
-from rankscope.io import atomic_file
+from rankscope.io import atomic_file, read_jsonl
 from rankscope.scorers.decoder import PairwiseScorer
 from rankscope.scorers.trainable import PairwiseReranker
 from rankscope.scorers.trainable import TrainableReranker as Reranker
@@ -39,20 +39,6 @@ DEV_QRELS = "dev_qrels.txt"
 def append_jsonl(path: Path, row: dict[str, Any]) -> None:
     with path.open("a") as f:
         f.write(json.dumps(row) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The rows of a jsonl log; a last line cut off by a kill or a full disk (no newline) is dropped."""
-    if not path.is_file():
-        return []
-    text = path.read_text()
-    lines = text.splitlines()
-    if lines and not text.endswith("\n"):
-        try:
-            json.loads(lines[-1])
-        except ValueError:
-            lines.pop()
-    return [json.loads(line) for line in lines if line.strip()]
 
 
 def truncate_jsonl(path: Path, last_step: int) -> None:

@@ -31,7 +31,7 @@ from rankscope.config import (
 from rankscope.errors import InputError
 from rankscope.fields import STUDENT_WEIGHT, TEMPERATURE
 from rankscope.inspect.health import verdicts
-from rankscope.io import DiskFullError, atomic_file, disk_full, write_json, write_yaml
+from rankscope.io import DiskFullError, atomic_file, disk_full, read_jsonl, write_json, write_yaml
 from rankscope.methods import prepare
 from rankscope.methods.freeze import trains_full_weights
 from rankscope.methods.registry import method_reranker, method_scorer
@@ -45,7 +45,6 @@ from rankscope.train.callbacks import (
     DevEvalCallback,
     LossLogCallback,
     NonFiniteLossCallback,
-    read_jsonl,
     truncate_jsonl,
 )
 from rankscope.train.checksums import last_good_checkpoint

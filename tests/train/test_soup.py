@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file, save_file
 
 from rankscope.errors import InputError
@@ -110,6 +112,17 @@ def test_bad_soups_fail_clearly_and_write_nothing(runs: list[Path], make_spec, t
     train(make_spec(scorer="query-likelihood", objective="ql-nll", method=FULL), other)
     with pytest.raises(InputError, match="'scorer' differs"):
         soup([runs[0], other], out)
+    prompted = tmp_path / "prompted"  # the same run's spec with another system prompt
+    prompted.mkdir()
+    for f in runs[1].iterdir():
+        if f.is_dir():
+            shutil.copytree(f, prompted / f.name)
+        else:
+            (prompted / f.name).write_bytes(f.read_bytes())
+    data = yaml.safe_load((runs[1] / "spec.yaml").read_text())
+    (prompted / "spec.yaml").write_text(yaml.safe_dump({**data, "system_prompt": "You are a pirate."}))
+    with pytest.raises(InputError, match="'system_prompt' differs"):
+        soup([runs[0], prompted], out)  # accepted, and scored with the first's prompt, before
     bad = tmp_path / "bad"  # a damaged ingredient: one tensor of another shape
     bad_adapter = bad / "adapter"
     bad_adapter.mkdir(parents=True)

@@ -36,8 +36,10 @@ from rankscope.trained import HEAD_FILE, INFO_FILE, SOUP_FILE, adapter_folder, r
 
 PLAIN_LORA = ("use_rslora", "use_dora", "rank_pattern", "alpha_pattern")
 """PEFT options whose adapters are not souped by stacking (their scaling is not alpha / r everywhere)."""
-SHARED = ("model", "scorer", "method", "trust_remote_code")
-"""Spec fields every ingredient must share: the same base model, scorer and trained parameters."""
+SHARED = ("model", "scorer", "method", "trust_remote_code", "system_prompt")
+"""Spec fields every ingredient must share: the same base model, scorer, trained parameters and prompt
+(the soup is scored with one prompt; token budgets may differ: it takes the first's, --max-doc-tokens
+another)."""
 
 
 @dataclass(frozen=True)

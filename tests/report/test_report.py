@@ -338,3 +338,12 @@ def test_a_killed_runs_torn_lines_and_a_damaged_summary_cost_no_section(tmp_path
     (sweep / "results.csv").write_text("name,rank,nDCG@10\nrank-1,1,0.31\nrank-8,8,0.38\n")
     page = write_report(sweep).read_text()
     assert page.count("id='sweep'") == 1 and "Best run by nDCG@10: rank-8" in page  # lost, or twice
+
+
+def test_a_dollar_in_a_run_name_is_drawn_as_written(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    jsonl(sweep / "results.jsonl", [{"name": "lr=$x^$", "nDCG@10": 0.3}, {"name": "b", "nDCG@10": 0.4}])
+    write_report(sweep)
+    summary = json.loads((sweep / "report" / "summary.json").read_text())
+    assert "sweep" in summary["sections"] and not summary["errors"]  # a mathtext error dropped it

@@ -19,6 +19,11 @@ DPI = 110
 GROUP_COLOURS = {"early": "#1b9e77", "middle": "#d95f02", "late": "#7570b3"}
 
 
+def plain(text: object) -> str:
+    """`text` shown as written: a `$` would start matplotlib's math mode (and `$x^$` fails to draw)."""
+    return str(text).replace("$", r"\$")
+
+
 def save(fig: Figure, path: str | Path) -> Path:
     """Write `fig` as PNG."""
     fig.savefig(path, dpi=DPI, bbox_inches="tight")

@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from rankscope.evaluate.compare import CompareResult, verdict
+from rankscope.report.figures import plain
 
 POS, NEG, TIE = "#1b9e77", "#d95f02", "#999999"
 
@@ -31,10 +32,10 @@ def delta_strips(result: CompareResult, measure: str, seed: int = 0) -> Figure:
             capsize=3,
         )
     ax.axhline(0, color="black", linewidth=0.8)
-    labels = [f"{c.run}\n{c.wins}/{c.ties}/{c.losses} · {verdict(c)}" for c in comps]
+    labels = [f"{plain(c.run)}\n{c.wins}/{c.ties}/{c.losses} · {verdict(c)}" for c in comps]
     ax.set_xticks(range(len(comps)), labels, rotation=20 if len(comps) > 3 else 0, ha="center", fontsize=8)
     ax.set_xlim(-0.6, len(comps) - 0.3)
-    ax.set_ylabel(f"{measure}: run − {result.names[0]}")
-    ax.set_title(f"Per-query {measure} deltas against {result.names[0]} (◆ mean, 95% CI)", fontsize=10)
+    ax.set_ylabel(f"{measure}: run − {plain(result.names[0])}")
+    ax.set_title(f"Per-query {measure} deltas against {plain(result.names[0])} (◆ mean, 95% CI)", fontsize=10)
     fig.tight_layout()
     return fig

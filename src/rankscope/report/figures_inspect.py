@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from rankscope.inspect.ablation import AblationResult
 from rankscope.inspect.attention import MEASURES, AttentionResult
 from rankscope.inspect.probes import ProbeResult
-from rankscope.report.figures import integer_axes
+from rankscope.report.figures import integer_axes, plain
 
 BASE, TUNED = "#7f7f7f", "#d95f02"
 MEASURE_TITLES = {
@@ -183,7 +183,7 @@ def sweep_figure(rows: Sequence[dict[str, Any]], metric: str, name_key: str) -> 
     ax.bar(range(len(rows)), vals, color="#1b9e77")
     ax.set_xticks(
         range(len(rows)),
-        [str(r.get(name_key, i)) for i, r in enumerate(rows)],
+        [plain(r.get(name_key, i)) for i, r in enumerate(rows)],
         rotation=30,
         ha="right",
         fontsize=8,

@@ -82,7 +82,14 @@ class Reranker:
             require()  # before loading the model
         entry = get_scorer(scorer)
         if Path(str(model)).is_dir() and (Path(str(model)) / EXPORT_INFO).is_file():
-            exported = cls.from_export(model, device, dtype, **budgets, system_prompt=system_prompt)
+            exported = cls.from_export(
+                model,
+                device,
+                dtype,
+                **budgets,
+                system_prompt=system_prompt,
+                trust_remote_code=trust_remote_code,
+            )
             if exported.scorer_name != scorer:
                 msg = f"{model} is an export of a '{exported.scorer_name}' reranker, not '{scorer}'"
                 raise InputError(msg, "--scorer")
@@ -136,9 +143,11 @@ class Reranker:
         max_query_tokens: int | None = None,
         max_doc_tokens: int | None = None,
         system_prompt: str | None = None,
+        trust_remote_code: bool = False,
     ) -> Reranker:
         """A reranker written by `rankscope export` (a merged model folder with rankscope.json): its
-        trained head, token budgets and system prompt, the budgets and prompt replaced where given."""
+        trained head, token budgets and system prompt, the budgets and prompt replaced where given (a model
+        with its own code needs `trust_remote_code`, as its run did)."""
         from rankscope.runtime import pick_device, pick_dtype
         from rankscope.scorers.registry import check_budgets
         from rankscope.trained import load_exported_scorer
@@ -146,7 +155,13 @@ class Reranker:
         check_budgets(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
         dev = pick_device(device)
         sc = load_exported_scorer(
-            folder, dev, pick_dtype(dtype, dev), max_query_tokens, max_doc_tokens, system_prompt
+            folder,
+            dev,
+            pick_dtype(dtype, dev),
+            max_query_tokens,
+            max_doc_tokens,
+            system_prompt,
+            trust_remote_code,
         )
         return cls(sc, str(folder), sc.name)
 

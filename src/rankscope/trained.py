@@ -142,15 +142,17 @@ def load_exported_scorer(
     max_query_tokens: int | None = None,
     max_doc_tokens: int | None = None,
     system_prompt: str | None = None,
+    trust_remote_code: bool = False,
 ) -> Scorer:
     """The scorer of a folder written by `export`, with the export's token budgets and system prompt
-    unless others are given."""
+    unless others are given; a model with its own code loads only with `trust_remote_code`."""
     folder = Path(folder)
     info_path = folder / EXPORT_INFO
     if not info_path.is_file():
         raise InputError(f"not an exported reranker ({EXPORT_INFO} missing)", folder)
     info = json.loads(info_path.read_text())
-    bb = load_backbone(folder, kind=get_scorer(info["scorer"]).kind, dtype=dtype, device=device)
+    kind = get_scorer(info["scorer"]).kind
+    bb = load_backbone(folder, kind=kind, dtype=dtype, device=device, trust_remote_code=trust_remote_code)
     system = info.get("system_prompt", KEEP_DEFAULT_SYSTEM)  # exported before the key: the old prompt
     scorer = build_scorer(
         info["scorer"],

@@ -140,3 +140,23 @@ def test_a_cross_encoder_export_loads_with_its_head_in_bf16_too(
         Reranker.load(str(out), "bi-encoder")
     with pytest.raises(InputError, match="--scorer: scorer 'cross-encoder' scores with a trained head"):
         Reranker.load(str(bert_dir), "cross-encoder")  # a zero-shot model: its head would be random
+
+
+def test_trust_remote_code_reaches_an_exports_loading(make_spec, tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    import rankscope.trained as trained
+    from rankscope.reranker import Reranker
+
+    run = tmp_path / "run"
+    train(make_spec(), run)
+    out = export(run, tmp_path / "merged")
+    assert json.loads((out / "rankscope.json").read_text())["trust_remote_code"] is False
+    seen: list[bool] = []
+    real = trained.load_backbone
+    monkeypatch.setattr(
+        trained, "load_backbone", lambda *a, **k: seen.append(k["trust_remote_code"]) or real(*a, **k)
+    )
+    Reranker.load(out, scorer="yes-no", device="cpu", trust_remote_code=True)  # the flag was dropped
+    Reranker.from_export(out, device="cpu")
+    assert seen == [True, False]

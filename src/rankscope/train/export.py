@@ -55,6 +55,7 @@ def export(
             "checkpoint": str(folder.resolve()),
             "base": spec.model,
             "method": spec.method.name,
+            "trust_remote_code": spec.trust_remote_code,  # loading it back runs the model's code: asked again
         }
         (tmp / EXPORT_INFO).write_text(json.dumps(info, indent=2) + "\n")
         (tmp / "README.md").write_text(model_card(Path(run_dir), spec, merged=True))

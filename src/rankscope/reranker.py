@@ -10,6 +10,7 @@ Reranker.from_run("runs/my-lora")                # a trained run (its best or fi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,12 +65,22 @@ class Reranker:
         `system_prompt` is the system message of chat prompts (yes-no, linear-head, pairwise): None (the
         default) drops the chat template's own default one, "@default" keeps it, "" is an empty one.
         An exported folder (`rankscope export`) loads with its own budgets and system prompt where these
-        are None."""
+        are None, and so does a .gguf file written into one (`--format gguf`) for the scorer it was
+        exported with."""
+        from rankscope.fields import KEEP_DEFAULT_SYSTEM
         from rankscope.models.loading import load_backbone
         from rankscope.runtime import pick_device, pick_dtype
         from rankscope.scorers.registry import build_for_backbone, check_budgets, get_scorer
         from rankscope.trained import EXPORT_INFO
 
+        beside = Path(str(model)).parent / EXPORT_INFO
+        if str(model).endswith(".gguf") and beside.is_file():  # the run's prompt and budgets, as parity used
+            info = json.loads(beside.read_text())
+            if info.get("scorer") == scorer:
+                max_query_tokens = max_query_tokens or info.get("max_query_tokens")
+                max_doc_tokens = max_doc_tokens or info.get("max_doc_tokens")
+                if system_prompt is None:  # exported before the key: the template's default, as then
+                    system_prompt = info.get("system_prompt", KEEP_DEFAULT_SYSTEM)
         budgets = dict(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
         check_budgets(**budgets)  # before loading the model
         if backend not in ("torch", "llama.cpp"):

@@ -15,7 +15,7 @@ from rankscope.train.run import train
 
 def test_export_gguf_from_a_run(make_spec, tmp_path: Path, capsys, invoke) -> None:
     run = tmp_path / "run"
-    train(make_spec(), run)
+    train(make_spec(max_doc_tokens=32), run)
     out = tmp_path / "merged"
     assert invoke("export", str(run), "--out", str(out), "--format", "gguf", "--quant", "q8_0") in (0, None)
     printed = " ".join(capsys.readouterr().out.split())
@@ -26,6 +26,12 @@ def test_export_gguf_from_a_run(make_spec, tmp_path: Path, capsys, invoke) -> No
     # read as the GGUF file alone, not mixed with the merged folder's tokenizer beside it: same prompt tokens
     assert parity["same_tokens"] == 1.0
 
+    # scored as a file, it reads the run's prompt and budgets from rankscope.json beside it, as parity did
+    from rankscope.reranker import Reranker
+
+    info = json.loads((out / "rankscope.json").read_text())
+    gguf = Reranker.load(out / "model-q8_0.gguf", scorer="yes-no", device="cpu").scorer
+    assert gguf.template.max_tokens["doc"] == info["max_doc_tokens"] == 32  # the default 192 before
     assert invoke("export", str(run), "--out", str(tmp_path / "x"), "--format", "onnx") == 2
     assert "unknown format 'onnx'" in capsys.readouterr().err and not (tmp_path / "x").exists()
 

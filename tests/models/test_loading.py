@@ -105,3 +105,19 @@ def test_a_missing_model_path_or_an_invalid_id_is_named(tmp_path) -> None:
             resolve_model(missing)
     with pytest.raises(InputError, match="unknown model 'org/na me'"):
         resolve_model("org/na me")  # not a valid Hub id: huggingface_hub's own error before
+
+
+def test_a_causal_lm_with_its_own_code_is_not_taken_for_an_encoder() -> None:
+    from transformers import PretrainedConfig
+
+    from rankscope.models.loading import _is_encoder_config
+
+    custom = PretrainedConfig(auto_map={"AutoModelForCausalLM": "mdl.MyLlama"})
+    custom.model_type = "myllama"  # a type transformers does not know
+    assert not _is_encoder_config(custom)  # "is an encoder (myllama), not a causal LM" before
+    named = PretrainedConfig(architectures=["MyLlamaForCausalLM"])
+    named.model_type = "myllama"
+    assert not _is_encoder_config(named)
+    other = PretrainedConfig(auto_map={"AutoModel": "mdl.MyBert"})
+    other.model_type = "mybert"
+    assert _is_encoder_config(other)

@@ -262,7 +262,12 @@ def _is_encoder_config(config: Any) -> bool:
     model_type = getattr(config, "model_type", None)
     if model_type in ENCODER_TYPES:
         return True
-    return model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return False
+    # a model with its own code (a type transformers does not know): a causal LM if it says so
+    causal = "AutoModelForCausalLM" in (getattr(config, "auto_map", None) or {})
+    causal |= any(a.endswith("ForCausalLM") for a in getattr(config, "architectures", None) or [])
+    return not causal
 
 
 def load_backbone(

@@ -23,6 +23,7 @@ from rankscope.inspect.gradnorms import GRADNORMS_FILE, load_gradnorms
 from rankscope.inspect.health import HEALTH_KEY, verdicts
 from rankscope.inspect.probes import PROBES_FILE, load_probes
 from rankscope.inspect.trajectory import LOSS_FILE, METRICS_FILE, read_rows, trajectory
+from rankscope.io import atomic_file
 from rankscope.report import figures as F
 from rankscope.report import figures_inspect as FI
 from rankscope.report import findings as S
@@ -331,7 +332,8 @@ def write_report(
         )
     page = render(run_dir, ([overview] if overview else []) + sections, errors)
     report = out / REPORT_FILE
-    report.write_text(page)
+    with atomic_file(report) as tmp:  # a kill leaves the old page or the new one
+        tmp.write_text(page)
     summary = {
         "run_dir": str(run_dir.resolve()),
         "sections": [s.key for s in sections],
@@ -340,7 +342,8 @@ def write_report(
         "figures": b.pngs,
         "errors": errors,
     }
-    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+    with atomic_file(out / SUMMARY_FILE) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
     return report
 
 

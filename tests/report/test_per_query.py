@@ -122,3 +122,11 @@ def test_the_baseline_is_the_grids_first_point_whatever_finished_first(tmp_path:
     (sweep / "sweep.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
     d = sweep_per_query(sweep, n_boot=100)
     assert d is not None and d.result.names == ["rank-1", "rank-8", "rank-32"]  # was rank-8 first
+
+
+def test_one_runs_damaged_file_leaves_only_that_run_out(tmp_path: Path) -> None:
+    sweep, _, _ = sweep_folder(tmp_path)
+    (sweep / "runs" / "rank-32" / PER_QUERY_FILE).write_text("{not json")  # cut off from outside
+    d = sweep_per_query(sweep, n_boot=100)
+    assert d is not None and d.result.names == ["rank-1", "rank-8"]  # the whole comparison was lost before
+    assert d.missing == ["rank-32", "rank-64"]

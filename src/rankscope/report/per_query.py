@@ -170,7 +170,11 @@ def sweep_per_query(
     sources: dict[str, str] = {}
     missing: list[str] = []
     for n in names:
-        got = run_per_query(folders[n], qrels, measures, sweep_dir)
+        try:
+            got = run_per_query(folders[n], qrels, measures, sweep_dir)
+        except (OSError, ValueError, KeyError, TypeError, InputError) as e:  # one run's damaged file
+            log.warning("per-query values of %s left out: %s", n, e)
+            got = None
         if got is None:
             missing.append(n)
             continue

@@ -347,3 +347,17 @@ def test_a_dollar_in_a_run_name_is_drawn_as_written(tmp_path: Path) -> None:
     write_report(sweep)
     summary = json.loads((sweep / "report" / "summary.json").read_text())
     assert "sweep" in summary["sections"] and not summary["errors"]  # a mathtext error dropped it
+
+
+def test_a_diverged_runs_gradient_norms_are_read_on_their_finite_steps(tmp_path: Path) -> None:
+    hist = gradnorms()
+    hist.norms[10, 2, 0], hist.norms[11, 0, 1] = np.nan, np.inf  # the steps a loss went non-finite
+    text = " ".join(gradnorm_findings(hist).sentences)
+    assert "not finite at 2 of 60 logged steps (first at step 11)" in text
+    assert "nan%" not in text and f"Gradient mass peaks in layers {LAYERS - 3}-{LAYERS - 1}" in text
+    run = tmp_path / "run"
+    run.mkdir()
+    save_gradnorms(hist, run / "gradnorms.npz")
+    write_report(run)
+    summary = json.loads((run / "report" / "summary.json").read_text())
+    assert summary["sections"] == ["gradnorms"] and not summary["errors"]  # LogNorm dropped it on inf

@@ -18,6 +18,7 @@ per tensor; `flush_every=1` gives exactly one per step).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -189,6 +190,14 @@ class GradNormHistory:
     @property
     def n_layers(self) -> int:
         return int(self.norms.shape[1])
+
+    def finite(self) -> tuple[GradNormHistory, np.ndarray]:
+        """The history without its steps whose norms are not finite (a diverged step), and those steps."""
+        ok = np.isfinite(self.norms).all(axis=(1, 2)) & np.isfinite(self.extra).all(axis=1)
+        if ok.all():
+            return self, self.steps[:0]
+        kept = dataclasses.replace(self, steps=self.steps[ok], norms=self.norms[ok], extra=self.extra[ok])
+        return kept, self.steps[~ok]
 
     @property
     def layer_norms(self) -> np.ndarray:

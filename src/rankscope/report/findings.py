@@ -44,6 +44,15 @@ def gradnorm_findings(hist: GradNormHistory) -> Findings:
     f = Findings()
     if len(hist.steps) == 0:
         return f
+    hist, bad = hist.finite()
+    if len(bad):  # a diverged step: its nan or inf would make every share below nan or arbitrary
+        f.sentences.append(
+            f"Gradient norms are not finite at {len(bad)} of {len(hist.steps) + len(bad)} logged steps "
+            f"(first at step {int(bad[0])}): the shares below count the finite steps only."
+        )
+        f.numbers["non_finite_steps"] = [int(x) for x in bad]
+        if len(hist.steps) == 0:
+            return f
     if hist.extra_names:
         # squared norms add up (the global norm's square), whatever the grouping; summed norms do not
         outside = float((hist.extra.astype(np.float64) ** 2).sum())

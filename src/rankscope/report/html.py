@@ -108,6 +108,7 @@ def _gradnorms(path: Path, b: Builder) -> Section:
     s = Section("gradnorms", "Gradient norms")
     f = S.gradnorm_findings(hist)
     s.findings, s.numbers = f.sentences, f.numbers
+    hist = hist.finite()[0]  # the figure's log colour scale cannot place nan or inf
     if len(hist.steps) and hist.n_layers and hist.trained.any():
         b.figure(
             s,

@@ -361,3 +361,13 @@ def test_a_diverged_runs_gradient_norms_are_read_on_their_finite_steps(tmp_path:
     write_report(run)
     summary = json.loads((run / "report" / "summary.json").read_text())
     assert summary["sections"] == ["gradnorms"] and not summary["errors"]  # LogNorm dropped it on inf
+
+
+def test_a_diverged_sweep_point_is_never_the_best(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "results.jsonl").write_text(
+        '{"name": "diverged", "nDCG@10": NaN}\n{"name": "a", "nDCG@10": 0.3}\n{"name": "b", "nDCG@10": 0.4}\n'
+    )
+    page = write_report(sweep).read_text()
+    assert "Best run by nDCG@10: b (0.4) of 3" in page  # "diverged (nan)" before

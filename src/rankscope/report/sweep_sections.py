@@ -50,7 +50,14 @@ def sweep_section(path: Path, b: Builder) -> Section | None:
     metric = next((k for k in ("nDCG@10", *numeric) if k in numeric), None)
     s = Section("sweep", "Sweep results")
     if metric:
-        vals = [(r[metric], str(r.get(name_key))) for r in rows if isinstance(r.get(metric), int | float)]
+        vals = [
+            (r[metric], str(r.get(name_key)))
+            for r in rows
+            if isinstance(r.get(metric), int | float) and math.isfinite(r[metric])  # a diverged run's nan
+        ]
+        if not vals:
+            s.parts.append(table(keys, [[r.get(k) for k in keys] for r in rows]))
+            return s
         best = max(vals)
         s.numbers = {"metric": metric, "best": best[1], "best_value": best[0]}
         configs = _config_means(rows, metric)
@@ -74,7 +81,7 @@ def _config_means(rows: list[dict[str, Any]], metric: str) -> list[tuple[str, fl
     groups: dict[str, list[float]] = {}
     for r in rows:
         v = r.get(metric)
-        if "config" in r and isinstance(v, int | float) and not isinstance(v, bool):
+        if "config" in r and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
             groups.setdefault(str(r["config"]), []).append(float(v))
     out = []
     for name, vs in groups.items():

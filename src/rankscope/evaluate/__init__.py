@@ -24,8 +24,7 @@ def evaluate_run(
     from rankscope.evaluate.metrics import evaluate
 
     judged = load_qrels(qrels)
-    names = [measures] if isinstance(measures, str) else list(measures) if measures else None  # one name
-    return evaluate(judged_run(run, judged), judged, names)
+    return evaluate(judged_run(run, judged), judged, measures)
 
 
 def _evaluate() -> Callable[..., Any]:

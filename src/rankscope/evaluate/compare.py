@@ -29,7 +29,7 @@ from scipy import stats
 from rankscope.data.readers import read_candidates, read_qrels, read_trec_run
 from rankscope.data.types import Qrels
 from rankscope.errors import InputError
-from rankscope.evaluate.metrics import Run, default_measures, parse_measures, per_query
+from rankscope.evaluate.metrics import Run, default_measures, measure_names, parse_measures, per_query
 
 RunLike = Mapping[str, Mapping[str, float]] | str | Path
 RunGroup = RunLike | Sequence[RunLike]
@@ -292,7 +292,7 @@ def compare_values(
 def compare(
     runs: Sequence[RunGroup],
     qrels: QrelsLike,
-    measures: Sequence[str] | None = None,
+    measures: Sequence[str] | str | None = None,
     names: Sequence[str] | None = None,
     n_boot: int = 10000,
     seed: int = 0,
@@ -305,9 +305,7 @@ def compare(
     judged = load_qrels(qrels)
     if not judged:
         raise InputError("the qrels judge no query", "--qrels")
-    if isinstance(measures, str):  # one measure name, as `evaluate` takes it ("RR@10", not its letters)
-        measures = [measures]
-    ms = list(measures) if measures else default_measures(judged)
+    ms = measure_names(measures) or default_measures(judged)
     ms = [str(p) for p in parse_measures(ms)]
     labels = run_names(runs, names)
     tables = [

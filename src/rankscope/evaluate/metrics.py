@@ -25,6 +25,13 @@ def default_measures(qrels: Qrels) -> list[str]:
     return ["nDCG@10", "RR(rel=2)@10" if graded else "RR@10", "R@100"]
 
 
+def measure_names(measures: Iterable[str] | str | None) -> list[str] | None:
+    """Measure names as a list: one name may be given alone ("RR@10", not its letters); None stays None."""
+    if measures is None:
+        return None
+    return [measures] if isinstance(measures, str) else list(measures)
+
+
 def parse_measures(names: Iterable[str]) -> list[Measure]:
     out = []
     for n in names:
@@ -57,7 +64,7 @@ def per_query(run: Run, qrels: Qrels, measures: list[str]) -> dict[str, dict[str
 def evaluate(
     run: Run,
     qrels: Qrels,
-    measures: list[str] | None = None,
+    measures: Iterable[str] | str | None = None,
     *,
     queries: Iterable[str] | None = None,
     qrels_source: str | Path = "qrels",
@@ -68,6 +75,5 @@ def evaluate(
     judged query of the set that is missing from the run still scores 0."""
     if queries is not None:
         qrels = subset_qrels(qrels, queries, qrels_source)
-    measures = measures or default_measures(qrels)
-    table = per_query(run, qrels, measures)
+    table = per_query(run, qrels, measure_names(measures) or default_measures(qrels))
     return {m: (sum(v.values()) / len(v) if v else 0.0) for m, v in table.items()}

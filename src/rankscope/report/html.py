@@ -244,11 +244,6 @@ def _ablation(path: Path, b: Builder) -> Section:
     return s
 
 
-def _present(run_dir: Path) -> list[str]:
-    """The sweep results files found in or under `run_dir`, in SWEEP_FILES order."""
-    return [n for n in SWEEP_FILES if find(run_dir, n) is not None]
-
-
 def _overview(run_dir: Path) -> Section | None:
     parts = []
     spec = run_dir / "spec.yaml"
@@ -294,14 +289,15 @@ def write_report(
         ("trajectory", lambda: _trajectory(run_dir, b)),
         ("health", lambda: _health(run_dir, b)),
     ]
+    # the sweep's results once: results.csv only where there is no results.jsonl (a copy of it)
+    sweep_file = next((n for n in SWEEP_FILES if find(run_dir, n) is not None), None)
     loaders: list[tuple[str, Callable[[Path, Builder], Section | None]]] = [
         (GRADNORMS_FILE, _gradnorms),
         (DELTAS_FILE, _deltas),
         (PROBES_FILE, _probes),
         (ATTENTION_FILE, _attention),
         (ABLATION_FILE, _ablation),
-        # the sweep's results once: results.csv only where there is no results.jsonl (a copy of it)
-        *[(n, sweep_section) for n in SWEEP_FILES if n == next(iter(_present(run_dir)), None)],
+        *([(sweep_file, sweep_section)] if sweep_file else []),
     ]
     for name, fn in loaders:
         path = find(run_dir, name)

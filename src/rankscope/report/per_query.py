@@ -70,20 +70,12 @@ def read_per_query(path: str | Path) -> PerQueryTable:
 
 
 def _results(sweep_dir: Path) -> list[dict[str, Any]]:
-    path = sweep_dir / RESULTS_FILE
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line) if line.strip() else None
-        except json.JSONDecodeError:  # a line cut by a kill mid-write
-            continue
-        if isinstance(row, dict) and "name" in row:
-            rows.append(row)
-    from rankscope.sweep import in_grid_order
+    """The sweep's result rows that name a run, in grid order (the baseline is the grid's first point, not
+    the first to finish)."""
+    from rankscope.sweep import in_grid_order, read_results
 
-    return in_grid_order(rows, sweep_dir)  # the baseline is the grid's first point, not the first to finish
+    rows = [r for r in read_results(sweep_dir) if isinstance(r, dict) and "name" in r]
+    return in_grid_order(rows, sweep_dir)
 
 
 def _qrels_for(run_dir: Path, sweep_dir: Path | None, qrels: QrelsLike | None) -> QrelsLike | None:

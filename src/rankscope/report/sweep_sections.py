@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from rankscope.evaluate.power import power_table
 from rankscope.report import figures_inspect as FI
 from rankscope.report.figures_compare import delta_strips
 from rankscope.report.page import Builder, Section, table
-from rankscope.report.per_query import DEV_RUN_FILE, PER_QUERY_FILE, RESULTS_FILE, sweep_per_query
+from rankscope.report.per_query import DEV_RUN_FILE, PER_QUERY_FILE, sweep_per_query
 
 
 def read_sweep(path: Path) -> list[dict[str, Any]]:
@@ -29,9 +28,7 @@ def read_sweep(path: Path) -> list[dict[str, Any]]:
         return rows
     from rankscope.sweep import read_results
 
-    if path.name == RESULTS_FILE:
-        return read_results(path.parent)  # a line cut by a kill or a full disk is skipped, as the sweep does
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_results(path.parent)  # results.jsonl: a line cut by a kill or a full disk is skipped
 
 
 def sweep_section(path: Path, b: Builder) -> Section | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import glob
+import hashlib
 import json
 import os
 import re
@@ -204,3 +205,12 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         except ValueError:
             lines.pop()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def file_digest(path: str | Path, size: int = 12) -> str:
+    """The first `size` hex digits of a file's sha256, read in blocks (a GGUF model, a teacher file)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()[:size]

@@ -60,7 +60,8 @@ def test_distillation_trains_from_a_teacher_file(
     assert len(losses) == 3 and max(losses) - min(losses) > 1e-6
     assert res.metrics[-1]["dev_loss"] is not None
     assert "distillation: scores spread" in (tmp_path / "run" / "train.log").read_text()
-    from rankscope.train.teacher import file_digest, members_of
+    from rankscope.io import file_digest
+    from rankscope.train.teacher import members_of
 
     label = f"file:teacher.jsonl#{file_digest(tmp_path / 'teacher.jsonl')}"
     cache = read_cache(tmp_path / "run" / "teacher_scores.jsonl", [label])

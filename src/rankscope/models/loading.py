@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import importlib.util
 import os
 import shutil
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from rankscope.errors import InputError
+from rankscope.io import file_digest
 
 BackboneKind = Literal["causal", "encoder", "auto"]
 ENCODER_TYPES = frozenset(
@@ -158,11 +158,7 @@ def resolve_model(name_or_path: str | Path) -> Path:
     if path.is_file() and path.suffix.lower() == ".gguf":
         resolved = path.resolve()
         # by content: a re-export to the same path has the same size, and was read as the old model
-        digest = hashlib.sha1(str(resolved).encode())
-        with resolved.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                digest.update(block)
-        target = cache_dir() / f"gguf-{path.stem}-{digest.hexdigest()[:10]}"
+        target = cache_dir() / f"gguf-{path.stem}-{file_digest(resolved, 10)}"
         if not _is_model_folder(target):
             _convert_gguf(lambda _workdir: resolved, target)
         return target

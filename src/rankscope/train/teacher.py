@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import hashlib
 import json
 import logging
 import math
@@ -27,6 +26,7 @@ import torch
 from rankscope.config import ExperimentSpec, TeacherConfig, TeacherMember, TrainData
 from rankscope.data.examples import Group, hit_text, text_id
 from rankscope.errors import InputError
+from rankscope.io import file_digest
 from rankscope.scorers.base import Pair, Scorer
 
 log = logging.getLogger("rankscope.train")
@@ -97,15 +97,6 @@ def members_of(cfg: TeacherConfig, device: str = "cpu") -> list[str]:
         return [f"file:{Path(cfg.file).name}#{file_digest(cfg.file)}"]
     tag = "@bfloat16" if member_dtype(cfg, device) == torch.bfloat16 else ""
     return [m.label + tag for m in cfg.scorers]
-
-
-def file_digest(path: str | Path) -> str:
-    """The first 12 hex digits of a file's sha256."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:12]
 
 
 def combine(

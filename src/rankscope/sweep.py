@@ -141,7 +141,12 @@ def planned_names(grid: dict[str, list[Any]], seeds: list[int] | None = None) ->
     """The names of a grid's points in grid order (each configuration once per seed), as `load_sweep`
     names them."""
     configs = point_names(grid, list(itertools.product(*grid.values())))
-    return [c if s is None else f"{c}_seed-{s}" for c in configs for s in (seeds or [None])]
+    return [seeded_name(c, s) for c in configs for s in (seeds or [None])]
+
+
+def seeded_name(config: str, seed: int | None) -> str:
+    """A point's name: its configuration's, and `_seed-N` when the sweep has seeds."""
+    return config if seed is None else f"{config}_seed-{seed}"
 
 
 def grid_order(out: Path) -> list[str] | None:
@@ -211,11 +216,11 @@ def load_sweep(path: str | Path) -> Sweep:
             d = copy.deepcopy(base)
             for k, v in values.items():
                 _set(d, k, v, source)
-            name = config
+            name = seeded_name(config, seed)
             if seed is not None:
                 _set(d, "train.seed", seed, source)
                 _set(d, "optim.seed", seed, source)
-                name, values = f"{config}_seed-{seed}", {**values, "seed": seed}
+                values = {**values, "seed": seed}
             try:
                 spec = spec_from_dict(d, source, source.resolve().parent)
             except InputError as e:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from rankscope.config import ExperimentSpec
+from rankscope.methods.registry import PEFT_CONFIG
 
 EVALS_DIR = "evals"
 """RUN/evals/NAME.json: evaluation-set metrics of the run, written by `rankscope rerank --run`."""
@@ -134,7 +135,7 @@ def write_card(
     folder = folder or run_dir / "adapter"
     target = folder / "README.md"
     with atomic_file(target) as tmp:
-        tmp.write_text(model_card(run_dir, spec, command, peft=(folder / "adapter_config.json").is_file()))
+        tmp.write_text(model_card(run_dir, spec, command, peft=(folder / PEFT_CONFIG).is_file()))
     return target
 
 

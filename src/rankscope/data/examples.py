@@ -122,15 +122,15 @@ def candidate_groups(
         texts = {h.doc_id: hit_text(h, corpus) for h in hits}
         # one passage can sit under several ids (dl21 has 595 such texts, some judged apart): a copy of a
         # text judged relevant counts with that grade, so it is never a negative below it
+        judged_text = {d: _text_of(d, texts, corpus) for d in judged}
         text_grade: dict[str, int] = {}
         for d, r in judged.items():
-            if text := _text_of(d, texts, corpus):
+            if text := judged_text[d]:
                 text_grade[text] = max(r, text_grade.get(text, r))
         pos = []
         for d, r in sorted(judged.items(), key=lambda kv: (-kv[1], kv[0])):
-            text = _text_of(d, texts, corpus)
-            if r >= min_relevance and text:
-                pos.append((text, float(r)))
+            if r >= min_relevance and judged_text[d]:
+                pos.append((judged_text[d], float(r)))
         if not pos:
             continue
         rng = _rng(seed, source, qid)

@@ -136,13 +136,10 @@ def fuse_cmd(
 ) -> None:
     """Choose the fusion weight of reranker and first-stage scores on a dev set (--qrels), and record the
     choice; or, with --weight, fuse two existing runs (e.g. on a test set) into a TREC run file."""
-    from rankscope.evaluate.fusion import choose_weight
+    from rankscope.evaluate.fusion import check_settings, choose_weight
     from rankscope.io import atomic_file
 
-    if method not in ("interpolate", "rrf"):
-        raise InputError(f"unknown fusion '{method}': expected interpolate or rrf", "--method")
-    if norm not in ("minmax", "zscore"):
-        raise InputError(f"unknown normalisation '{norm}': expected minmax or zscore", "--norm")
+    check_settings(method, norm, "--method", "--norm")
     _check_out(out, overwrite, [reranked, first_stage, qrels])
     if weight is not None:
         _apply_fusion(reranked, first_stage, weight, out, method, norm)

@@ -149,10 +149,9 @@ def rerank(
         )
     if backend != "torch" and (run is not None or stream):
         raise InputError("--backend llama.cpp scores a .gguf --model, without --run or --stream", "--backend")
-    if fuse not in (None, "interpolate", "rrf"):
-        raise InputError(f"unknown fusion '{fuse}': expected interpolate or rrf", "--fuse")
-    if fuse_norm not in ("minmax", "zscore"):
-        raise InputError(f"unknown normalisation '{fuse_norm}': expected minmax or zscore", "--fuse-norm")
+    from rankscope.evaluate.fusion import check_settings
+
+    check_settings(fuse, fuse_norm, "--fuse", "--fuse-norm")
     if measures:
         from rankscope.evaluate.metrics import parse_measures
 

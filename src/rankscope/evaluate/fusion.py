@@ -38,7 +38,7 @@ def normalise(scores: Mapping[str, float], norm: Norm = "minmax") -> dict[str, f
         sd = v.std()
         out = (v - v.mean()) / sd if sd > 0 else np.zeros_like(v)
     else:
-        raise InputError(f"unknown normalisation '{norm}': expected minmax or zscore", "norm")
+        check_settings(None, norm)
     return dict(zip(scores, out.tolist(), strict=True))
 
 
@@ -47,11 +47,20 @@ def ranks(scores: Mapping[str, float]) -> dict[str, int]:
     return {d: i for i, (d, _) in enumerate(trec_order(scores), 1)}
 
 
+def check_settings(
+    method: str | None, norm: str | None, method_option: str = "--fuse", norm_option: str = "norm"
+) -> None:
+    """Refuse an unknown fusion method or normalisation (None: not given), naming the option."""
+    if method is not None and method not in ("interpolate", "rrf"):
+        raise InputError(f"unknown fusion method '{method}': expected interpolate or rrf", method_option)
+    if norm is not None and norm not in ("minmax", "zscore"):
+        raise InputError(f"unknown normalisation '{norm}': expected minmax or zscore", norm_option)
+
+
 def _check(weight: float, method: str) -> None:
     if not 0.0 <= weight <= 1.0:
         raise InputError(f"fusion weight must be in [0, 1], got {weight}", "weight")
-    if method not in ("interpolate", "rrf"):
-        raise InputError(f"unknown fusion method '{method}': expected interpolate or rrf", "--fuse")
+    check_settings(method, None)
 
 
 def fuse(

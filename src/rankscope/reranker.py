@@ -67,20 +67,17 @@ class Reranker:
         An exported folder (`rankscope export`) loads with its own budgets and system prompt where these
         are None, and so does a .gguf file written into one (`--format gguf`) for the scorer it was
         exported with."""
-        from rankscope.fields import KEEP_DEFAULT_SYSTEM
         from rankscope.models.loading import load_backbone
         from rankscope.runtime import pick_device, pick_dtype
         from rankscope.scorers.registry import build_for_backbone, check_budgets, get_scorer
-        from rankscope.trained import EXPORT_INFO
+        from rankscope.trained import EXPORT_INFO, export_settings
 
         beside = Path(str(model)).parent / EXPORT_INFO
         if str(model).endswith(".gguf") and beside.is_file():  # the run's prompt and budgets, as parity used
             info = json.loads(beside.read_text())
             if info.get("scorer") == scorer:
-                max_query_tokens = max_query_tokens or info.get("max_query_tokens")
-                max_doc_tokens = max_doc_tokens or info.get("max_doc_tokens")
-                if system_prompt is None:  # exported before the key: the template's default, as then
-                    system_prompt = info.get("system_prompt", KEEP_DEFAULT_SYSTEM)
+                settings = export_settings(info, max_query_tokens, max_doc_tokens, system_prompt)
+                max_query_tokens, max_doc_tokens, system_prompt = settings
         budgets = dict(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
         check_budgets(**budgets)  # before loading the model
         if backend not in ("torch", "llama.cpp"):

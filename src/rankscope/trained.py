@@ -153,15 +153,20 @@ def load_exported_scorer(
     info = json.loads(info_path.read_text())
     kind = get_scorer(info["scorer"]).kind
     bb = load_backbone(folder, kind=kind, dtype=dtype, device=device, trust_remote_code=trust_remote_code)
-    system = info.get("system_prompt", KEEP_DEFAULT_SYSTEM)  # exported before the key: the old prompt
-    scorer = build_scorer(
-        info["scorer"],
-        bb.model,
-        bb.tokenizer,
-        None,
-        max_query_tokens or info["max_query_tokens"],
-        max_doc_tokens or info["max_doc_tokens"],
-        system if system_prompt is None else system_prompt,
-    )
+    settings = export_settings(info, max_query_tokens, max_doc_tokens, system_prompt)
+    scorer = build_scorer(info["scorer"], bb.model, bb.tokenizer, None, *settings)
     load_head(scorer, folder)
     return scorer
+
+
+def export_settings(
+    info: dict, max_query_tokens: int | None, max_doc_tokens: int | None, system_prompt: str | None
+) -> tuple[int | None, int | None, str | None]:
+    """The query and document budgets and the system prompt to score an export with (its rankscope.json
+    as `info`): those given, else the export's own; one exported before the system_prompt key was trained
+    with the template's default prompt, so it keeps it."""
+    return (
+        max_query_tokens or info.get("max_query_tokens"),
+        max_doc_tokens or info.get("max_doc_tokens"),
+        info.get("system_prompt", KEEP_DEFAULT_SYSTEM) if system_prompt is None else system_prompt,
+    )

@@ -260,6 +260,39 @@ def test_probe_wording_follows_the_curve() -> None:
     assert "from probe layer 3 on" in probe_findings(rising).sentences[0]
 
 
+def test_an_undefined_probe_auc_is_said_not_named_best() -> None:
+    from rankscope.report.findings import probe_findings
+
+    def curve(auc: list[float]) -> ProbeCurve:
+        return ProbeCurve(auc, [0.01] * len(auc), auc, [0.01] * len(auc))
+
+    nan = float("nan")
+    diverged = ProbeResult("pointwise", [0, 1], 5, curve([0.5, 0.8, 0.9]), curve([0.6, nan, nan]))
+    sentences = probe_findings(diverged).sentences
+    text = " ".join(sentences)
+    assert "best AUC nan" not in text and "nan" not in text.replace("non-finite", "")
+    assert "best AUC 0.60 at probe layer 0" in sentences[1]  # the nan layers were "best" and "readable"
+    assert "undefined (non-finite) at probe layers 1, 2" in sentences[1]
+    assert "at no layer" in sentences[1]
+    assert "raises probe AUC most at probe layer 0 (+0.10" in text
+    dead = ProbeResult("pointwise", [0, 1], 5, None, curve([nan, nan]), grouped=True)
+    assert probe_findings(dead).sentences == [
+        "In the fine-tuned model, the probe AUC is undefined at every layer (non-finite)."
+    ]
+
+
+def test_non_finite_attention_mass_is_said_and_left_out() -> None:
+    from rankscope.inspect.attention import MEASURES, AttentionResult
+    from rankscope.report.findings import attention_findings
+
+    before = {m: np.zeros((1, 2)) for m in MEASURES} | {"doc_to_query": np.array([[0.2, 0.4]])}
+    after = {m: np.zeros((1, 2)) for m in MEASURES} | {"doc_to_query": np.array([[0.3, np.nan]])}
+    text = " ".join(attention_findings(AttentionResult(before, after, 3)).sentences)
+    assert "from 0.300 to 0.300" in text and "1 non-finite" in text  # "to nan" and a nan "largest change"
+    assert "layer 0 head 0 (+0.100)" in text
+    assert "nan" not in text.replace("non-finite", "")
+
+
 def test_a_drop_sweep_names_the_window_whose_loss_costs_most() -> None:
     from rankscope.report.findings import ablation_findings
 

@@ -80,7 +80,11 @@ def pca_figure(probes: ProbeResult) -> Figure:
 def active_measures(att: AttentionResult) -> list[str]:
     """Measures that are not 0 everywhere (a causal prompt makes one direction impossible)."""
     views = [att.before] + ([att.after] if att.after else [])
-    return [m for m in MEASURES if any(np.abs(v[m]).max() > 1e-9 for v in views)]
+
+    def used(a: np.ndarray) -> bool:  # a non-finite value (a diverged model) is said, not hidden
+        return bool((~np.isfinite(a)).any() or np.nanmax(np.abs(a), initial=0.0) > 1e-9)
+
+    return [m for m in MEASURES if any(used(v[m]) for v in views)]
 
 
 def attention_figure(att: AttentionResult) -> Figure:

@@ -140,7 +140,7 @@ def _first_readable(curve: ProbeCurve) -> int | None:
     """The first layer from which the AUC stays >= READABLE_AUC up to the last layer (None if none)."""
     first = None
     for i, v in enumerate(curve.auc):
-        if v < READABLE_AUC:
+        if not v >= READABLE_AUC:  # nan (undefined) is not readable
             first = None
         elif first is None:
             first = i
@@ -153,19 +153,28 @@ def probe_findings(probes: ProbeResult) -> Findings:
     for name, curve in (("base model", probes.base), ("fine-tuned model", probes.tuned)):
         if curve is None:
             continue
-        best = int(np.argmax(curve.auc))
+        auc = np.asarray(curve.auc, dtype=float)
+        undefined = [i for i, v in enumerate(auc) if not np.isfinite(v)]
+        if len(undefined) == len(auc):  # e.g. a diverged model's non-finite hidden states
+            f.sentences.append(f"In the {name}, the probe AUC is undefined at every layer (non-finite).")
+            f.numbers[name.split()[0]] = {"best_layer": None, "best_auc": None, "first_readable": None}
+            continue
+        best = int(np.nanargmax(np.where(np.isfinite(auc), auc, np.nan)))
         first = _first_readable(curve)
         above = [i for i, v in enumerate(curve.auc) if v >= READABLE_AUC]
         if first is not None:
             where = f"from probe layer {first} on (AUC >= {READABLE_AUC} at every layer after it)"
         elif above:
-            where = f"at probe layers {', '.join(map(str, above))} only (AUC >= {READABLE_AUC}; not after)"
+            where = f"at probe layers {_layers(above)} only (AUC >= {READABLE_AUC}; not after)"
         else:
             where = f"at no layer (AUC stays below {READABLE_AUC})"
+        nan_note = ""
+        if undefined:
+            nan_note = f"; the AUC is undefined (non-finite) at probe layers {_layers(undefined)}"
         f.sentences.append(
             f"In the {name}, {what} is linearly readable {where}; "
             f"best AUC {curve.auc[best]:.2f} at probe layer {best} (probe layer k is block k-1's output, "
-            "0 the embeddings)."
+            f"0 the embeddings){nan_note}."
         )
         f.numbers[name.split()[0]] = {
             "best_layer": best,
@@ -173,13 +182,23 @@ def probe_findings(probes: ProbeResult) -> Findings:
             "first_readable": first,
         }
     if probes.base and probes.tuned:
-        gain = np.array(probes.tuned.auc) - np.array(probes.base.auc)
-        k = int(np.argmax(gain))
+        gain = np.array(probes.tuned.auc, dtype=float) - np.array(probes.base.auc, dtype=float)
+        if not np.isfinite(gain).any():
+            return _ungrouped_note(f, probes)
+        k = int(np.nanargmax(np.where(np.isfinite(gain), gain, np.nan)))
         spread = max(probes.base.auc_std[k], probes.tuned.auc_std[k])
         within = f", within the folds' spread (+-{spread:.2f})" if abs(gain[k]) <= spread else ""
         verb = "raises probe AUC most" if gain[k] > 0 else "raises probe AUC at no layer; it lowers it least"
         f.sentences.append(f"Fine-tuning {verb} at probe layer {k} ({gain[k]:+.2f}{within}).")
         f.numbers["largest_gain"] = {"layer": k, "auc_gain": float(gain[k]), "fold_std": float(spread)}
+    return _ungrouped_note(f, probes)
+
+
+def _layers(idx: list[int]) -> str:
+    return ", ".join(map(str, idx))
+
+
+def _ungrouped_note(f: Findings, probes: ProbeResult) -> Findings:
     if not probes.grouped:
         f.sentences.append(
             "The folds were not grouped by query, so a query's pairs can sit on both sides of a split "
@@ -188,22 +207,38 @@ def probe_findings(probes: ProbeResult) -> Findings:
     return f
 
 
+def _finite_mean(a: np.ndarray) -> float:
+    finite = np.asarray(a, dtype=float)[np.isfinite(a)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
 def attention_findings(att: AttentionResult) -> Findings:
     f = Findings()
     change = att.change
     for m in active_measures(att):
-        before = float(att.before[m].mean())
+        views = [att.before[m]] + ([att.after[m]] if att.after is not None else [])
+        bad = sum(int((~np.isfinite(v)).sum()) for v in views)
+        note = (
+            f" ({bad} non-finite layer-head values, e.g. from a diverged model, are left out of the means)"
+            if bad
+            else ""
+        )
+        before = _finite_mean(att.before[m])
         if change is None or att.after is None:
-            f.sentences.append(f"Mean {MEASURE_TITLES[m]} attention mass: {before:.3f}.")
+            f.sentences.append(f"Mean {MEASURE_TITLES[m]} attention mass: {before:.3f}{note}.")
             f.numbers[m] = {"before": before}
             continue
-        after = float(att.after[m].mean())
-        layer, head = np.unravel_index(int(np.argmax(np.abs(change[m]))), change[m].shape)
+        after = _finite_mean(att.after[m])
+        sentence = f"Fine-tuning moves mean {MEASURE_TITLES[m]} attention from {before:.3f} to {after:.3f}"
+        moved = np.where(np.isfinite(change[m]), np.abs(change[m]), np.nan)
+        if not np.isfinite(moved).any():
+            f.sentences.append(f"{sentence}{note}; no layer-head change is finite.")
+            f.numbers[m] = {"before": before, "after": after, "largest_change": None}
+            continue
+        layer, head = np.unravel_index(int(np.nanargmax(moved)), change[m].shape)
         delta = float(change[m][layer, head])
-        f.sentences.append(
-            f"Fine-tuning moves mean {MEASURE_TITLES[m]} attention from {before:.3f} to {after:.3f}; "
-            f"the largest change is layer {layer} head {head} ({delta:+.3f})."
-        )
+        largest = f"the largest change is layer {layer} head {head} ({delta:+.3f})"
+        f.sentences.append(f"{sentence}{note}; {largest}.")
         f.numbers[m] = {"before": before, "after": after, "largest_change": [int(layer), int(head), delta]}
     return f
 

@@ -155,6 +155,43 @@ def test_inspect_a_full_weight_run_measures_its_weight_change(
     assert deltas.steps.tolist() == [2] and deltas.labels == ["adapter"]
 
 
+def test_a_custom_full_weight_method_gets_weight_deltas(make_spec, tmp_path: Path, invoke) -> None:
+    """A registered method that unfreezes the model's own weights says so (trains_full_weights), and
+    inspect then measures ||W - W0||_F against an untrained copy, as for `freeze` (it found no deltas)."""
+    from typing import Literal
+
+    from torch import nn
+
+    from rankscope.config import METHOD_CONFIGS
+    from rankscope.methods import METHODS, register_method
+    from rankscope.methods.registry import MethodConfig
+
+    class UpOnly(MethodConfig):
+        name: Literal["up-only"] = "up-only"
+
+        def trains_full_weights(self) -> bool:
+            return True
+
+    @register_method("up-only", UpOnly)
+    def prepare_up(model: nn.Module, cfg: MethodConfig) -> nn.Module:
+        for n, p in model.named_parameters():
+            p.requires_grad_(".layers.1.mlp.up_proj." in n)
+        return model
+
+    try:
+        run = tmp_path / "up"
+        train(make_spec(method={"name": "up-only"}, optim={"steps": 2, "lr": 0.05, "save_every": 1}), run)
+        only = ["--no-probes", "--no-attention", "--no-ablation", "--device", "cpu", "--dtype", "float32"]
+        assert invoke("inspect", str(run), *only) in (0, None)
+        deltas = load_deltas(run / "inspect" / "deltas.npz")
+        assert deltas.kind == "full" and deltas.steps.tolist() == [1, 2]
+        up = deltas.components.index("mlp.up")
+        assert (deltas.norms[:, 1, up] > 0).all() and deltas.trained[1, up] and not deltas.trained[0].any()
+    finally:
+        METHODS.pop("up-only")
+        METHOD_CONFIGS.pop("up-only")
+
+
 def test_inspect_refuses_a_folder_that_is_no_run(tmp_path: Path, capsys, invoke) -> None:
     assert invoke("inspect", str(tmp_path / "missing")) == 2
     assert "no such run folder" in capsys.readouterr().err

@@ -44,7 +44,6 @@ from rankscope.inspect.deltas import (
 )
 from rankscope.inspect.probes import PROBES_FILE, labelled_pairs, labelled_triples, probe_study, save_probes
 from rankscope.inspect.views import Item, base_model_view, check_inspectable
-from rankscope.methods.freeze import trains_full_weights
 from rankscope.methods.registry import PEFT_WEIGHTS, TRAINABLE_FILE
 from rankscope.models.components import num_layers, parse_layers
 from rankscope.scorers.base import Pair, Scorer
@@ -78,7 +77,7 @@ class RunScorers:
     def full_weight_base(self) -> torch.nn.Module | None:
         """The untrained model beside a full-weight fine-tune (method freeze), for weight deltas and
         weight-update ablation; None for other runs."""
-        if self.base is None or not trains_full_weights(self.spec.method):
+        if self.base is None or not self.spec.method.trains_full_weights():
             return None
         return self.base.model  # type: ignore[attr-defined]
 
@@ -188,7 +187,7 @@ def training_precision(spec: ExperimentSpec, device: str) -> tuple[torch.dtype, 
     from rankscope.runtime import use_bf16
 
     bf16 = use_bf16(spec.optim.bf16, device)
-    full = trains_full_weights(spec.method)
+    full = spec.method.trains_full_weights()
     return (torch.bfloat16 if bf16 and device.startswith("cuda") and not full else torch.float32), bf16
 
 

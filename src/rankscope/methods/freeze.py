@@ -25,10 +25,8 @@ class FreezeMethod(MethodConfig):
     alpha: float = Field(16.0, gt=0)
     dropout: float = Field(0.0, ge=0, lt=1)
 
-
-def trains_full_weights(method: MethodConfig) -> bool:
-    """True when `method` trains full weights (freeze with `full_weights`), not adapters or prompts."""
-    return isinstance(method, FreezeMethod) and method.full_weights
+    def trains_full_weights(self) -> bool:
+        return self.full_weights
 
 
 def unfreeze(model: nn.Module, targets: list[str], layers: str) -> int:

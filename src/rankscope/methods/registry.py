@@ -24,6 +24,12 @@ class MethodConfig(Strict):
     scorers: ClassVar[tuple[str, ...] | None] = None
     """Scorers the method works with (None: any)."""
 
+    def trains_full_weights(self) -> bool:
+        """True when the method trains the model's own weights (not adapters or prompts): the backbone is
+        then kept in float32, and `inspect` compares against a second, untrained copy for weight deltas
+        and weight-update ablation. A custom method that unfreezes weights overrides this."""
+        return False
+
 
 METHOD_CONFIGS: dict[str, type[MethodConfig]] = {}
 

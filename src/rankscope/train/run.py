@@ -33,7 +33,6 @@ from rankscope.fields import STUDENT_WEIGHT, TEMPERATURE
 from rankscope.inspect.health import verdicts
 from rankscope.io import DiskFullError, atomic_file, disk_full, read_jsonl, write_json, write_yaml
 from rankscope.methods import prepare
-from rankscope.methods.freeze import trains_full_weights
 from rankscope.methods.registry import method_reranker, method_scorer
 from rankscope.models.loading import Backbone, load_backbone
 from rankscope.runtime import environment, environment_changes, pick_device, use_bf16
@@ -88,7 +87,7 @@ class TrainResult:
 def load_model(spec: ExperimentSpec, device: str, bf16: bool) -> Backbone:
     """The backbone: frozen weights in bf16 on a bf16 GPU (LoRA keeps its own weights in fp32), else fp32."""
     kind = get_scorer(spec.scorer, "scorer").kind
-    full = trains_full_weights(spec.method)
+    full = spec.method.trains_full_weights()
     dtype = torch.bfloat16 if bf16 and device.startswith("cuda") and not full else torch.float32
     if isinstance(spec.method, LoraMethod) and spec.method.qlora:
         from rankscope.methods.lora import load_4bit_backbone

@@ -117,6 +117,12 @@ def test_gain_share_and_windows() -> None:
     assert wins[1].off_layers == (0, 1, 4, 5)
     drop = window_ablations(6, sizes=[3], stride=3, mode="drop")
     assert drop[0].off_layers == (0, 1, 2)
+    # SmolLM2's 30 layers, the default window 5 with stride 2: the last start was 24, layer 29 never kept
+    starts = [w.window[1] for w in window_ablations(30, sizes=[5], stride=2)]  # type: ignore[index]
+    assert starts[-2:] == [24, 25] and starts[:3] == [0, 2, 4]
+    quick = window_ablations(22, sizes=[4], stride=4)  # TinyLlama, --quick: layers 20-21 were left out
+    assert [w.window[1] for w in quick] == [0, 4, 8, 12, 16, 18]  # type: ignore[index]
+    assert set().union(*(set(range(s, s + 4)) for s in [0, 4, 8, 12, 16, 18])) == set(range(22))
 
 
 def full_pair(tokenizer, n_layers: int = 3, std: float = 0.05):

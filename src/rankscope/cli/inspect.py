@@ -51,7 +51,10 @@ def inspect_cmd(
         str, typer.Option(help="layer-window sizes of the ablation sweep: auto (~1/6 of layers), 4,8, none")
     ] = "auto",
     stride: Annotated[
-        int | None, typer.Option(min=1, help="window start step (default half the window)")
+        int | None,
+        typer.Option(
+            min=1, help="window start step (default half the window); the last window ends at the last layer"
+        ),
     ] = None,
     presets: Annotated[
         str,

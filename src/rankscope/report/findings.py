@@ -332,8 +332,14 @@ def trajectory_findings(traj: Trajectory) -> Findings:
     f = Findings()
     if traj.transition_step is not None:
         f.sentences.append(
-            f"The steepest drop of the smoothed loss (window {traj.window}) "
-            f"is at step {traj.transition_step}."
+            f"The steepest drop of the smoothed loss (window {traj.window}) is at step "
+            f"{traj.transition_step}, beyond the loss's step-to-step noise (p = {traj.transition_p:.2g})."
+        )
+    elif traj.steepest_step is not None:
+        f.sentences.append(
+            f"No phase transition stands out: the steepest drop of the smoothed loss (window {traj.window}, "
+            f"step {traj.steepest_step}) is within the loss's step-to-step noise "
+            f"(p = {traj.transition_p:.2f})."
         )
     if len(traj.loss):
         f.sentences.append(
@@ -361,6 +367,8 @@ def trajectory_findings(traj: Trajectory) -> Findings:
         f.sentences.append(f"Pairwise accuracy goes from {pv[0]:.1%} to {pv[-1]:.1%}.")
     f.numbers.update(
         transition_step=traj.transition_step,
+        steepest_step=traj.steepest_step,
+        transition_p=traj.transition_p,
         first_over=traj.first_over,
         threshold=traj.threshold,
         window=traj.window,

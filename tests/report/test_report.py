@@ -314,6 +314,11 @@ def test_a_gain_within_noise_is_said_to_be_noise() -> None:
     assert "The gain is noise (paired t-test over 43 dev queries, p = 0.93)" in noisy
     for p in (0.01, None):  # a finding, or an ablation.json from before the test was recorded
         assert "noise" not in " ".join(ablation_findings(abl(p)).sentences)
+    chosen = abl(0.01)
+    chosen.selection_queries = 20
+    text = " ".join(ablation_findings(chosen).sentences)
+    assert "chosen by its dev nDCG@10 on 20 of these 43 queries, so the gain reads high" in text
+    assert "chosen by" not in " ".join(ablation_findings(abl(0.01)).sentences)
 
 
 def test_a_custom_ablation_says_what_it_switched_off() -> None:

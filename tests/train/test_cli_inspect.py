@@ -42,6 +42,7 @@ def test_inspect_then_report(make_spec, tmp_path: Path, capsys, invoke) -> None:
     assert att.after is not None and att.before["last_to_doc"].shape == (2, 4)
     abl = load_ablation(out / "ablation.json")
     assert runs == {run_file_name(n) for n in ["zero-shot", "fine-tuned"] + [r.name for r in abl.rows]}
+    assert (run / "best").is_dir() and abl.selection_queries == abl.gain_queries > 0  # RUN/best chose on them
     qrels = read_qrels(run / "dev_qrels.txt")
     ablated = evaluate(read_trec_run(out / "ablation-attention-only.trec"), qrels, abl.measures)
     assert ablated == pytest.approx(next(r.metrics for r in abl.rows if r.name == "attention-only"))
@@ -89,6 +90,9 @@ def test_inspect_a_lora_bi_encoder(make_spec, bert_dir: Path, tmp_path: Path, ca
     (out / "ablation-keep-9-9.trec").write_text("")  # an earlier inspection's ablation run
     assert invoke("inspect", str(run), *opts, "--no-probes") in (0, None)
     assert not (out / "ablation-keep-9-9.trec").exists() and (out / "ablation-fine-tuned.trec").is_file()
+    chosen = load_ablation(out / "ablation.json").selection_queries
+    assert invoke("inspect", str(run), *opts, "--no-probes", "--checkpoint", "final") in (0, None)
+    assert chosen and load_ablation(out / "ablation.json").selection_queries == 0  # no choice made on them
     for bad in (["--attention-pairs", "-1"], ["--stride", "0"]):  # a traceback / silently replaced before
         assert invoke("inspect", str(run), *opts, *bad) == 2
     assert invoke("inspect", str(run), *opts, "--no-ablation", "--layers", "99") == 2

@@ -232,6 +232,9 @@ class AblationResult:
     queries): at 0.05 or above the gain is noise, and so are its shares. None in older ablation.json."""
     gain_queries: int | None = None
     """how many dev queries that test is over."""
+    selection_queries: int | None = None
+    """how many of those queries chose the inspected checkpoint (RUN/best is the one that read best on the
+    spec's dev queries, so on them the gain reads high); 0: none; None in older ablation.json."""
     runs: dict[str, Run] = field(default_factory=dict, compare=False, repr=False)
     """each reranking's run ("zero-shot", "fine-tuned", then each row's name): not in ablation.json,
     `rankscope inspect` writes them as TREC files for `rankscope compare`"""

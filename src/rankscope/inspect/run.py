@@ -49,7 +49,7 @@ from rankscope.models.components import num_layers, parse_layers
 from rankscope.scorers.base import Pair, Scorer
 from rankscope.scorers.decoder import PairwiseScorer
 from rankscope.train.devset import DevSet, build_dev_set
-from rankscope.trained import adapter_folder, load_run_scorer, run_spec, zero_shot_scorer
+from rankscope.trained import BEST_DIR, adapter_folder, load_run_scorer, run_spec, zero_shot_scorer
 
 log = logging.getLogger("rankscope.inspect")
 INSPECT_DIR = "inspect"
@@ -281,7 +281,9 @@ def inspect_run(
                 _timed(result, "attention", lambda: _attention(rs, dev, opts, tmp, result, step))
             if opts.ablation and dev is not None:
                 _timed(
-                    result, "ablation", lambda: _ablation(rs, dev, opts, n_layers, lora, tmp, result, step)
+                    result,
+                    "ablation",
+                    lambda: _ablation(run_dir, rs, dev, opts, n_layers, lora, tmp, result, step),
                 )
         info = {
             "run": str(run_dir.resolve()),
@@ -417,7 +419,19 @@ def _attention(
     result.written.append(ATTENTION_FILE)
 
 
+def selection_overlap(run_dir: Path, rs: RunScorers, dev: DevSet, opts: InspectOptions) -> int:
+    """How many of `dev`'s queries chose the inspected checkpoint: RUN/best is the checkpoint that read
+    best on the spec's dev queries, so on those queries its gain reads high (0 for any other checkpoint)."""
+    if rs.adapter.resolve() != (run_dir / BEST_DIR).resolve():
+        return 0
+    ids = set(dev.candidates.hits)
+    if opts.max_queries is None or opts.max_queries == rs.spec.dev.max_queries:
+        return len(ids)
+    return len(ids & set(run_dev_data(rs.spec).candidates.hits))
+
+
 def _ablation(
+    run_dir: Path,
     rs: RunScorers,
     dev: DevSet,
     opts: InspectOptions,
@@ -453,6 +467,7 @@ def _ablation(
         on_ablation=lambda done, total: step("ablation", done, total),  # in pairs scored, over all rerankings
         base=base,
     )
+    res.selection_queries = selection_overlap(run_dir, rs, dev, opts)
     save_ablation(res, tmp / ABLATION_FILE)
     result.written.append(ABLATION_FILE)
     for name, run in res.runs.items():  # each reranking as a run file, for `rankscope compare`

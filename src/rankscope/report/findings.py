@@ -272,6 +272,14 @@ def ablation_findings(abl: AblationResult) -> Findings:
                 f"p = {abl.gain_p:.2g}): the shares below split a difference that may not be real, "
                 "and are not findings."
             )
+    if abl.selection_queries:
+        f.numbers["selection_queries"] = abl.selection_queries
+        f.sentences.append(
+            f"The inspected checkpoint (RUN/best) was chosen by its dev {p} on {abl.selection_queries} of "
+            f"these {abl.gain_queries or abl.selection_queries} queries, so the gain reads high on them (a "
+            "choice among checkpoints favours the queries it was made on) and so does each share's "
+            "denominator; `--checkpoint final`, or more dev queries (`--max-queries`), give a fairer reading."
+        )
     presets = [r for r in abl.rows if r.kind != "window" and r.share.get(p) is not None]
     for r in presets:
         words = _custom_words(r, abl.updates) if r.kind == "custom" else _preset_words(r.name, abl.updates)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from rankscope.data.types import Candidates, Hit
 from rankscope.errors import InputError
 from rankscope.inspect.probes import (
     cv_splits,
@@ -151,6 +152,21 @@ def test_sparse_judgments_take_unjudged_candidates_as_negatives(dev_set) -> None
         (queries[q], h.text) for q, hits in cands.hits.items() for h in hits if qrels[q].get(h.doc_id) == 0
     }
     assert negatives <= judged_zero
+
+
+def test_triples_come_from_every_labelled_pair() -> None:
+    """20 queries of 1 judged positive among 20 candidates (MS MARCO's dev part): a balanced sample of
+    pairs drawn across queries left a few queries with both classes, so the pairwise probe got a handful
+    of triples; every labelled pair gives one per positive and negative of a query."""
+    hits = {f"q{i}": [Hit(f"d{i}-{j}", 20.0 - j, f"text {i} {j}") for j in range(20)] for i in range(20)}
+    cands = Candidates(hits, {q: f"query {q}" for q in hits})
+    qrels = {q: {f"d{q[1:]}-3": 1} for q in hits}
+    sampled = labelled_pairs(cands, cands.queries, qrels, per_class=20)
+    every = labelled_pairs(cands, cands.queries, qrels, per_class=None)
+    assert len(every[0]) == 400 and every[1].sum() == 20  # all 20 positives and 380 negatives
+    few, _ = labelled_triples(*sampled, n=400)
+    many, labels = labelled_triples(*every, n=400)
+    assert len(few) < 40 and len(many) == 380 and 0.3 < labels.mean() < 0.7
 
 
 def test_pairwise_probe_and_labelled_sets(lora_factory, tokenizer, pairs, dev_set) -> None:

@@ -373,18 +373,22 @@ def _probes(
     except InputError as e:
         raise InputError(str(e), "--layers") from None
     step("probes", 0, 1)
-    try:
-        items, labels = labelled_pairs(
+
+    def pairs(per_class: int | None) -> tuple[list[Pair], Any]:
+        return labelled_pairs(
             dev.candidates,
             dev.queries,
             dev.qrels,
             dev.corpus,
-            per_class=opts.probe_pairs,
+            per_class=per_class,
             min_relevance=rs.spec.train.min_relevance,
         )
+
+    try:
+        items, labels = pairs(opts.probe_pairs)
         probe_items: list[Item] = list(items)
-        if isinstance(rs.scorer, PairwiseScorer):
-            triples, labels = labelled_triples(items, labels, n=2 * opts.probe_pairs)
+        if isinstance(rs.scorer, PairwiseScorer):  # pairs within each query, from every labelled pair
+            triples, labels = labelled_triples(*pairs(None), n=2 * opts.probe_pairs)
             probe_items = list(triples)
         res = probe_study(rs.scorer, probe_items, labels, rs.base, pca, opts.folds)
     except InputError as e:  # too few judged candidates of a class in the dev set

@@ -91,3 +91,30 @@ def test_masses_under_bf16_autocast_match_float32(lora_factory, tokenizer, pairs
         got = attention_mass(scorer, pairs[0], batch_size=3)
     for m in MEASURES:
         assert got[m].dtype == np.float32 and np.allclose(got[m], ref[m], atol=0.03)
+
+
+def test_a_cross_encoder_query_longer_than_its_budget(tokenizer) -> None:
+    """A query that leaves no room for the document: the scorer cuts it with the document, and probes and
+    attention now read the scorer's own tokens (both raised a tokenizers 'Truncation error' before)."""
+    import torch
+
+    from rankscope.inspect.attention import _encoder_batch
+    from rankscope.inspect.probes import hidden_states
+    from rankscope.scorers.base import Pair
+    from rankscope.scorers.encoder import CrossEncoderScorer
+    from rankscope.testing import tiny_bert
+
+    scorer = CrossEncoderScorer(tiny_bert(len(tokenizer), tokenizer.pad_token_id), tokenizer, max_length=24)
+    long_query = "wifi and bluetooth are wireless standards with different ranges " * 2
+    items = [Pair(long_query, "goldfish grow to fit their tank"), Pair("do goldfish grow", "goldfish grow")]
+    enc, spans = _encoder_batch(scorer, items)
+    assert enc["input_ids"].shape[1] == 24 and spans[0].docs  # the document keeps some tokens
+    short = tokenizer("do goldfish grow", "goldfish grow", truncation="only_second", max_length=24)
+    seq = short.sequence_ids()
+    assert spans[1].query == (seq.index(0), len(seq) - seq[::-1].index(0))  # as the tokenizer's own spans
+    masses = attention_mass(scorer, items)
+    assert all(np.isfinite(v).all() for v in masses.values()) and masses["doc_to_query"].mean() > 0
+    feats = hidden_states(scorer, items)
+    with torch.inference_mode():
+        out = scorer.model(**scorer.tokenize(items, return_tensors="pt"), output_hidden_states=True)
+    np.testing.assert_allclose(feats[-1], out.hidden_states[-1][:, 0].numpy(), atol=1e-5)

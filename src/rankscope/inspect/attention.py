@@ -138,17 +138,12 @@ def sequence_spans(scorer: Scorer, item: Item) -> tuple[list[int], Spans]:
 
 
 def _encoder_batch(scorer: CrossEncoderScorer, items: Sequence[Item]) -> tuple[dict, list[Spans]]:
-    enc = scorer.tokenizer(
-        [p.query for p in items],  # type: ignore[union-attr]
-        [p.doc for p in items],  # type: ignore[union-attr]
-        truncation="only_second",
-        max_length=scorer.max_length,
-        padding=True,
-        return_tensors="pt",
-    )
+    """The scorer's own tokenisation (`CrossEncoderScorer.tokenize`: a long query is cut with the document,
+    where cutting only the document raised) and each row's query and document spans."""
+    lists, seqs = scorer.tokenize_parts(items)  # type: ignore[arg-type]
+    enc = scorer.tokenizer.pad(lists, padding_side="right", return_tensors="pt")
     spans = []
-    for i in range(len(items)):
-        seq = enc.sequence_ids(i)
+    for seq in seqs:
         q = [j for j, s in enumerate(seq) if s == 0]
         d = [j for j, s in enumerate(seq) if s == 1]
         spans.append(Spans((q[0], q[-1] + 1), [(d[0], d[-1] + 1)] if d else [], 0))

@@ -147,14 +147,7 @@ def hidden_states(scorer: Scorer, items: Sequence[Item], batch_size: int = 16) -
         if isinstance(scorer, CrossEncoderScorer):
             for i in range(0, len(items), batch_size):
                 batch = items[i : i + batch_size]
-                enc = scorer.tokenizer(
-                    [p.query for p in batch],  # type: ignore[union-attr]
-                    [p.doc for p in batch],  # type: ignore[union-attr]
-                    truncation="only_second",
-                    max_length=scorer.max_length,
-                    padding=True,
-                    return_tensors="pt",
-                ).to(device)
+                enc = scorer.tokenize(batch, return_tensors="pt").to(device)  # type: ignore[arg-type]
                 out = model(**enc, output_hidden_states=True).hidden_states
                 chunks.append(torch.stack([h[:, 0] for h in out]).float().cpu().numpy())
         else:

@@ -120,10 +120,20 @@ class CrossEncoderScorer(Scorer):
         """[CLS] query [SEP] document [SEP] cut to `max_length` by cutting the document; a query that leaves
         no room for the document is cut with it, from the longer text first (cutting only the document
         failed there). With `return_tensors`, padded on the right."""
+        enc, _ = self.tokenize_parts(pairs)
+        if return_tensors is None:
+            return enc
+        return self.tokenizer.pad(enc, padding_side="right", return_tensors=return_tensors)
+
+    def tokenize_parts(self, pairs: Sequence[Pair]) -> tuple[dict[str, list[Any]], list[list[int | None]]]:
+        """`tokenize`'s unpadded lists, and each row's sequence ids (0: query token, 1: document token,
+        None: a special token) as `BatchEncoding.sequence_ids` gives them: where inspection finds the query
+        and the document."""
         queries, docs = [p.query for p in pairs], [p.doc for p in pairs]
         room = self.max_length - 4  # [CLS] [SEP] [SEP] and one document token
         fits = [len(q) <= room for q in self.tokenizer(queries, add_special_tokens=False)["input_ids"]]
         enc: dict[str, list[Any]] = {}
+        seqs: list[list[int | None]] = [[] for _ in pairs]
         for keep, truncation in ((True, "only_second"), (False, "longest_first")):
             rows = [i for i, f in enumerate(fits) if f == keep]
             if not rows:
@@ -138,9 +148,9 @@ class CrossEncoderScorer(Scorer):
                 column = enc.setdefault(k, [None] * len(pairs))
                 for i, v in zip(rows, values, strict=True):
                     column[i] = v
-        if return_tensors is None:
-            return enc
-        return self.tokenizer.pad(enc, padding_side="right", return_tensors=return_tensors)
+            for j, i in enumerate(rows):
+                seqs[i] = part.sequence_ids(j)
+        return enc, seqs
 
     def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
         if not pairs:

@@ -229,6 +229,18 @@ def test_a_soup_says_it_is_one(tmp_path: Path) -> None:
     assert "A soup" not in write_report(run).read_text()  # a plain run says nothing of soups
 
 
+def test_a_flat_profile_is_not_called_a_peak() -> None:
+    from rankscope.report.findings import peak_words
+
+    flat = np.ones(30) + np.linspace(0, 0.05, 30)  # a third of the layers holds 34% of it
+    text = peak_words("Gradient mass", flat, 10)[0]
+    assert "spread about evenly" in text and "against 33% for an even spread" in text and "peaks" not in text
+    peaked = np.r_[np.ones(20), np.full(10, 4.0)]
+    text, a, b, share = peak_words("Gradient mass", peaked, 10)
+    assert text == "Gradient mass peaks in layers 20-29 (67% of the total; an even spread gives 33%)."
+    assert (a, b) == (20, 29)
+
+
 def test_the_share_outside_the_blocks_does_not_depend_on_the_grouping() -> None:
     steps, layers = 30, 24
     norms = np.full((steps, layers, 1), 0.2, dtype=np.float32)

@@ -40,6 +40,25 @@ def peak_window(mass: np.ndarray, width: int) -> tuple[int, int, float]:
     return start, start + width - 1, float(sums[start]) / total
 
 
+EVEN_MARGIN = 1.2
+"""a window "peaks" only when it holds at least this many times what an even spread over the layers gives"""
+
+
+def peak_words(what: str, mass: np.ndarray, width: int) -> tuple[str, int, int, float]:
+    """Where `mass` peaks, against what an even spread over the layers gives (a third of the layers holds a
+    third of an even spread: "peaks in layers 2-3 (34%)" was a flat profile)."""
+    a, b, share = peak_window(mass, width)
+    even = min(width, len(mass)) / max(len(mass), 1)
+    if share < EVEN_MARGIN * even:
+        text = (
+            f"{what} is spread about evenly over the layers: the most any {b - a + 1} contiguous layers hold "
+            f"is {share:.0%} ({_span(a, b)}), against {even:.0%} for an even spread."
+        )
+    else:
+        text = f"{what} peaks in {_span(a, b)} ({share:.0%} of the total; an even spread gives {even:.0%})."
+    return text, a, b, share
+
+
 def gradnorm_findings(hist: GradNormHistory) -> Findings:
     f = Findings()
     if len(hist.steps) == 0:
@@ -66,9 +85,8 @@ def gradnorm_findings(hist: GradNormHistory) -> Findings:
     if hist.n_layers == 0 or not hist.trained.any():
         return f
     mass = hist.layer_norms.sum(axis=0)  # summed over steps
-    width = max(1, round(hist.n_layers / 3))
-    a, b, share = peak_window(mass, width)
-    f.sentences.append(f"Gradient mass peaks in {_span(a, b)} ({share:.0%} of the total).")
+    text, a, b, share = peak_words("Gradient mass", mass, max(1, round(hist.n_layers / 3)))
+    f.sentences.append(text)
     comp_mass = np.sqrt((hist.norms.astype(np.float64) ** 2).sum(axis=1)).sum(axis=0)
     if comp_mass.sum() > 0 and len(hist.components) > 1:
         j = int(np.argmax(comp_mass))
@@ -117,9 +135,9 @@ def delta_findings(deltas: DeltaHistory) -> Findings:
         f"At {deltas.labels[-1]}, the largest weight change is in {deltas.components[j]} "
         f"({by_comp[j] / by_comp.sum():.0%} of the summed per-component update norm)."
     )
-    a, b, share = peak_window(by_layer**2, max(1, round(len(by_layer) / 3)))
-    verb = "holds" if a == b else "hold"
-    f.sentences.append(f"{_span(a, b).capitalize()} {verb} {share:.0%} of the squared update norm.")
+    f.sentences.append(
+        peak_words("The squared update norm", by_layer**2, max(1, round(len(by_layer) / 3)))[0]
+    )
     if deltas.kind == "full":
         f.sentences.append(
             "These are full-weight changes ||W - W0||: Adam moves every element by about the same step, "

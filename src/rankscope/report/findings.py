@@ -192,7 +192,7 @@ def probe_findings(probes: ProbeResult) -> Findings:
         f.sentences.append(
             f"In the {name}, {what} is linearly readable {where}; "
             f"best AUC {curve.auc[best]:.2f} at probe layer {best} (probe layer k is block k-1's output, "
-            f"0 the embeddings){nan_note}."
+            f"the last one after the final norm, 0 the embeddings){nan_note}."
         )
         f.numbers[name.split()[0]] = {
             "best_layer": best,

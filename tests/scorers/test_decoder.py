@@ -146,3 +146,56 @@ def test_qpeft_scores_a_short_document_the_same_in_any_batch(llama, tokenizer) -
         alone = scorer.score([short])[0]
         batched = scorer.score([short, long])[0]  # padding was picked as prompts of the short one
         assert abs(alone - batched) < 1e-5, variant
+
+
+def test_qpeft_r_picks_the_same_tokens_whatever_the_batch_width() -> None:
+    """A repeated document token ties in similarity; topk broke the tie by the row's padded width, so the
+    prompts came out in another order in another batch (SmolLM2 scores moved by up to 0.28)."""
+    from rankscope.scorers.qpeft import TopKPrompt
+
+    torch.manual_seed(0)
+    h = 32
+    prompt = TopKPrompt(h, k=2)
+    for p in prompt.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    q_tok, a, b = torch.randn(h), torch.randn(h), torch.randn(h)
+    b = 0.7 * q_tok + 0.3 * b  # the most similar to the query token
+    a = 0.4 * q_tok + 0.6 * a  # second, and it occurs twice
+    doc = torch.stack([a, b, a])
+    q, q_mask = q_tok[None, None], torch.ones(1, 1, dtype=torch.long)
+    outs = []
+    for width in (3, 4, 8, 16, 64, 192):
+        d = torch.zeros(1, width, h)
+        d[0, :3] = doc
+        d_mask = torch.zeros(1, width, dtype=torch.long)
+        d_mask[0, :3] = 1
+        with torch.no_grad():
+            outs.append(prompt(q, q_mask, d, d_mask)[0])
+    for out in outs[1:]:
+        torch.testing.assert_close(out, outs[0])
+
+
+def test_relevance_heads_stay_float32_under_bf16_autocast(llama, tokenizer) -> None:
+    """nn.Linear is an autocast op: casting the input alone left scores on bf16's grid (ties), and the
+    yes/no logits were rounded by up to 0.14."""
+    from rankscope.scorers.base import head_logits
+    from rankscope.scorers.encoder import CrossEncoderHead
+    from rankscope.scorers.linear_head import LinearHead
+
+    torch.manual_seed(0)
+    hidden = torch.randn(200, 32)
+    for head in (LinearHead(32), CrossEncoderHead(32)):
+        want = head(hidden)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got = head(hidden)
+        assert got.dtype == torch.float32 and len(set(got.tolist())) == 200
+        torch.testing.assert_close(got, want)
+    ids = [5, 9]
+    want = head_logits(llama, hidden, ids)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = head_logits(llama, hidden, ids)
+    torch.testing.assert_close(got, want)
+    weight = llama.get_output_embeddings().weight[ids]
+    torch.testing.assert_close(
+        head_logits(llama, hidden.bfloat16(), ids), hidden.bfloat16().float() @ weight.T
+    )

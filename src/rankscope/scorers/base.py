@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -78,13 +79,21 @@ def head_logits(model: nn.Module, hidden: torch.Tensor, token_ids: list[int]) ->
     """Logits of only `token_ids` from the LM head (with Gemma-style final soft-capping if configured)."""
     head = unwrap(model).get_output_embeddings()
     weight = head.weight[token_ids]
-    logits = hidden.to(weight.dtype) @ weight.T
-    if getattr(head, "bias", None) is not None:
-        logits = logits + head.bias[token_ids]
-    cap = getattr(unwrap(model).config, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
-    return logits.float()
+    with torch.autocast(hidden.device.type, enabled=False):  # a few rows: float32 costs nothing, and bf16
+        logits = hidden.float() @ weight.float().T  # rounded the logits by up to 0.14 (ties, reorders)
+        if getattr(head, "bias", None) is not None:
+            logits = logits + head.bias[token_ids].float()
+        cap = getattr(unwrap(model).config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+    return logits
+
+
+def float32_linear(linear: nn.Linear, hidden: torch.Tensor) -> torch.Tensor:
+    """A one-output relevance head in float32 even under bf16 autocast (nn.Linear is an autocast op, so
+    casting the input alone left the score on bf16's grid: 152 distinct scores for 400 dev pairs)."""
+    with torch.autocast(hidden.device.type, enabled=False):
+        return F.linear(hidden.float(), linear.weight.float(), linear.bias.float()).squeeze(-1)
 
 
 def model_device(model: nn.Module) -> torch.device:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from rankscope.scorers.base import Pair, Scorer, length_batches, model_device
+from rankscope.scorers.base import Pair, Scorer, float32_linear, length_batches, model_device
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -88,7 +88,7 @@ class CrossEncoderHead(nn.Module):
         self.linear = nn.Linear(hidden_size, 1)
 
     def forward(self, cls_state: torch.Tensor) -> torch.Tensor:
-        return self.linear(cls_state.to(self.linear.weight.dtype)).squeeze(-1)  # bf16 encoder, fp32 head
+        return float32_linear(self.linear, cls_state)  # bf16 encoder, fp32 head
 
 
 class CrossEncoderScorer(Scorer):

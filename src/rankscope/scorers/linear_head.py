@@ -9,14 +9,14 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from rankscope.scorers.base import model_device
+from rankscope.scorers.base import float32_linear, model_device
 from rankscope.scorers.decoder import YesNoScorer
 
 HEAD_FILE = "head.safetensors"
 
 
 class LinearHead(nn.Module):
-    """score = w . h_last + b (float32, whatever the backbone's dtype)."""
+    """score = w . h_last + b (float32, whatever the backbone's dtype and under bf16 autocast)."""
 
     def __init__(self, hidden_size: int) -> None:
         super().__init__()
@@ -25,7 +25,7 @@ class LinearHead(nn.Module):
         nn.init.zeros_(self.linear.bias)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.linear(hidden.to(self.linear.weight.dtype)).squeeze(-1)
+        return float32_linear(self.linear, hidden)
 
 
 class LinearHeadScorer(YesNoScorer):

@@ -47,7 +47,8 @@ class TopKPrompt(nn.Module):
         sim = F.normalize(q.float(), dim=-1) @ F.normalize(d.float(), dim=-1).transpose(1, 2)  # (B, Lq, Ld)
         sim = sim.masked_fill(~q_mask.bool()[:, :, None], -2.0).amax(dim=1)  # best query token per doc token
         sim = sim.masked_fill(~d_mask.bool(), -3.0)
-        idx = sim.topk(self.k, dim=1).indices.sort(dim=1).values  # keep document order
+        # the k most similar, ties (a repeated token) to the earliest; topk broke them by the batch's width
+        idx = torch.sort(sim, dim=1, descending=True, stable=True).indices[:, : self.k].sort(dim=1).values
         picked = d.gather(1, idx[:, :, None].expand(-1, -1, d.shape[-1]))
         return picked + self.mlp(picked.to(self.mlp[0].weight.dtype)).to(picked.dtype), d_mask.gather(1, idx)
 

@@ -214,3 +214,17 @@ def test_a_trec_run_teacher_refuses_query_ids_that_name_two_queries(tmp_path: Pa
     two = [*one, Group("1", "what problems of indexing", ("q", "m"), (1.0, 0.0), "cisi")]
     with pytest.raises(InputError, match="query id '1' names different queries"):
         read_teacher_file(str(run), two, TrainData(files=["x"]))  # scored both with one list before
+
+
+def test_a_run_member_scores_in_the_teachers_dtype(make_spec, tmp_path: Path) -> None:
+    """teacher.dtype reached model members only: a run member was scored in float32 while the cache
+    labelled its scores @bfloat16."""
+    from rankscope.config import TeacherMember
+
+    run = tmp_path / "run"
+    train(make_spec(optim={"steps": 1}), run)
+    member = TeacherMember(run=str(run))
+    spec = make_spec(teacher={"scorers": [{"run": str(run)}], "dtype": "bfloat16"})
+    assert teacher.members_of(spec.teacher) == [f"run:{run}@bfloat16"]
+    scorer = teacher.build_member(member, spec, "cpu")
+    assert next(scorer.model.parameters()).dtype == torch.bfloat16  # type: ignore[attr-defined]

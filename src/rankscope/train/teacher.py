@@ -182,7 +182,8 @@ def build_member(member: TeacherMember, spec: ExperimentSpec, device: str) -> Sc
     if member.run is not None:
         from rankscope.trained import load_run_scorer
 
-        return load_run_scorer(member.run, device=device)[0]
+        assert spec.teacher is not None
+        return load_run_scorer(member.run, device=device, dtype=member_dtype(spec.teacher, device))[0]
     from rankscope.models.loading import load_backbone
     from rankscope.scorers.registry import build_for_backbone, get_scorer
 

@@ -199,3 +199,12 @@ def test_relevance_heads_stay_float32_under_bf16_autocast(llama, tokenizer) -> N
     torch.testing.assert_close(
         head_logits(llama, hidden.bfloat16(), ids), hidden.bfloat16().float() @ weight.T
     )
+
+
+def test_pairwise_preferences_of_a_confident_model_do_not_saturate(llama, tokenizer, monkeypatch) -> None:
+    """sigmoid in float32 is exactly 1.0 from z = 17, so two confident preferences tied in duoT5's sums."""
+    scorer = PairwiseScorer(llama, tokenizer)
+    z = torch.tensor([17.0, 20.0, 25.0])
+    monkeypatch.setattr(scorer, "logits", lambda ids, mask: z[: ids.shape[0]])
+    p = scorer.prefer([("q", "a", "b"), ("q", "a", "c"), ("q", "b", "c")])
+    assert len(set(p)) == 3 and all(v < 1.0 for v in p)

@@ -218,7 +218,7 @@ class PairwiseScorer(_DecoderScorer):
     ) -> list[float]:
         """P(first document more relevant than second) for each (query, a, b)."""
         z = self._run(self.encode(triples), lambda _b, ids, mask: self.logits(ids, mask), progress)
-        return torch.sigmoid(torch.tensor(z)).tolist()
+        return torch.sigmoid(torch.tensor(z, dtype=torch.float64)).tolist()  # float32 is 1.0 from z = 17
 
     def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
         raise NotImplementedError("the pairwise scorer ranks lists: use rerank_pairwise")

@@ -312,3 +312,38 @@ def test_a_registered_dataset_is_named_like_the_built_in_ones(monkeypatch: pytes
     assert got.train.datasets == ["mine"]
     with pytest.raises(InputError, match="a dataset needs a name"):
         registry.register_dataset(registry.DatasetSpec(" x", "t", "x", "", "", spec.loader))
+
+
+def test_a_registered_dataset_of_files_keeps_its_name_for_the_leak_guards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`load_files` names its collection "files": an evaluation set registered from files had its judged
+    ids in id space "files", so synth sampled them from a corpus of the same ids (only text was matched)."""
+    from rankscope.data.guards import load_eval_guard
+    from rankscope.synth import load_corpus, sample_passages
+
+    for name in ("mymarco-test", "mymarco-corpus"):  # the registry's own dict: synth holds it too
+        monkeypatch.delitem(registry.DATASETS, name, raising=False)
+    (tmp_path / "q.tsv").write_text("1\tdo goldfish grow\n")
+    (tmp_path / "qrels.txt").write_text("1 0 7001 1\n")
+    (tmp_path / "train.tsv").write_text("5\tflea life cycle\n")
+    (tmp_path / "corpus.tsv").write_text("7001\tgoldfish grow to fit their tank\n7002\tfleas are insects\n")
+    files = registry.load_files
+    test = registry.DatasetSpec(
+        "mymarco-test", "test", "x", "", "", lambda root: files(tmp_path / "q.tsv", tmp_path / "qrels.txt")
+    )
+    corpus = registry.DatasetSpec(
+        "mymarco-corpus",
+        "train",
+        "x",
+        "",
+        "",
+        lambda root: files(tmp_path / "train.tsv", corpus=tmp_path / "corpus.tsv"),
+    )
+    registry.register_dataset(test)
+    registry.register_dataset(corpus)
+    assert registry.load_dataset("mymarco-test").name == "mymarco-test"
+    guard = load_eval_guard(["mymarco-test"])
+    docs, space, _ = load_corpus("mymarco-corpus", None)
+    sampled, excluded = sample_passages(docs, 100, 0, guard, space)
+    assert excluded == 1 and "7001" not in {d.doc_id for d in sampled}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -328,8 +328,11 @@ def get_spec(name: str) -> DatasetSpec:
 
 
 def load_dataset(name: str) -> Collection:
-    """Load a registered dataset from the data root (candidate sets stay as file paths)."""
-    return get_spec(name).loader(data_root())
+    """Load a registered dataset from the data root (candidate sets stay as file paths). The collection
+    carries the registered name, whatever its loader called it (`load_files` says "files"): the leak
+    guards read its id space from that name."""
+    coll = get_spec(name).loader(data_root())
+    return coll if coll.name == name else replace(coll, name=name)
 
 
 def load_candidates(source: Collection | str | Path, name: str = "bm25") -> Candidates:

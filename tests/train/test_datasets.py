@@ -60,3 +60,24 @@ def test_a_held_out_query_never_shares_its_text_with_a_training_query(tmp_path: 
     ts = build_training_set(TrainData(files=[str(f) for f in files], group_size=2, dev_fraction=0.5), [])
     trained = {normalise_query(g.query) for g in ts.train}
     assert ts.dev and not {normalise_query(g.query) for g in ts.dev} & trained  # 6 were in both before
+
+
+def test_a_dropped_evaluation_query_leaves_nothing_in_the_random_pool(tmp_path: Path) -> None:
+    """A training file holding a few DL19 queries: their rows were dropped only after the pool of random
+    negatives was drawn from every row, so DL19's judged passages became other queries' negatives."""
+    from rankscope.data.registry import load_dataset
+
+    dl19 = load_dataset("dl19")
+    assert dl19.qrels is not None
+    ev = [
+        (q, f"dl19 passage {i} {j}") for i, q in enumerate(list(dl19.queries.values())[:2]) for j in range(5)
+    ]
+    rows = [{"query": f"train query {i}", "pos": [f"pos {i}"], "neg": [f"neg {i}"]} for i in range(40)]
+    rows += [{"query": q, "pos": [p], "neg": [p + " neg"]} for q, p in ev]
+    path = tmp_path / "mix.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ts = build_training_set(
+        TrainData(files=[str(path)], negatives="random", group_size=8, dev_fraction=0.0), ["dl19"]
+    )
+    assert ts.dropped == {f"{path} -> dl19": 2} and len(ts.train) == 40
+    assert not [d for g in ts.train for d in g.docs if d.startswith("dl19 passage")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,14 +92,25 @@ def dataset_groups(coll: Collection, cfg: TrainData, size: int) -> list[Group]:
     )
 
 
-def file_groups(path: str, cfg: TrainData, size: int) -> list[Group]:
-    """Groups from a FlagEmbedding jsonl (query/pos/neg) or an MS MARCO triples .tsv file."""
+def file_groups(
+    path: str, cfg: TrainData, size: int, keep: Callable[[str], bool] | None = None
+) -> list[Group]:
+    """Groups from a FlagEmbedding jsonl (query/pos/neg) or an MS MARCO triples .tsv file; with `keep`,
+    only the rows of queries it keeps, before any pool of random negatives is drawn from the rows."""
     name = Path(path).name
     if name.endswith((".jsonl", ".jsonl.gz")):
-        return bge_groups(read_bge_jsonl(path), size, cfg.negatives, cfg.seed, source=name)
+        rows = read_bge_jsonl(path)
+        rows = [r for r in rows if keep is None or keep(r[0])]
+        return bge_groups(rows, size, cfg.negatives, cfg.seed, source=name)
     if name.endswith((".tsv", ".tsv.gz")):
-        return triple_groups(read_msmarco_triples(path), size, cfg.seed, source=name)
+        triples = read_msmarco_triples(path)
+        triples = [t for t in triples if keep is None or keep(t[0])]
+        return triple_groups(triples, size, cfg.seed, source=name)
     raise InputError("training file must be a query/pos/neg .jsonl or a triples .tsv", path)
+
+
+def _one_of(texts: set[str]) -> Callable[[str], bool]:
+    return lambda query: normalise_query(query) in texts
 
 
 def _drop(
@@ -144,8 +156,11 @@ def build_training_set(cfg: TrainData, eval_sets: list[str], pointwise: bool = F
         sources[name] = len(got)
     for path in cfg.files:
         got = file_groups(path, cfg, size)
+        kept = got
         for ev in evals.values():
-            got = _drop(got, ev, False, path, dropped)
+            kept = _drop(kept, ev, False, path, dropped)
+        if len(kept) < len(got):  # built again without those rows: their passages filled others' pools
+            got = file_groups(path, cfg, size, keep=_one_of({normalise_query(g.query) for g in kept}))
         got = _cap(got, cfg.max_queries, cfg.seed)
         for ev in evals.values():
             check_no_leak([g.query for g in got], ev, compare_ids=False)

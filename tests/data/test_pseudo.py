@@ -42,16 +42,20 @@ def test_positives_gap_and_negatives_follow_the_teacher_not_the_first_stage() ->
     assert labels.stats["negatives_per_query"] == {"min": 3, "max": 3, "mean": 3.0}
 
 
-def test_only_documents_the_teacher_scored_count_and_ties_go_to_the_smaller_id() -> None:
-    teacher = {"q1": {"d3": 1.0, "d1": 1.0, "d0": 0.5, "d2": 0.1}}
+def test_only_documents_the_teacher_scored_count_and_ties_go_as_in_its_run_file(tmp_path: Path) -> None:
+    from rankscope.data.readers import read_trec_run, write_trec_run
+
+    teacher = {"q1": {"d1": 1.0, "d3": 1.0, "d0": 0.5, "d2": 0.1}}
     labels = pseudo_label(cands(), {"q1": "own text"}, teacher, positives=1, gap=0, depth=30)
     assert labels.rows == [
         {
             "query": "own text",
-            "pos": ["q1 passage 1"],
-            "neg": ["q1 passage 3", "q1 passage 0", "q1 passage 2"],
+            "pos": ["q1 passage 3"],  # the run file's rank 1 (d3 before d1, as trec_eval orders ties)
+            "neg": ["q1 passage 1", "q1 passage 0", "q1 passage 2"],
         }
     ]
+    write_trec_run(teacher, tmp_path / "t.trec", tag="t")
+    assert next(iter(read_trec_run(tmp_path / "t.trec")["q1"])) == "d3"
     assert labels.stats["queries_not_ranked_by_teacher"] == 1  # q2
 
 

@@ -92,7 +92,12 @@ def read_smart_docs(path: str | Path, skip_empty: bool = False) -> dict[str, Doc
         if not text:
             if skip_empty:
                 continue
-            raise InputError(f"empty passage text for document {rid!r}", path, lineno)
+            hint = (
+                " (Cranfield's own cran.all.1400 has two: --dataset cranfield drops them)"
+                if rid in {"471", "995"}
+                else ""
+            )
+            raise InputError(f"empty passage text for document {rid!r}{hint}", path, lineno)
         if rid in docs:
             raise InputError(f"duplicate document id {rid!r}", path, lineno)
         docs[rid] = Document(rid, text, title)

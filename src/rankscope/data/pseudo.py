@@ -17,6 +17,7 @@ from pathlib import Path
 from rankscope.data import trainfile
 from rankscope.data._io import iter_records
 from rankscope.data.examples import hit_text
+from rankscope.data.readers import trec_order
 from rankscope.data.types import Candidates, Document
 from rankscope.errors import InputError
 
@@ -61,7 +62,8 @@ def pseudo_label(
 ) -> PseudoLabels:
     """One row per query that the teacher ranked: its top `positives` candidates as positives, its ranks
     `positives + gap + 1` .. `depth` as negatives. Only candidates the teacher scored count (a reranking
-    of the first stage's top-k ranks those k); ties go to the smaller document id, and a passage text that
+    of the first stage's top-k ranks those k); ties are ordered as in the teacher's run file (trec_eval's
+    order: the larger document id first), and a passage text that
     recurs under another id (MS MARCO v2 repeats passages) counts once, at its best rank, so a positive's
     copy is never a negative. A hit without text takes its text from `corpus`. A teacher document that is
     not among the query's candidates, or a candidate without text, is an error; queries the teacher did not
@@ -90,7 +92,7 @@ def pseudo_label(
         if not query:
             raise InputError(f"query {qid!r} has no text", "--dataset")
         texts: list[str] = []
-        for d in sorted(scores, key=lambda d: (-scores[d], d)):
+        for d, _ in trec_order(scores):
             text = hit_text(by_id[d], corpus)
             if not text or not text.strip():
                 raise InputError(f"candidate {d!r} of query {qid!r} has no text to train on", "--candidates")

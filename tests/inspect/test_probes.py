@@ -107,6 +107,8 @@ def test_folds_grouped_by_query_stop_the_leak() -> None:
         cv_splits(np.array([1, 0, 1, 0]), 5, 0, ["a", "a", "b", "a"])
     with pytest.raises(InputError, match="query groups"):
         cv_splits(labels, 5, 0, groups[:3])
+    with pytest.raises(InputError, match="too few queries"):  # one query: a ValueError from scikit-learn
+        cv_splits(np.array([1, 0, 1, 0]), 5, 0, ["a"] * 4)
 
 
 def test_probe_study_base_vs_tuned(lora_factory, tokenizer, pairs, tmp_path: Path) -> None:

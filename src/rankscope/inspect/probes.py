@@ -191,9 +191,12 @@ def cv_splits(
     if len(groups) != len(labels):
         raise InputError(f"{len(groups)} query groups for {len(labels)} probe examples")
     k = min(folds, smallest, len(set(groups)))
+    too_few = f"probes need both classes in each of {k} query-grouped folds: too few queries"
+    if k < 2:  # one query: scikit-learn refuses a 1-fold split with a ValueError
+        raise InputError(too_few)
     splits = list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(x, labels, groups))
-    if k < 2 or any(len(np.unique(labels[test])) < 2 for _, test in splits):
-        raise InputError(f"probes need both classes in each of {k} query-grouped folds: too few queries")
+    if any(len(np.unique(labels[test])) < 2 for _, test in splits):
+        raise InputError(too_few)
     return splits
 
 

@@ -166,6 +166,23 @@ def _interpolated(invoke, args: list[str], tmp_path: Path) -> Path:
     return out
 
 
+def test_a_missing_scorer_or_fuse_is_named(invoke, files, tmp_path, capsys) -> None:
+    """`--model` without `--scorer` blamed --run; `--fuse-weight` without `--fuse` was silently ignored."""
+    cands = ["--candidates", str(files["candidates"]), "--out", str(tmp_path / "x")]
+    assert invoke("rerank", "--model", "x", *cands) == 2
+    assert "--scorer: --model needs --scorer" in capsys.readouterr().err
+    assert invoke("rerank", *cands) == 2
+    assert "--model: give --model and --scorer, or --run" in capsys.readouterr().err
+    assert invoke("rerank", "--model", "x", "--scorer", "yes-no", "--fuse-weight", "0.5", *cands) == 2
+    assert "--fuse-weight needs --fuse" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    export = tmp_path / "export"  # an exported folder says its own scorer
+    export.mkdir()
+    (export / "rankscope.json").write_text('{"scorer": "yes-no"}')
+    from rankscope.cli.rerank import exported_scorer
+
+    assert exported_scorer(str(export)) == "yes-no" and exported_scorer(str(tmp_path)) is None
+
+
 def test_counts_below_one_are_refused_before_any_work(invoke, files, tmp_path, capsys) -> None:
     from rankscope.pipeline import load_inputs
 

@@ -63,6 +63,21 @@ def check_choice(choice: dict[str, object], method: str, norm: str, path: Path) 
         raise InputError(msg, path)
 
 
+def exported_scorer(model: str) -> str | None:
+    """The scorer an exported folder (`rankscope export`) was trained with, read from its rankscope.json."""
+    import json
+
+    from rankscope.trained import EXPORT_INFO
+
+    info = Path(model) / EXPORT_INFO
+    if not info.is_file():
+        return None
+    try:
+        return str(json.loads(info.read_text())["scorer"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 @app.command()
 def rerank(
     out: Annotated[Path, typer.Option(help="output folder: run.trec, metrics.json, config.yaml")],
@@ -138,8 +153,11 @@ def rerank(
     from rankscope.scorers.registry import check_budgets, check_scorer
 
     if run is None:
-        if not model or not scorer:
-            raise InputError("give --model and --scorer, or --run with a trained run folder", "--run")
+        if not model:
+            raise InputError("give --model and --scorer, or --run with a trained run folder", "--model")
+        scorer = scorer or exported_scorer(model)
+        if not scorer:
+            raise InputError("--model needs --scorer (which formulation scores with it)", "--scorer")
         check_scorer(scorer)
     elif model or scorer:
         raise InputError("--run brings its own model and scorer: drop --model/--scorer", "--run")
@@ -157,6 +175,8 @@ def rerank(
 
         parse_measures(measures)  # a bad name stops here, not after the scoring
     weight, choice = fusion_weight(fuse_weight)
+    if weight is not None and not fuse:
+        raise InputError("--fuse-weight needs --fuse (interpolate or rrf) to fuse anything", "--fuse-weight")
     if fuse and weight is None:
         raise InputError("--fuse needs --fuse-weight (a number, or `rankscope fuse`'s fusion.json)", "--fuse")
     if fuse and choice is not None:

@@ -69,3 +69,21 @@ def test_a_split_hands_out_only_its_own_candidates() -> None:
     t, d = rankscope.load_candidates(train, "bm25"), rankscope.load_candidates(dev, "bm25")
     assert (len(t.hits), len(d.hits)) == (461, 139) and not set(t.hits) & set(d.hits)  # the file: 600
     assert len(rankscope.load_candidates(train.candidates["bm25"]).hits) == 600  # a file is read whole
+
+
+def test_evaluate_reads_a_candidates_file_as_the_cli_does(tmp_path: Path, caplog) -> None:
+    """A candidates file is its own query set (the CLI's --candidates); a run missing judged queries is
+    said to be. The API scored the missing queries 0 without a word (0.05 against the CLI's 0.75)."""
+    import json
+    import logging
+
+    rows = [
+        {"qid": "q1", "query": "flea", "hits": [{"docid": "a", "score": 2.0}, {"docid": "b", "score": 1.0}]}
+    ]
+    cands = tmp_path / "c.jsonl"
+    cands.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    qrels = {"q1": {"a": 1}, "q2": {"x": 1}, "q3": {"y": 1}}
+    assert rankscope.evaluate(cands, qrels, "RR@10") == {"RR@10": 1.0}
+    with caplog.at_level(logging.WARNING, logger="rankscope.evaluate"):
+        assert rankscope.evaluate({"q1": {"a": 1.0}}, qrels, "RR@10")["RR@10"] == pytest.approx(1 / 3)
+    assert "2 of the 3 judged queries are not in the run" in caplog.text

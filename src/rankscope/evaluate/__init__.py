@@ -18,13 +18,24 @@ def evaluate_run(
     qrels: dict[str, dict[str, int]] | str | Path,
     measures: Sequence[str] | str | None = None,
 ) -> dict[str, float]:
-    """Mean of each measure over the judged queries (a judged query missing from the run scores 0); a run
-    that shares no query with the qrels is refused."""
+    """Mean of each measure over the judged queries (a judged query missing from the run scores 0, with a
+    logged warning saying how many); a run that shares no query with the qrels is refused. A candidates
+    file is its own query set, as `rankscope evaluate --candidates` reads it: only its queries' judgements
+    count (SciFact's top-20 of 20 queries against the 300 test queries' qrels read 0.05, not 0.75)."""
     from rankscope.evaluate.compare import judged_run, load_qrels
-    from rankscope.evaluate.metrics import evaluate
+    from rankscope.evaluate.metrics import evaluate, missing_note
 
     judged = load_qrels(qrels)
-    return evaluate(judged_run(run, judged), judged, measures)
+    ranking = judged_run(run, judged)
+    source = str(qrels) if isinstance(qrels, str | Path) else "qrels"
+    if isinstance(run, str | Path) and Path(run).name.endswith((".jsonl", ".jsonl.gz")):
+        return evaluate(ranking, judged, measures, queries=ranking, qrels_source=source)
+    note = missing_note(ranking, judged)
+    if note:
+        import logging
+
+        logging.getLogger("rankscope.evaluate").warning("%s", note)
+    return evaluate(ranking, judged, measures)
 
 
 def _evaluate() -> Callable[..., Any]:

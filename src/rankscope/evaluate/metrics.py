@@ -61,6 +61,18 @@ def per_query(run: Run, qrels: Qrels, measures: list[str]) -> dict[str, dict[str
     return table
 
 
+def missing_note(run: Run, qrels: Qrels) -> str | None:
+    """A note when judged queries are missing from `run` (each scores 0 in the means), else None."""
+    judged = [q for q, docs in qrels.items() if docs]
+    missing = [q for q in judged if q not in run]
+    if not missing:
+        return None
+    return (
+        f"{len(missing)} of the {len(judged)} judged queries are not in the run (e.g. {missing[0]!r}) and "
+        "score 0 in every mean: give qrels of the run's queries only to leave them out"
+    )
+
+
 def evaluate(
     run: Run,
     qrels: Qrels,

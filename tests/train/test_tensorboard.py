@@ -30,3 +30,17 @@ def test_event_file_holds_loss_lr_and_dev_metrics(make_spec, tmp_path: Path) -> 
 def test_report_targets() -> None:
     assert report_targets("auto") == ["tensorboard"]
     assert report_targets(["none"]) == []
+
+
+def test_a_logger_that_is_not_installed_is_refused_before_any_work(make_spec, tmp_path: Path) -> None:
+    """report_to: [wandb] without wandb failed in the Trainer, after data and model, with a traceback, and
+    left spec.yaml and train.log behind."""
+    import importlib.util
+
+    from rankscope.errors import InputError
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed")
+    with pytest.raises(InputError, match=r"optim.report_to: wandb is not installed \(pip install wandb\)"):
+        train(make_spec(optim={"steps": 1, "report_to": ["wandb"]}), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

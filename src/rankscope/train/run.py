@@ -57,6 +57,7 @@ from rankscope.train.trainer import (
     collate_groups,
     load_reranker,
     read_progress,
+    report_targets,
     save_reranker,
     training_arguments,
 )
@@ -342,6 +343,7 @@ def _train(spec: ExperimentSpec, out: Path, resume: bool) -> TrainResult:
         from rankscope.methods.lora import check_qlora
 
         check_qlora()  # before the data and the teacher: both can take hours
+    report_targets(spec.optim.report_to)  # a logger that is not installed, too
     bf16 = use_bf16(spec.optim.bf16, device)
     pointwise = spec.train.group_size == 1
     eval_sets = [*spec.eval_sets, *([spec.dev.dataset] if spec.dev.dataset else [])]

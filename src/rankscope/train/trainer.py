@@ -19,6 +19,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from rankscope.config import ExperimentSpec
 from rankscope.data.examples import Group
+from rankscope.errors import InputError
 from rankscope.methods.registry import load_trained, save_trained
 from rankscope.scorers.trainable import TrainableReranker as Reranker
 from rankscope.train.checksums import write_checksums
@@ -188,6 +189,10 @@ def report_targets(setting: str | list[str]) -> list[str]:
     if setting == "auto":
         return ["tensorboard"] if importlib.util.find_spec("tensorboard") is not None else []
     targets = [t for t in setting if t != "none"]
+    missing = [t for t in targets if importlib.util.find_spec(t) is None]
+    if missing:  # the Trainer raised it after the data and the model were loaded, as a traceback
+        name = missing[0]
+        raise InputError(f"{name} is not installed (pip install {name}), or leave it out", "optim.report_to")
     if "wandb" in targets:
         os.environ.setdefault("WANDB_MODE", "offline")  # never reach a server unless the user says so
     return targets

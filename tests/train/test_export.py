@@ -67,7 +67,7 @@ def test_adapter_is_plain_peft_format(make_spec, tmp_path: Path, llama_dir: Path
     assert peft_scores == pytest.approx(ours, abs=1e-6)
     card = (run / "adapter" / "README.md").read_text()
     assert f"base_model: {llama_dir}" in card and "## Dev metrics per checkpoint" in card
-    assert "listwise" in card and "PeftModel.from_pretrained" in card and "triples.tsv" in card
+    assert "listwise" in card and "PeftModelForCausalLM.from_pretrained" in card and "triples.tsv" in card
     assert f"- environment from step 0: python {platform.python_version()}, torch {torch.__version__}" in card
     with pytest.raises(InputError, match="would replace or lie inside the input"):
         export(run, run)
@@ -83,7 +83,8 @@ def test_the_cards_snippet_loads_the_folder_it_sits_in(make_spec, tmp_path: Path
     monkeypatch.chdir(run / "best")  # it read "adapter" from wherever it was run: the final adapter, or none
     scope: dict = {}
     exec(code, scope)
-    assert type(scope["model"]).__name__ == "PeftModel" and scope["model"].peft_config
+    assert isinstance(scope["model"], PeftModel) and scope["model"].peft_config
+    assert 'AutoPeftModelForCausalLM.from_pretrained(".")' in code  # not spec.model: an alias is no Hub id
     full = tmp_path / "full"
     train(make_spec(method={"name": "freeze", "layers": "1", "targets": ["mlp.up"]}), full)
     card = (full / "adapter" / "README.md").read_text()

@@ -47,6 +47,7 @@ def model_card(
     from rankscope.scorers.registry import get_scorer
 
     auto = "AutoModel" if get_scorer(spec.scorer).kind == "encoder" else "AutoModelForCausalLM"
+    peft_auto = "AutoPeftModel" if auto == "AutoModel" else "AutoPeftModelForCausalLM"
     summary = (
         json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").is_file() else {}
     )
@@ -73,12 +74,10 @@ def model_card(
                 *(
                     [f"from transformers import {auto}", "", f'model = {auto}.from_pretrained(".")']
                     if merged
-                    else [
-                        "from peft import PeftModel",
-                        f"from transformers import {auto}",
+                    else [  # the base as adapter_config.json records it: spec.model may be a rankscope alias
+                        f"from peft import {peft_auto}",
                         "",
-                        f'base = {auto}.from_pretrained("{spec.model}")',
-                        'model = PeftModel.from_pretrained(base, ".")  # this folder',
+                        f'model = {peft_auto}.from_pretrained(".")  # this folder, on its base model',
                     ]
                 ),
                 "```",

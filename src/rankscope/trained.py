@@ -68,6 +68,14 @@ def adapter_folder(run_dir: str | Path, checkpoint: str | Path | None = None) ->
                 run_dir / "checkpoints" / (name if name.startswith("checkpoint-") else f"checkpoint-{name}")
             )
     if not folder.is_dir():
+        if folder.parent.name == "checkpoints":
+            kept = [
+                p.name.removeprefix("checkpoint-") for p in folder.parent.glob("checkpoint-*") if p.is_dir()
+            ]
+            steps = ", ".join(sorted(kept, key=lambda n: (len(n), n))) or "none"
+            raise InputError(
+                f"no such checkpoint (the run keeps checkpoints: {steps}; or best, final)", folder
+            )
         raise InputError("no trained adapter here", folder)
     return folder
 

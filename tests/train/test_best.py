@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from rankscope.data.readers import read_trec_qrels, read_trec_run
+from rankscope.errors import InputError
 from rankscope.scorers.base import Pair
 from rankscope.train import callbacks
 from rankscope.train.best import best_row
@@ -69,6 +70,10 @@ def test_best_checkpoint_is_kept_recorded_and_loaded(make_spec, tmp_path: Path, 
     assert adapter_folder(run) == run / "best"
     assert adapter_folder(run, "final") == run / "adapter"
     assert adapter_folder(full, 2) == full / "checkpoints" / "checkpoint-2"
+    with pytest.raises(
+        InputError, match=r"no such checkpoint \(the run keeps checkpoints: 2, 4, 6; or best"
+    ):
+        adapter_folder(full, 7)  # "no trained adapter here" before
     monkeypatch.chdir(tmp_path)
     (tmp_path / "4").mkdir()  # a folder named like the step in the working directory
     assert adapter_folder(full, 4) == adapter_folder(full, "4") == full / "checkpoints" / "checkpoint-4"

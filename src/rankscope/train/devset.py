@@ -108,8 +108,9 @@ def few_queries_notice(dev: DevSet, measure: str, cap: int | None) -> str | None
     more = (
         f"; dev.max_queries ({cap}) caps it: a larger value (or null, all) judges on more" if capped else ""
     )
+    queries = "query" if n == 1 else "queries"
     return (
-        f"the best checkpoint and the health verdicts (dev {measure}) rest on {n} judged dev queries: one "
+        f"the best checkpoint and the health verdicts (dev {measure}) rest on {n} judged dev {queries}: one "
         f"query's first relevant document falling from rank 1 to 2 moves a mean reciprocal rank by "
         f"1/(2 x {n}) = {1 / (2 * n):.3f}{more}"
     )

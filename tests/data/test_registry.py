@@ -322,8 +322,6 @@ def test_a_registered_dataset_of_files_keeps_its_name_for_the_leak_guards(
     from rankscope.data.guards import load_eval_guard
     from rankscope.synth import load_corpus, sample_passages
 
-    for name in ("mymarco-test", "mymarco-corpus"):  # the registry's own dict: synth holds it too
-        monkeypatch.delitem(registry.DATASETS, name, raising=False)
     (tmp_path / "q.tsv").write_text("1\tdo goldfish grow\n")
     (tmp_path / "qrels.txt").write_text("1 0 7001 1\n")
     (tmp_path / "train.tsv").write_text("5\tflea life cycle\n")
@@ -340,9 +338,12 @@ def test_a_registered_dataset_of_files_keeps_its_name_for_the_leak_guards(
         "",
         lambda root: files(tmp_path / "train.tsv", corpus=tmp_path / "corpus.tsv"),
     )
-    registry.register_dataset(test)
-    registry.register_dataset(corpus)
-    assert registry.load_dataset("mymarco-test").name == "mymarco-test"
+    for spec in (test, corpus):  # into the registry's own dict (synth holds it too), undone after the test
+        monkeypatch.setitem(registry.DATASETS, spec.name, spec)
+    assert registry.load_evaluation_set("mymarco-test").name == "mymarco-test"
+    assert (
+        registry.load_dataset("mymarco-corpus").name == "files"
+    )  # a training source's name seeds its groups
     guard = load_eval_guard(["mymarco-test"])
     docs, space, _ = load_corpus("mymarco-corpus", None)
     sampled, excluded = sample_passages(docs, 100, 0, guard, space)

@@ -70,9 +70,7 @@ def test_best_checkpoint_is_kept_recorded_and_loaded(make_spec, tmp_path: Path, 
     assert adapter_folder(run) == run / "best"
     assert adapter_folder(run, "final") == run / "adapter"
     assert adapter_folder(full, 2) == full / "checkpoints" / "checkpoint-2"
-    with pytest.raises(
-        InputError, match=r"no such checkpoint \(the run keeps checkpoints: 2, 4, 6; or best"
-    ):
+    with pytest.raises(InputError, match=r"no such checkpoint \(the run keeps checkpoints: 2, 4, 6; or best"):
         adapter_folder(full, 7)  # "no trained adapter here" before
     monkeypatch.chdir(tmp_path)
     (tmp_path / "4").mkdir()  # a folder named like the step in the working directory

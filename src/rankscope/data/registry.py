@@ -328,10 +328,15 @@ def get_spec(name: str) -> DatasetSpec:
 
 
 def load_dataset(name: str) -> Collection:
-    """Load a registered dataset from the data root (candidate sets stay as file paths). The collection
-    carries the registered name, whatever its loader called it (`load_files` says "files"): the leak
-    guards read its id space from that name."""
-    coll = get_spec(name).loader(data_root())
+    """Load a registered dataset from the data root (candidate sets stay as file paths)."""
+    return get_spec(name).loader(data_root())
+
+
+def load_evaluation_set(name: str) -> Collection:
+    """`load_dataset` under its registered name, whatever its loader called it (`load_files` says
+    "files"): the leak guards read an evaluation set's id space from its name. Training sources keep their
+    loader's name, which seeds their groups' negatives."""
+    coll = load_dataset(name)
     return coll if coll.name == name else replace(coll, name=name)
 
 

@@ -43,6 +43,12 @@ def test_inspect_then_report(make_spec, tmp_path: Path, capsys, invoke) -> None:
     abl = load_ablation(out / "ablation.json")
     assert runs == {run_file_name(n) for n in ["zero-shot", "fine-tuned"] + [r.name for r in abl.rows]}
     assert (run / "best").is_dir() and abl.selection_queries == abl.gain_queries > 0  # RUN/best chose on them
+    best = json.loads((run / "best" / "best.json").read_text())
+    assert abl.selection_measure == best["measure"] and best["source"].startswith("checkpoints/")
+    step = ["--checkpoint", str(best["step"]), "--no-probes", "--no-attention", "--windows", "none"]
+    assert invoke("inspect", str(run), *opts, *cpu, *step) in (0, None)  # the best step named by number
+    assert load_ablation(out / "ablation.json").selection_queries == abl.selection_queries  # read 0 before
+    assert invoke("inspect", str(run), *opts, *cpu) in (0, None)  # every analysis again, for what follows
     qrels = read_qrels(run / "dev_qrels.txt")
     ablated = evaluate(read_trec_run(out / "ablation-attention-only.trec"), qrels, abl.measures)
     assert ablated == pytest.approx(next(r.metrics for r in abl.rows if r.name == "attention-only"))

@@ -235,6 +235,8 @@ class AblationResult:
     selection_queries: int | None = None
     """how many of those queries chose the inspected checkpoint (RUN/best is the one that read best on the
     spec's dev queries, so on them the gain reads high); 0: none; None in older ablation.json."""
+    selection_measure: str | None = None
+    """the dev measure that chose it (dev.select_by: the spec's first measure, or e.g. dev_loss)."""
     runs: dict[str, Run] = field(default_factory=dict, compare=False, repr=False)
     """each reranking's run ("zero-shot", "fine-tuned", then each row's name): not in ablation.json,
     `rankscope inspect` writes them as TREC files for `rankscope compare`"""

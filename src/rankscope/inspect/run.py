@@ -423,11 +423,24 @@ def _attention(
     result.written.append(ATTENTION_FILE)
 
 
-def selection_overlap(run_dir: Path, rs: RunScorers, dev: DevSet, opts: InspectOptions) -> int:
-    """How many of `dev`'s queries chose the inspected checkpoint: RUN/best is the checkpoint that read
-    best on the spec's dev queries, so on those queries its gain reads high (0 for any other checkpoint)."""
-    if rs.adapter.resolve() != (run_dir / BEST_DIR).resolve():
-        return 0
+def selection_overlap(
+    run_dir: Path, rs: RunScorers, dev: DevSet, opts: InspectOptions
+) -> tuple[int, str | None]:
+    """(how many of `dev`'s queries chose the inspected checkpoint, by which dev measure): the best
+    checkpoint (RUN/best, or its step named) read best on the spec's dev queries, so on those queries its
+    gain reads high; (0, None) for any other checkpoint."""
+    from rankscope.train.best import read_best
+
+    best = read_best(run_dir)
+    if best is None:
+        return 0, None
+    chosen = {(run_dir / BEST_DIR).resolve(), (run_dir / best.source).resolve()}
+    if rs.adapter.resolve() not in chosen or best.source == "adapter" and opts.checkpoint == "final":
+        return 0, None
+    return _selection_queries(rs, dev, opts), best.measure
+
+
+def _selection_queries(rs: RunScorers, dev: DevSet, opts: InspectOptions) -> int:
     ids = set(dev.candidates.hits)
     if opts.max_queries is None or opts.max_queries == rs.spec.dev.max_queries:
         return len(ids)
@@ -471,7 +484,7 @@ def _ablation(
         on_ablation=lambda done, total: step("ablation", done, total),  # in pairs scored, over all rerankings
         base=base,
     )
-    res.selection_queries = selection_overlap(run_dir, rs, dev, opts)
+    res.selection_queries, res.selection_measure = selection_overlap(run_dir, rs, dev, opts)
     save_ablation(res, tmp / ABLATION_FILE)
     result.written.append(ABLATION_FILE)
     for name, run in res.runs.items():  # each reranking as a run file, for `rankscope compare`

@@ -293,8 +293,9 @@ def ablation_findings(abl: AblationResult) -> Findings:
     if abl.selection_queries:
         f.numbers["selection_queries"] = abl.selection_queries
         f.sentences.append(
-            f"The inspected checkpoint (RUN/best) was chosen by its dev {p} on {abl.selection_queries} of "
-            f"these {abl.gain_queries or abl.selection_queries} queries, so the gain reads high on them (a "
+            f"The inspected checkpoint (the best) was chosen by its dev {abl.selection_measure or p} on "
+            f"{abl.selection_queries} of these {abl.gain_queries or abl.selection_queries} queries, so the "
+            "gain reads high on them (a "
             "choice among checkpoints favours the queries it was made on) and so does each share's "
             "denominator; `--checkpoint final`, or more dev queries (`--max-queries`), give a fairer reading."
         )

@@ -233,12 +233,24 @@ def test_a_flat_profile_is_not_called_a_peak() -> None:
     from rankscope.report.findings import peak_words
 
     flat = np.ones(30) + np.linspace(0, 0.05, 30)  # a third of the layers holds 34% of it
-    text = peak_words("Gradient mass", flat, 10)[0]
-    assert "spread about evenly" in text and "against 33% for an even spread" in text and "peaks" not in text
+    text = peak_words("Gradient mass", flat)[0]
+    assert "spread about evenly over the 30 trained layers" in text and "against 33%" in text
+    assert "peaks" not in text
     peaked = np.r_[np.ones(20), np.full(10, 4.0)]
-    text, a, b, share = peak_words("Gradient mass", peaked, 10)
-    assert text == "Gradient mass peaks in layers 20-29 (67% of the total; an even spread gives 33%)."
+    text, a, b, share = peak_words("Gradient mass", peaked)
+    assert text == (
+        "Gradient mass peaks in layers 20-29 (67% of the total; an even spread over the 30 trained layers "
+        "gives 33%)."
+    )
     assert (a, b) == (20, 29)
+    half = np.r_[np.ones(15), np.zeros(15)]  # a run training layers 0-14 only, flat over them
+    trained = np.r_[np.ones(15, dtype=bool), np.zeros(15, dtype=bool)]
+    text = peak_words("Gradient mass", half, trained)[0]
+    assert "spread about evenly over the 15 trained layers" in text  # "peaks in layers 0-9 (67%)" before
+    assert "one layer holds" in peak_words("Gradient mass", np.ones(3))[0]  # "any 1 contiguous layers"
+    assert peak_words("Gradient mass", np.array([0.0, 2.0]), np.array([False, True]))[0] == (
+        "Gradient mass is all in layer 1, the only trained layer."
+    )
 
 
 def test_the_share_outside_the_blocks_does_not_depend_on_the_grouping() -> None:

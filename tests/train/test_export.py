@@ -161,3 +161,19 @@ def test_trust_remote_code_reaches_an_exports_loading(make_spec, tmp_path: Path,
     Reranker.load(out, scorer="yes-no", device="cpu", trust_remote_code=True)  # the flag was dropped
     Reranker.from_export(out, device="cpu")
     assert seen == [True, False]
+
+
+def test_the_cards_snippet_names_a_hub_base_by_its_id() -> None:
+    """A Hub base keeps its portable id (adapter_config.json records this machine's cache folder); an
+    alias or a local folder loads on the folder the adapter records."""
+    from rankscope.train.card import _peft_snippet, is_hub_id
+
+    assert is_hub_id("HuggingFaceTB/SmolLM2-135M-Instruct")
+    assert not any(is_hub_id(m) for m in ("smollm2-135m", "/abs/model", "./rel", "model.gguf"))
+    hub = "\n".join(_peft_snippet("acme/tiny-llama", "AutoModelForCausalLM", "AutoPeftModelForCausalLM"))
+    assert (
+        'AutoModelForCausalLM.from_pretrained("acme/tiny-llama")' in hub
+        and "PeftModel.from_pretrained" in hub
+    )
+    alias = "\n".join(_peft_snippet("minilm-l6", "AutoModel", "AutoPeftModel"))
+    assert 'AutoPeftModel.from_pretrained(".")' in alias and "minilm-l6" not in alias

@@ -38,6 +38,33 @@ def _fmt(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v))
 
 
+def is_hub_id(model: str) -> bool:
+    """True for a Hugging Face Hub id (org/name), not a rankscope alias, a local folder or a .gguf file."""
+    from rankscope.models.loading import ALIASES
+
+    path = Path(model).expanduser()
+    local = path.exists() or path.is_absolute() or model.startswith((".", "~")) or model.endswith(".gguf")
+    return model not in ALIASES and not local and "/" in model
+
+
+def _peft_snippet(model: str, auto: str, peft_auto: str) -> list[str]:
+    """PEFT's own loading code: on the Hub id where the base is one (portable), else on the base folder
+    that adapter_config.json records (a rankscope alias is no Hub id; the folder is this machine's)."""
+    if is_hub_id(model):
+        return [
+            "from peft import PeftModel",
+            f"from transformers import {auto}",
+            "",
+            f'base = {auto}.from_pretrained("{model}")',
+            'model = PeftModel.from_pretrained(base, ".")  # this folder',
+        ]
+    return [
+        f"from peft import {peft_auto}",
+        "",
+        f'model = {peft_auto}.from_pretrained(".")  # this folder, on the base folder it records',
+    ]
+
+
 def model_card(
     run_dir: Path, spec: ExperimentSpec, command: str | None = None, merged: bool = False, peft: bool = True
 ) -> str:
@@ -74,11 +101,7 @@ def model_card(
                 *(
                     [f"from transformers import {auto}", "", f'model = {auto}.from_pretrained(".")']
                     if merged
-                    else [  # the base as adapter_config.json records it: spec.model may be a rankscope alias
-                        f"from peft import {peft_auto}",
-                        "",
-                        f'model = {peft_auto}.from_pretrained(".")  # this folder, on its base model',
-                    ]
+                    else _peft_snippet(spec.model, auto, peft_auto)
                 ),
                 "```",
                 "",

@@ -315,6 +315,12 @@ def test_non_finite_attention_mass_is_said_and_left_out() -> None:
     assert "from 0.300 to 0.300" in text and "1 non-finite" in text  # "to nan" and a nan "largest change"
     assert "layer 0 head 0 (+0.100)" in text
     assert "nan" not in text.replace("non-finite", "")
+    dead = {m: np.zeros((1, 2)) for m in MEASURES} | {"doc_to_query": np.full((1, 2), np.nan)}
+    text = " ".join(attention_findings(AttentionResult(before, dead, 3)).sentences)
+    assert "undefined after fine-tuning (before: 0.300)" in text and "nan" not in text.replace(
+        "non-finite", ""
+    )
+    assert "query → document" not in text  # 0 everywhere before and after: still left out
 
 
 def test_a_drop_sweep_names_the_window_whose_loss_costs_most() -> None:

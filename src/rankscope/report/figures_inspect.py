@@ -81,8 +81,9 @@ def active_measures(att: AttentionResult) -> list[str]:
     """Measures that are not 0 everywhere (a causal prompt makes one direction impossible)."""
     views = [att.before] + ([att.after] if att.after else [])
 
-    def used(a: np.ndarray) -> bool:  # a non-finite value (a diverged model) is said, not hidden
-        return bool((~np.isfinite(a)).any() or np.nanmax(np.abs(a), initial=0.0) > 1e-9)
+    def used(a: np.ndarray) -> bool:  # judged on the finite values: a diverged model's nan is said apart
+        finite = np.abs(a[np.isfinite(a)])
+        return bool(finite.size and finite.max() > 1e-9)
 
     return [m for m in MEASURES if any(used(v[m]) for v in views)]
 

@@ -256,6 +256,15 @@ def attention_findings(att: AttentionResult) -> Findings:
             f.numbers[m] = {"before": before}
             continue
         after = _finite_mean(att.after[m])
+        if not (np.isfinite(before) and np.isfinite(after)):
+            which = "before and after fine-tuning" if not np.isfinite(before) else "after fine-tuning"
+            known = f" (before: {before:.3f})" if np.isfinite(before) else ""
+            f.sentences.append(
+                f"Mean {MEASURE_TITLES[m]} attention mass is undefined {which}{known}: non-finite at every "
+                "layer and head (e.g. a diverged model)."
+            )
+            f.numbers[m] = {"before": before if np.isfinite(before) else None, "after": None}
+            continue
         sentence = f"Fine-tuning moves mean {MEASURE_TITLES[m]} attention from {before:.3f} to {after:.3f}"
         moved = np.where(np.isfinite(change[m]), np.abs(change[m]), np.nan)
         if not np.isfinite(moved).any():

@@ -11,7 +11,13 @@ from rankscope.errors import InputError
 from rankscope.fields import Layers, Targets
 from rankscope.methods.lora import lora_model
 from rankscope.methods.registry import MethodConfig, register_method
-from rankscope.models.components import classify_parameters, expand_components, num_layers, parse_layers
+from rankscope.models.components import (
+    classify_parameters,
+    expand_components,
+    num_layers,
+    parse_layers,
+    resolve,
+)
 
 
 class FreezeMethod(MethodConfig):
@@ -33,6 +39,9 @@ def unfreeze(model: nn.Module, targets: list[str], layers: str) -> int:
     """Make only the named components of the named layers trainable; returns how many tensors.
 
     A fused projection (Phi-3 qkv_proj) trains when any component it fuses is named."""
+    resolve(
+        model, targets, layers
+    )  # a component the architecture lacks, named, is refused as LoRA refuses it
     comps = set(expand_components(targets))
     chosen = set(parse_layers(layers, num_layers(model)))
     where = classify_parameters(model)

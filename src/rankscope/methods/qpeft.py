@@ -75,7 +75,9 @@ def qpeft_scorer(
     model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: MethodConfig, spec: ExperimentSpec
 ) -> QPeftScorer:
     """A QPeftScorer over the frozen model, a fresh prompter as `scorer.head`, the spec's token budgets."""
-    hidden = int(unwrap(model).config.hidden_size)
+    from rankscope.models.loading import hidden_size
+
+    hidden = hidden_size(unwrap(model))
     heads = getattr(cfg, "heads", 4)
     if cfg.name == "qpeft-a" and hidden % heads:
         raise InputError(f"{heads} heads do not divide the hidden size {hidden}", "method.heads")

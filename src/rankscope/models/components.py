@@ -135,10 +135,12 @@ def layer_list(model: nn.Module) -> nn.ModuleList:
 
 
 def config_layers(config: dict) -> int | None:
-    """The number of transformer blocks a config.json (as a dict) declares; None when it names none."""
-    for key in ("num_hidden_layers", "n_layer", "num_layers"):
-        if isinstance(config.get(key), int) and config[key]:
-            return int(config[key])
+    """The number of transformer blocks a config.json (as a dict) declares, also nested in a multimodal
+    config's text_config (Gemma-3); None when it names none."""
+    for where in (config, config.get("text_config") or {}):
+        for key in ("num_hidden_layers", "n_layer", "num_layers"):
+            if isinstance(where.get(key), int) and where[key]:
+                return int(where[key])
     return None
 
 

@@ -90,7 +90,14 @@ class Backbone:
 
     @property
     def hidden_size(self) -> int:
-        return int(self.model.config.hidden_size)
+        return hidden_size(self.model)
+
+
+def hidden_size(model: nn.Module) -> int:
+    """The model's hidden size, from its text config where a multimodal config nests it (Gemma-3)."""
+    config = model.config
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return int(getattr(text, "hidden_size", None) or config.hidden_size)
 
 
 def cache_dir() -> Path:
@@ -253,13 +260,19 @@ def _convert_gguf(locate: Callable[[Path], Path], target: Path) -> None:
 
 
 def _is_encoder_config(config: Any) -> bool:
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
 
     model_type = getattr(config, "model_type", None)
     if model_type in ENCODER_TYPES:
         return True
     if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
-        return False
+        # a BERT-style masked LM that transformers can also run as a causal LM (camembert, ernie, ...)
+        # is an encoder unless its config says it was trained as a decoder
+        masked = model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES
+        return masked and not getattr(config, "is_decoder", False) and not config.is_encoder_decoder
     # a model with its own code (a type transformers does not know): a causal LM if it says so
     causal = "AutoModelForCausalLM" in (getattr(config, "auto_map", None) or {})
     causal |= any(a.endswith("ForCausalLM") for a in getattr(config, "architectures", None) or [])
@@ -307,7 +320,13 @@ def load_backbone(
         kwargs: dict[str, Any] = {"dtype": dtype, **remote}
         if attn_implementation is not None:
             kwargs["attn_implementation"] = attn_implementation
-        model = auto_cls.from_pretrained(path, **kwargs)
+        try:
+            model = auto_cls.from_pretrained(path, **kwargs)
+        except ValueError as exc:  # sdpa is not every architecture's (Gemma2, DeBERTa, MPNet, bloom, ...)
+            if "attn_implementation" not in kwargs or "does not support" not in str(exc):
+                raise
+            kwargs.pop("attn_implementation")
+            model = auto_cls.from_pretrained(path, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, **remote)
     model.to(device)
     model.eval()

@@ -65,7 +65,14 @@ def unwrap(model: nn.Module) -> nn.Module:
 def decoder_body(model: nn.Module) -> nn.Module:
     """The transformer stack of a causal LM without its vocabulary head, so only needed logits are made."""
     inner = unwrap(model)
-    return getattr(inner, inner.base_model_prefix)
+    body = getattr(inner, getattr(inner, "base_model_prefix", ""), None)  # Llama4: a prefix it does not use
+    if body is None:
+        body = getattr(inner, "model", None)
+    if body is None or body is inner:
+        from rankscope.errors import InputError
+
+        raise InputError(f"cannot find the transformer stack of {type(inner).__name__}", "--model")
+    return body
 
 
 def last_token_hidden(body: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -83,9 +90,24 @@ def head_logits(model: nn.Module, hidden: torch.Tensor, token_ids: list[int]) ->
         logits = hidden.float() @ weight.float().T  # rounded the logits by up to 0.14 (ties, reorders)
         if getattr(head, "bias", None) is not None:
             logits = logits + head.bias[token_ids].float()
-        cap = getattr(unwrap(model).config, "final_logit_softcapping", None)
-        if cap:
-            logits = torch.tanh(logits / cap) * cap
+        return finish_logits(model, logits)
+
+
+def finish_logits(model: nn.Module, logits: torch.Tensor) -> torch.Tensor:
+    """What the model's own forward does to its head's output: Granite divides by `logits_scaling`, Cohere
+    multiplies by `logit_scale`, Gemma soft-caps (`final_logit_softcapping`); read from the text config,
+    where a multimodal config nests them. Without it a scorer's probabilities were not the model's."""
+    config = unwrap(model).config
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    scaling = getattr(text, "logits_scaling", None)
+    if scaling:
+        logits = logits / scaling
+    scale = getattr(text, "logit_scale", None)
+    if isinstance(scale, int | float) and scale:
+        logits = logits * scale
+    cap = getattr(text, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
     return logits
 
 

@@ -13,6 +13,7 @@ from rankscope.scorers.base import (
     Pair,
     Scorer,
     decoder_body,
+    finish_logits,
     head_logits,
     last_token_hidden,
     length_batches,
@@ -174,10 +175,9 @@ class QueryLikelihoodScorer(_DecoderScorer):
         rows = torch.cat([torch.full((e - s,), r, dtype=torch.long) for r, (s, e) in enumerate(spans)])
         pos = torch.cat([torch.arange(s, e) for s, e in spans])
         rows, pos = rows.to(ids.device), pos.to(ids.device)
-        logits = unwrap(self.model).get_output_embeddings()(hidden[rows, pos - 1]).float()
-        cap = getattr(unwrap(self.model).config, "final_logit_softcapping", None)
-        if cap:
-            logits = torch.tanh(logits / cap) * cap
+        logits = finish_logits(
+            self.model, unwrap(self.model).get_output_embeddings()(hidden[rows, pos - 1]).float()
+        )
         lp = -F.cross_entropy(logits, ids[rows, pos], reduction="none")
         sums = torch.zeros(len(spans), device=ids.device).index_add_(0, rows, lp)
         counts = torch.tensor([e - s for s, e in spans], device=ids.device, dtype=sums.dtype)

@@ -474,3 +474,11 @@ def test_real_candidates_round_trip(tmp_path: Path) -> None:
     assert len(cands.hits) == 43 and all(len(h) == 100 for h in cands.hits.values())
     r.write_candidates(cands, tmp_path / "c.jsonl.gz")
     assert r.read_candidates(tmp_path / "c.jsonl.gz") == cands
+
+
+def test_an_empty_cranfield_record_names_the_dataset_that_drops_it(tmp_path: Path) -> None:
+    records = ".I 470\n.W\nsome text\n.I 471\n.T\n.W\n"
+    with pytest.raises(InputError, match="--dataset cranfield drops them"):
+        r.read_smart_docs(write(tmp_path / "cran.all.1400", records))
+    with pytest.raises(InputError, match="empty passage text for document '471'$"):  # no hint on CISI
+        r.read_smart_docs(write(tmp_path / "CISI.ALL", records))

@@ -94,7 +94,7 @@ def read_smart_docs(path: str | Path, skip_empty: bool = False) -> dict[str, Doc
                 continue
             hint = (
                 " (Cranfield's own cran.all.1400 has two: --dataset cranfield drops them)"
-                if rid in {"471", "995"}
+                if rid in {"471", "995"} and Path(path).name.startswith("cran")
                 else ""
             )
             raise InputError(f"empty passage text for document {rid!r}{hint}", path, lineno)

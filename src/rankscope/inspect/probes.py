@@ -302,7 +302,8 @@ def probe_study(
     base = probe_layers(base_feats, labels, folds, seed, readout, groups) if base_feats is not None else None
     n = len((tuned or base).auc)  # type: ignore[union-attr]
     if pca_layers is None:
-        best = int(np.argmax((tuned or base).auc))  # type: ignore[union-attr]
+        auc = np.asarray((tuned or base).auc, dtype=float)  # type: ignore[union-attr]
+        best = int(np.nanargmax(auc)) if np.isfinite(auc).any() else n - 1  # a nan AUC is no best layer
         pca_layers = sorted({n // 2, best, n - 1})
     views = []
     for layer in pca_layers:

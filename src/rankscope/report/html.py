@@ -69,7 +69,11 @@ def _trajectory(run_dir: Path, b: Builder) -> Section | None:
     f = S.trajectory_findings(traj)
     s.findings, s.numbers = f.sentences, f.numbers
     b.figure(
-        s, "trajectory", F.trajectory_figure(traj), "Red dashed line: the steepest drop of the smoothed loss."
+        s,
+        "trajectory",
+        F.trajectory_figure(traj),
+        "Red dashed line: the steepest drop of the smoothed loss, drawn where it stands out from the "
+        "loss's step-to-step noise.",
     )
     if traj.checkpoints:
         keys = [k for k in traj.checkpoints[0] if k not in ("step", HEALTH_KEY)]

@@ -189,7 +189,8 @@ def report_targets(setting: str | list[str]) -> list[str]:
     if setting == "auto":
         return ["tensorboard"] if importlib.util.find_spec("tensorboard") is not None else []
     targets = [t for t in setting if t != "none"]
-    missing = [t for t in targets if importlib.util.find_spec(t) is None]
+    modules = {"tensorboard": ("tensorboard", "tensorboardX")}  # either serves the Trainer's TensorBoard
+    missing = [t for t in targets if all(importlib.util.find_spec(m) is None for m in modules.get(t, (t,)))]
     if missing:  # the Trainer raised it after the data and the model were loaded, as a traceback
         name = missing[0]
         raise InputError(f"{name} is not installed (pip install {name}), or leave it out", "optim.report_to")

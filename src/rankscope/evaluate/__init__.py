@@ -6,6 +6,7 @@ file or a candidates file) against qrels (a dict or a qrels file): mean value pe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,6 @@ def evaluate_run(
         return evaluate(ranking, judged, measures, queries=ranking, qrels_source=source)
     note = missing_note(ranking, judged)
     if note:
-        import logging
-
         logging.getLogger("rankscope.evaluate").warning("%s", note)
     return evaluate(ranking, judged, measures)
 

@@ -101,3 +101,27 @@ def test_freeze_refuses_a_component_the_model_lacks_by_name() -> None:
     with pytest.raises(InputError, match="component 'mlp.gate' does not exist in gpt2 models"):
         unfreeze(model, ["mlp.gate", "attn.q"], "all")
     assert unfreeze(model, ["mlp", "attn"], "all") > 0  # through a group a missing member is skipped
+
+
+def test_logit_scaling_follows_the_model_type_not_the_config_field(tokenizer) -> None:
+    """HyperCLOVAX multiplies by logits_scaling where Granite divides, and MPT never applies the logit_scale
+    its config carries: a rule keyed on the field alone got both wrong."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from rankscope.scorers.base import decoder_body, head_logits, last_token_hidden
+
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+    for kind, extra in (("hyperclovax", {"logits_scaling": 4.0}), ("mpt", {"logit_scale": 0.5})):
+        config = AutoConfig.for_model(kind)
+        for k, v in {**small, "num_key_value_heads": 2, "vocab_size": 128, **extra}.items():
+            setattr(config, k, v)
+        if kind == "mpt":
+            config.d_model, config.n_heads, config.n_layers = 32, 4, 2
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(config).eval()
+        ids = torch.tensor([[5, 9, 17, 33]])
+        mask = torch.ones_like(ids)
+        with torch.no_grad():
+            want = model(input_ids=ids, attention_mask=mask).logits[0, -1, [10, 20, 30]]
+            got = head_logits(model, last_token_hidden(decoder_body(model), ids, mask), [10, 20, 30])[0]
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)

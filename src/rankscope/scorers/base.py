@@ -93,19 +93,25 @@ def head_logits(model: nn.Module, hidden: torch.Tensor, token_ids: list[int]) ->
         return finish_logits(model, logits)
 
 
+DIVIDE_BY_LOGITS_SCALING = frozenset(
+    {"granite", "granitemoe", "granitemoeshared", "granitemoehybrid", "minicpm3"}
+)
+MULTIPLY_BY = {"cohere": "logit_scale", "cohere2": "logit_scale", "hyperclovax": "logits_scaling"}
+"""model types whose forward scales the head's logits, and how (a config field alone says nothing: MPT
+has a logit_scale it does not apply, HyperCLOVAX multiplies where Granite divides)"""
+
+
 def finish_logits(model: nn.Module, logits: torch.Tensor) -> torch.Tensor:
     """What the model's own forward does to its head's output: Granite divides by `logits_scaling`, Cohere
-    multiplies by `logit_scale`, Gemma soft-caps (`final_logit_softcapping`); read from the text config,
-    where a multimodal config nests them. Without it a scorer's probabilities were not the model's."""
+    multiplies by `logit_scale`, Gemma soft-caps (`final_logit_softcapping`). Without it a scorer's
+    probabilities were not the model's."""
     config = unwrap(model).config
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
-    scaling = getattr(text, "logits_scaling", None)
-    if scaling:
-        logits = logits / scaling
-    scale = getattr(text, "logit_scale", None)
-    if isinstance(scale, int | float) and scale:
-        logits = logits * scale
-    cap = getattr(text, "final_logit_softcapping", None)
+    kind = getattr(config, "model_type", None)
+    if kind in DIVIDE_BY_LOGITS_SCALING and getattr(config, "logits_scaling", None):
+        logits = logits / config.logits_scaling
+    if kind in MULTIPLY_BY and getattr(config, MULTIPLY_BY[kind], None):
+        logits = logits * getattr(config, MULTIPLY_BY[kind])
+    cap = getattr(config, "final_logit_softcapping", None)
     if cap:
         logits = torch.tanh(logits / cap) * cap
     return logits

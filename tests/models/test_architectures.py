@@ -101,6 +101,9 @@ def test_freeze_refuses_a_component_the_model_lacks_by_name() -> None:
     with pytest.raises(InputError, match="component 'mlp.gate' does not exist in gpt2 models"):
         unfreeze(model, ["mlp.gate", "attn.q"], "all")
     assert unfreeze(model, ["mlp", "attn"], "all") > 0  # through a group a missing member is skipped
+    config = T.Qwen2MoeConfig(vocab_size=100, num_experts=2, mlp_only_layers=[0], **COMMON)
+    moe = T.Qwen2MoeForCausalLM(config)  # a dense first layer, experts after it: groups still train
+    assert unfreeze(moe, ["attn", "mlp"], "all") > unfreeze(moe, ["attn"], "all") > 0
 
 
 def test_logit_scaling_follows_the_model_type_not_the_config_field(tokenizer) -> None:

@@ -12,11 +12,11 @@ from rankscope.fields import Layers, Targets
 from rankscope.methods.lora import lora_model
 from rankscope.methods.registry import MethodConfig, register_method
 from rankscope.models.components import (
+    check_named,
     classify_parameters,
     expand_components,
     num_layers,
     parse_layers,
-    resolve,
 )
 
 
@@ -39,9 +39,7 @@ def unfreeze(model: nn.Module, targets: list[str], layers: str) -> int:
     """Make only the named components of the named layers trainable; returns how many tensors.
 
     A fused projection (Phi-3 qkv_proj) trains when any component it fuses is named."""
-    resolve(
-        model, targets, layers
-    )  # a component the architecture lacks, named, is refused as LoRA refuses it
+    check_named(model, targets)  # a component the model lacks, named, is refused (as LoRA does)
     comps = set(expand_components(targets))
     chosen = set(parse_layers(layers, num_layers(model)))
     where = classify_parameters(model)

@@ -235,6 +235,19 @@ def expand_components(names: str | Iterable[str] | None) -> list[str]:
     return list(_expand_with_explicit(names))
 
 
+def check_named(model: nn.Module, components: str | Iterable[str] | None) -> dict[str, bool]:
+    """`_expand_with_explicit(components)`, refusing a component the architecture lacks when it is asked
+    for by its own name (through a group it is skipped)."""
+    wanted = _expand_with_explicit(components)
+    amap = arch_map(model)
+    missing = [c for c, exp in wanted.items() if exp and amap.get(c) is None]
+    if missing:
+        raise InputError(
+            f"component '{missing[0]}' does not exist in {_model_type(model) or type(model).__name__} models"
+        )
+    return wanted
+
+
 def resolve(
     model: nn.Module,
     components: str | Iterable[str] | None = None,
@@ -245,13 +258,8 @@ def resolve(
     A fused module appears once per layer, named after the first requested name it covers. A component
     the architecture lacks is skipped when asked through a group and an InputError when asked by name.
     """
-    wanted = _expand_with_explicit(components)
+    wanted = check_named(model, components)
     amap = arch_map(model)
-    missing = [c for c, exp in wanted.items() if exp and amap.get(c) is None]
-    if missing:
-        raise InputError(
-            f"component '{missing[0]}' does not exist in {_model_type(model) or type(model).__name__} models"
-        )
     prefix, blocks = _layer_list_with_name(model)
     refs: list[ComponentRef] = []
     for layer in parse_layers(layers, len(blocks)):

@@ -340,10 +340,8 @@ def test_a_registered_dataset_of_files_keeps_its_name_for_the_leak_guards(
     )
     for spec in (test, corpus):  # into the registry's own dict (synth holds it too), undone after the test
         monkeypatch.setitem(registry.DATASETS, spec.name, spec)
-    assert registry.load_evaluation_set("mymarco-test").name == "mymarco-test"
-    assert (
-        registry.load_dataset("mymarco-corpus").name == "files"
-    )  # a training source's name seeds its groups
+    assert registry.load_named("mymarco-test").name == "mymarco-test"
+    assert registry.load_dataset("mymarco-corpus").name == "files"  # the loader's own name
     guard = load_eval_guard(["mymarco-test"])
     docs, space, _ = load_corpus("mymarco-corpus", None)
     sampled, excluded = sample_passages(docs, 100, 0, guard, space)

@@ -81,3 +81,33 @@ def test_a_dropped_evaluation_query_leaves_nothing_in_the_random_pool(tmp_path: 
     )
     assert ts.dropped == {f"{path} -> dl19": 2} and len(ts.train) == 40
     assert not [d for g in ts.train for d in g.docs if d.startswith("dl19 passage")]
+
+
+def test_two_datasets_registered_from_files_keep_their_queries_apart(tmp_path: Path, monkeypatch) -> None:
+    """`load_files` names every collection "files": two such datasets gave the same group keys, and a query
+    id in each merged into one dev query (one's text, both's passages and judgements)."""
+    from rankscope.data import registry
+
+    sets = {"mya-train": ["do goldfish grow", "what is wifi"], "myb-train": ["flea", "range"]}
+    for name, texts in sets.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "q.tsv").write_text("".join(f"{i + 1}\t{t}\n" for i, t in enumerate(texts)))
+        (folder / "qrels.txt").write_text("1 0 p1 1\n2 0 p2 1\n")
+        rows = []
+        for i, t in enumerate(texts):
+            hits = [{"docid": f"p{i + 1}", "score": 2.0, "content": f"{t} pos"}]
+            hits += [{"docid": f"n{i}{j}", "score": 1.0, "content": f"{t} neg {j}"} for j in range(3)]
+            rows.append({"qid": str(i + 1), "query": t, "hits": hits})
+        (folder / "bm25.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+        def loader(root: Path, folder: Path = folder) -> object:
+            return registry.load_files(
+                folder / "q.tsv", folder / "qrels.txt", candidates=folder / "bm25.jsonl"
+            )
+
+        spec = registry.DatasetSpec(name, "train", name, "", "", loader)
+        monkeypatch.setitem(registry.DATASETS, name, spec)
+    data = TrainData(datasets=list(sets), group_size=2, dev_fraction=0.0)
+    keys = sorted(g.key for g in build_training_set(data, []).train)
+    assert keys == ["mya-train/1", "mya-train/2", "myb-train/1", "myb-train/2"]

@@ -134,9 +134,9 @@ def parse_eval_sets(value: str | Sequence[str]) -> list[str]:
 
 def load_eval_guard(names: Sequence[str]) -> EvalGuard:
     """The guard of the registered evaluation sets `names`."""
-    from rankscope.data.registry import load_evaluation_set
+    from rankscope.data.registry import load_named
 
-    return EvalGuard.from_collections(load_evaluation_set(n) for n in names)
+    return EvalGuard.from_collections(load_named(n) for n in names)
 
 
 # --------------------------------------------------------------------------- training queries

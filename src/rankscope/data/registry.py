@@ -332,10 +332,11 @@ def load_dataset(name: str) -> Collection:
     return get_spec(name).loader(data_root())
 
 
-def load_evaluation_set(name: str) -> Collection:
+def load_named(name: str) -> Collection:
     """`load_dataset` under its registered name, whatever its loader called it (`load_files` says
-    "files"): the leak guards read an evaluation set's id space from its name. Training sources keep their
-    loader's name, which seeds their groups' negatives."""
+    "files"): the leak guards read an evaluation set's id space from it, and training keys a source's
+    groups (and seeds their negatives) by it, so two datasets registered from files keep their queries
+    apart (both were "files", and a query id in each merged into one dev query)."""
     coll = load_dataset(name)
     return coll if coll.name == name else replace(coll, name=name)
 

@@ -26,7 +26,7 @@ from rankscope.data.examples import (
 from rankscope.data.guards import normalise_query
 from rankscope.data.guards import query_id_space as id_space
 from rankscope.data.readers import read_bge_jsonl, read_msmarco_triples
-from rankscope.data.registry import collection_candidates, load_dataset, load_evaluation_set
+from rankscope.data.registry import collection_candidates, load_named
 from rankscope.data.types import Collection
 from rankscope.errors import InputError
 
@@ -136,7 +136,7 @@ def build_training_set(cfg: TrainData, eval_sets: list[str], pointwise: bool = F
     """Every source's groups (size `group_size`; pairs split into single documents when `pointwise`),
     capped per source at `max_queries`, checked against `eval_sets`, then split by query."""
     size = 2 if pointwise else cfg.group_size
-    evals = {name: load_evaluation_set(name) for name in dict.fromkeys(eval_sets)}
+    evals = {name: load_named(name) for name in dict.fromkeys(eval_sets)}
     groups: list[Group] = []
     sources: dict[str, int] = {}
     dropped: dict[str, int] = {}
@@ -145,7 +145,7 @@ def build_training_set(cfg: TrainData, eval_sets: list[str], pointwise: bool = F
             raise InputError(
                 f"'{name}' is an evaluation set (eval_sets): never train on it", "train.datasets"
             )
-        coll = load_dataset(name)
+        coll = load_named(name)
         got = dataset_groups(coll, cfg, size)
         for ev in evals.values():
             got = _drop(got, ev, id_space(ev.name) == id_space(name), name, dropped)

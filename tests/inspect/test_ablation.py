@@ -177,3 +177,27 @@ def test_full_weight_ablation_shares(tokenizer, dev_set, tmp_path: Path) -> None
     assert load_ablation(save_ablation(res, tmp_path / "ablation.json")) == res
     with pytest.raises(InputError, match="equal the base model's"):
         run_ablation(YesNoScorer(base, tokenizer), cands, queries, qrels, ablations, base=base)
+
+
+def test_selection_overlap_follows_what_chose_the_best(tmp_path) -> None:
+    """RUN/best chosen by dev_loss on held-out training groups chose nothing on a dev dataset's queries; by a
+    dev measure it chose on every one of them."""
+    import json
+    from types import SimpleNamespace as NS
+
+    from rankscope.inspect.run import selection_overlap
+
+    for d in ("best", "adapter", "checkpoints/checkpoint-4"):
+        (tmp_path / d).mkdir(parents=True)
+    dev = NS(candidates=NS(hits={f"q{i}": [] for i in range(43)}))
+    opts = NS(checkpoint=None, max_queries=None)
+
+    def overlap(measure: str, dataset: str | None) -> tuple[int, str | None]:
+        best = dict(step=4, measure=measure, value=0.3, folder="", source="checkpoints/checkpoint-4")
+        (tmp_path / "best" / "best.json").write_text(json.dumps(best))
+        rs = NS(adapter=tmp_path / "best", spec=NS(dev=NS(max_queries=None, dataset=dataset)))
+        return selection_overlap(tmp_path, rs, dev, opts)  # type: ignore[arg-type]
+
+    assert overlap("dev_loss", "dl19") == (0, None)  # "chosen by its dev dev_loss on 43 of these 43" before
+    assert overlap("dev_loss", None) == (43, "dev_loss")  # the dev set is those held-out groups' queries
+    assert overlap("nDCG@10", "dl19") == (43, "nDCG@10")

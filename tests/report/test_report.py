@@ -349,7 +349,7 @@ def test_a_gain_within_noise_is_said_to_be_noise() -> None:
     text = " ".join(ablation_findings(chosen).sentences)
     assert "chosen by its dev nDCG@10 on 20 of these 43 queries, so the gain reads high" in text
     chosen.selection_measure = "dev_loss"  # dev.select_by, not the ablation's primary measure
-    assert "chosen by its dev dev_loss on 20" in " ".join(ablation_findings(chosen).sentences)
+    assert "chosen by its dev loss on 20" in " ".join(ablation_findings(chosen).sentences)
     assert "chosen by" not in " ".join(ablation_findings(abl(0.01)).sentences)
 
 

@@ -437,6 +437,8 @@ def selection_overlap(
     chosen = {(run_dir / BEST_DIR).resolve(), (run_dir / best.source).resolve()}
     if rs.adapter.resolve() not in chosen or best.source == "adapter" and opts.checkpoint == "final":
         return 0, None
+    if best.measure == "dev_loss" and rs.spec.dev.dataset:  # the loss of held-out training groups, not
+        return 0, None  # of the dev dataset's queries that the ablation reranks
     return _selection_queries(rs, dev, opts), best.measure
 
 

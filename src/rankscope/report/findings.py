@@ -279,6 +279,10 @@ def attention_findings(att: AttentionResult) -> Findings:
     return f
 
 
+def _dev_measure(measure: str) -> str:
+    return "dev loss" if measure == "dev_loss" else f"dev {measure}"
+
+
 def has_gain(abl: AblationResult) -> bool:
     """Whether fine-tuning raised the primary measure over zero-shot: shares of a gain <= 0 mean nothing
     (a share of a loss reads backwards, and near 0 it explodes)."""
@@ -310,8 +314,9 @@ def ablation_findings(abl: AblationResult) -> Findings:
             )
     if abl.selection_queries:
         f.numbers["selection_queries"] = abl.selection_queries
+        by = _dev_measure(abl.selection_measure or p)
         f.sentences.append(
-            f"The inspected checkpoint (the best) was chosen by its dev {abl.selection_measure or p} on "
+            f"The inspected checkpoint (the best) was chosen by its {by} on "
             f"{abl.selection_queries} of these {abl.gain_queries or abl.selection_queries} queries, so the "
             "gain reads high on them (a "
             "choice among checkpoints favours the queries it was made on) and so does each share's "

@@ -321,6 +321,12 @@ def test_non_finite_attention_mass_is_said_and_left_out() -> None:
         "non-finite", ""
     )
     assert "query → document" not in text  # 0 everywhere before and after: still left out
+    text = " ".join(attention_findings(AttentionResult(dead, before, 3)).sentences)
+    assert "undefined before fine-tuning (after: 0.300)" in text  # it said "before and after"
+    text = " ".join(attention_findings(AttentionResult(dead, dead, 3)).sentences)
+    assert "document → query attention mass is undefined before and after fine-tuning" in text  # dropped
+    text = " ".join(attention_findings(AttentionResult(dead, None, 3)).sentences)
+    assert "document → query attention mass is undefined: non-finite" in text  # "mass: nan" before
 
 
 def test_a_drop_sweep_names_the_window_whose_loss_costs_most() -> None:

@@ -85,7 +85,10 @@ def active_measures(att: AttentionResult) -> list[str]:
         finite = np.abs(a[np.isfinite(a)])
         return bool(finite.size and finite.max() > 1e-9)
 
-    return [m for m in MEASURES if any(used(v[m]) for v in views)]
+    def undefined(a: np.ndarray) -> bool:  # a base model with no finite value: said, not hidden
+        return not np.isfinite(a).any()
+
+    return [m for m in MEASURES if any(used(v[m]) for v in views) or undefined(att.before[m])]
 
 
 def attention_figure(att: AttentionResult) -> Figure:

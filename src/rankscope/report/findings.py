@@ -251,21 +251,26 @@ def attention_findings(att: AttentionResult) -> Findings:
             else ""
         )
         before = _finite_mean(att.before[m])
-        if change is None or att.after is None:
-            f.sentences.append(f"Mean {MEASURE_TITLES[m]} attention mass: {before:.3f}{note}.")
+        after = _finite_mean(att.after[m]) if change is not None and att.after is not None else None
+        title = MEASURE_TITLES[m]
+        sides = {"before": before, "after": after}
+        undefined = [k for k, v in sides.items() if v is not None and not np.isfinite(v)]
+        if undefined:  # no finite value at all on a side: said so, never "nan"
+            known = [f"{k}: {v:.3f}" for k, v in sides.items() if v is not None and np.isfinite(v)]
+            which = f" {' and '.join(undefined)} fine-tuning" if after is not None else ""
+            f.sentences.append(
+                f"Mean {title} attention mass is undefined{which}"
+                + (f" ({known[0]})" if known else "")
+                + ": non-finite at every layer and head (e.g. a diverged model)."
+            )
+            f.numbers[m] = {k: v if v is not None and np.isfinite(v) else None for k, v in sides.items()}
+            continue
+        if after is None:
+            f.sentences.append(f"Mean {title} attention mass: {before:.3f}{note}.")
             f.numbers[m] = {"before": before}
             continue
-        after = _finite_mean(att.after[m])
-        if not (np.isfinite(before) and np.isfinite(after)):
-            which = "before and after fine-tuning" if not np.isfinite(before) else "after fine-tuning"
-            known = f" (before: {before:.3f})" if np.isfinite(before) else ""
-            f.sentences.append(
-                f"Mean {MEASURE_TITLES[m]} attention mass is undefined {which}{known}: non-finite at every "
-                "layer and head (e.g. a diverged model)."
-            )
-            f.numbers[m] = {"before": before if np.isfinite(before) else None, "after": None}
-            continue
-        sentence = f"Fine-tuning moves mean {MEASURE_TITLES[m]} attention from {before:.3f} to {after:.3f}"
+        assert change is not None
+        sentence = f"Fine-tuning moves mean {title} attention from {before:.3f} to {after:.3f}"
         moved = np.where(np.isfinite(change[m]), np.abs(change[m]), np.nan)
         if not np.isfinite(moved).any():
             f.sentences.append(f"{sentence}{note}; no layer-head change is finite.")

@@ -250,12 +250,8 @@ def test_a_flat_profile_is_not_called_a_peak() -> None:
     assert "one layer holds" in peak_words("Gradient mass", np.ones(3))[0]  # "any 1 contiguous layers"
     even = np.arange(30) % 2 == 0  # every other layer trained: 15 of 30
     flat = np.where(even, 1.0, 0.0)
-    assert (
-        "spread about evenly over the 15 trained layers: the most any 5 adjacent trained layers hold is 33%"
-        in (
-            peak_words("Gradient mass", flat, even)[0]  # "hold is 20% ..., against 33%" before
-        )
-    )
+    text = peak_words("Gradient mass", flat, even)[0]  # "hold is 20% ..., against 33%" before
+    assert "15 trained layers: the most any 5 adjacent trained layers hold is 33%" in text
     peak = flat * np.where(np.arange(30) < 9, 3.0, 1.0)
     assert peak_words("Gradient mass", peak, even)[0].startswith("Gradient mass peaks in layers 0-8")
     assert peak_words("Gradient mass", np.array([0.0, 2.0]), np.array([False, True]))[0] == (

@@ -435,8 +435,9 @@ def selection_overlap(
     if best is None:
         return 0, None
     chosen = {(run_dir / BEST_DIR).resolve(), (run_dir / best.source).resolve()}
-    if rs.adapter.resolve() not in chosen or best.source == "adapter" and opts.checkpoint == "final":
-        return 0, None
+    final = rs.adapter.resolve() == (run_dir / "adapter").resolve()
+    if rs.adapter.resolve() not in chosen or final and opts.checkpoint not in (None, BEST_DIR):
+        return 0, None  # the final weights named as such: no choice among checkpoints, even where it won
     if best.measure == "dev_loss" and rs.spec.dev.dataset:  # the loss of held-out training groups, not
         return 0, None  # of the dev dataset's queries that the ablation reranks
     return _selection_queries(rs, dev, opts), best.measure

@@ -31,6 +31,14 @@ def _span(a: int, b: int) -> str:
     return f"layer {a}" if a == b else f"layers {a}-{b}"
 
 
+def finite_argmax(values: np.ndarray) -> int | None:
+    """The (flat) index of the largest finite value, None when none is finite: nan won np.argmax, so a
+    diverged layer was named the best one."""
+    values = np.asarray(values, dtype=float)
+    finite = np.isfinite(values)
+    return int(np.argmax(np.where(finite, values, -np.inf))) if finite.any() else None
+
+
 def peak_window(mass: np.ndarray, width: int) -> tuple[int, int, float]:
     """(first, last, share) of the contiguous `width` layers holding the largest share of `mass`."""
     total = float(mass.sum()) or 1.0
@@ -182,12 +190,12 @@ def probe_findings(probes: ProbeResult) -> Findings:
         if curve is None:
             continue
         auc = np.asarray(curve.auc, dtype=float)
-        undefined = [i for i, v in enumerate(auc) if not np.isfinite(v)]
-        if len(undefined) == len(auc):  # e.g. a diverged model's non-finite hidden states
+        best = finite_argmax(auc)
+        if best is None:  # e.g. a diverged model's non-finite hidden states
             f.sentences.append(f"In the {name}, the probe AUC is undefined at every layer (non-finite).")
             f.numbers[name.split()[0]] = {"best_layer": None, "best_auc": None, "first_readable": None}
             continue
-        best = int(np.nanargmax(np.where(np.isfinite(auc), auc, np.nan)))
+        undefined = [i for i, v in enumerate(auc) if not np.isfinite(v)]
         first = _first_readable(curve)
         above = [i for i, v in enumerate(curve.auc) if v >= READABLE_AUC]
         if first is not None:
@@ -211,9 +219,9 @@ def probe_findings(probes: ProbeResult) -> Findings:
         }
     if probes.base and probes.tuned:
         gain = np.array(probes.tuned.auc, dtype=float) - np.array(probes.base.auc, dtype=float)
-        if not np.isfinite(gain).any():
+        k = finite_argmax(gain)
+        if k is None:
             return _ungrouped_note(f, probes)
-        k = int(np.nanargmax(np.where(np.isfinite(gain), gain, np.nan)))
         spread = max(probes.base.auc_std[k], probes.tuned.auc_std[k])
         within = f", within the folds' spread (+-{spread:.2f})" if abs(gain[k]) <= spread else ""
         verb = "raises probe AUC most" if gain[k] > 0 else "raises probe AUC at no layer; it lowers it least"
@@ -272,12 +280,12 @@ def attention_findings(att: AttentionResult) -> Findings:
             continue
         assert change is not None
         sentence = f"Fine-tuning moves mean {title} attention from {before:.3f} to {after:.3f}"
-        moved = np.where(np.isfinite(change[m]), np.abs(change[m]), np.nan)
-        if not np.isfinite(moved).any():
+        largest_at = finite_argmax(np.abs(change[m]))
+        if largest_at is None:
             f.sentences.append(f"{sentence}{note}; no layer-head change is finite.")
             f.numbers[m] = {"before": before, "after": after, "largest_change": None}
             continue
-        layer, head = np.unravel_index(int(np.nanargmax(moved)), change[m].shape)
+        layer, head = np.unravel_index(largest_at, change[m].shape)
         delta = float(change[m][layer, head])
         largest = f"the largest change is layer {layer} head {head} ({delta:+.3f})"
         f.sentences.append(f"{sentence}{note}; {largest}.")
@@ -324,9 +332,9 @@ def ablation_findings(abl: AblationResult) -> Findings:
         f.sentences.append(
             f"The inspected checkpoint (the best) was chosen by its {by} on "
             f"{abl.selection_queries} of these {abl.gain_queries or abl.selection_queries} queries, so the "
-            "gain reads high on them (a "
-            "choice among checkpoints favours the queries it was made on) and so does each share's "
-            "denominator; `--checkpoint final`, or more dev queries (`--max-queries`), give a fairer reading."
+            "gain reads high on them (a choice among checkpoints favours the queries it was made on) and so "
+            "does each share's denominator; `--checkpoint final`, or more dev queries (`--max-queries`), "
+            "give a fairer reading."
         )
     presets = [r for r in abl.rows if r.kind != "window" and r.share.get(p) is not None]
     for r in presets:

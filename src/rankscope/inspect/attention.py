@@ -140,8 +140,7 @@ def sequence_spans(scorer: Scorer, item: Item) -> tuple[list[int], Spans]:
 def _encoder_batch(scorer: CrossEncoderScorer, items: Sequence[Item]) -> tuple[dict, list[Spans]]:
     """The scorer's own tokenisation (`CrossEncoderScorer.tokenize`: a long query is cut with the document,
     where cutting only the document raised) and each row's query and document spans."""
-    lists, seqs = scorer.tokenize_parts(items)  # type: ignore[arg-type]
-    enc = scorer.tokenizer.pad(lists, padding_side="right", return_tensors="pt")
+    enc, seqs = scorer.tokenize_parts(items, return_tensors="pt")  # type: ignore[arg-type]
     spans = []
     for seq in seqs:
         q = [j for j, s in enumerate(seq) if s == 0]

@@ -18,6 +18,7 @@ from transformers import PreTrainedTokenizerBase
 from rankscope.data.examples import Group
 from rankscope.errors import InputError
 from rankscope.methods.registry import MethodConfig, register_method
+from rankscope.models.loading import hidden_size
 from rankscope.scorers.base import Pair, model_device, unwrap
 from rankscope.scorers.qpeft import QPeftScorer, build_prompter
 from rankscope.scorers.trainable import QueryLikelihoodReranker
@@ -75,8 +76,6 @@ def qpeft_scorer(
     model: nn.Module, tokenizer: PreTrainedTokenizerBase, cfg: MethodConfig, spec: ExperimentSpec
 ) -> QPeftScorer:
     """A QPeftScorer over the frozen model, a fresh prompter as `scorer.head`, the spec's token budgets."""
-    from rankscope.models.loading import hidden_size
-
     hidden = hidden_size(unwrap(model))
     heads = getattr(cfg, "heads", 4)
     if cfg.name == "qpeft-a" and hidden % heads:

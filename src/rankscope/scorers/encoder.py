@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from rankscope.models.loading import hidden_size
 from rankscope.scorers.base import Pair, Scorer, float32_linear, length_batches, model_device
 
 
@@ -110,8 +111,7 @@ class CrossEncoderScorer(Scorer):
             max_length,
             max_tokens,
         )
-        hidden = model.config.hidden_size
-        self.head = head or CrossEncoderHead(hidden).to(model_device(model))
+        self.head = head or CrossEncoderHead(hidden_size(model)).to(model_device(model))
 
     def logits(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.head(self.model(**enc).last_hidden_state[:, 0])
@@ -120,15 +120,14 @@ class CrossEncoderScorer(Scorer):
         """[CLS] query [SEP] document [SEP] cut to `max_length` by cutting the document; a query that leaves
         no room for the document is cut with it, from the longer text first (cutting only the document
         failed there). With `return_tensors`, padded on the right."""
-        enc, _ = self.tokenize_parts(pairs)
-        if return_tensors is None:
-            return enc
-        return self.tokenizer.pad(enc, padding_side="right", return_tensors=return_tensors)
+        return self.tokenize_parts(pairs, return_tensors)[0]
 
-    def tokenize_parts(self, pairs: Sequence[Pair]) -> tuple[dict[str, list[Any]], list[list[int | None]]]:
-        """`tokenize`'s unpadded lists, and each row's sequence ids (0: query token, 1: document token,
-        None: a special token) as `BatchEncoding.sequence_ids` gives them: where inspection finds the query
-        and the document."""
+    def tokenize_parts(
+        self, pairs: Sequence[Pair], return_tensors: str | None = None
+    ) -> tuple[Any, list[list[int | None]]]:
+        """`tokenize`'s encoding, and each row's sequence ids (0: query token, 1: document token, None: a
+        special token) as `BatchEncoding.sequence_ids` gives them: where inspection finds the query and the
+        document."""
         queries, docs = [p.query for p in pairs], [p.doc for p in pairs]
         room = self.max_length - 4  # [CLS] [SEP] [SEP] and one document token
         fits = [len(q) <= room for q in self.tokenizer(queries, add_special_tokens=False)["input_ids"]]
@@ -150,6 +149,8 @@ class CrossEncoderScorer(Scorer):
                     column[i] = v
             for j, i in enumerate(rows):
                 seqs[i] = part.sequence_ids(j)
+        if return_tensors is not None:
+            enc = self.tokenizer.pad(enc, padding_side="right", return_tensors=return_tensors)
         return enc, seqs
 
     def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:

@@ -9,6 +9,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
+from rankscope.models.loading import hidden_size
 from rankscope.scorers.base import float32_linear, model_device, unwrap
 from rankscope.scorers.decoder import YesNoScorer
 
@@ -37,8 +38,6 @@ class LinearHeadScorer(YesNoScorer):
         self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, head: nn.Module | None = None, **kw: int
     ) -> None:
         super().__init__(model, tokenizer, **kw)
-        from rankscope.models.loading import hidden_size
-
         hidden = hidden_size(unwrap(model))
         self.head = head if head is not None else LinearHead(hidden).to(model_device(model))
 

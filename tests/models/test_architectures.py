@@ -64,12 +64,12 @@ def test_scores_use_the_models_own_logit_scaling(tokenizer, arch: str) -> None:
 def test_bert_style_masked_lms_are_encoders() -> None:
     """camembert, ernie, data2vec-text, ... are also in transformers' causal-LM mapping, and were loaded as
     decoders (bi-encoders refused, yes/no scores on a bidirectional model)."""
-    from rankscope.models.loading import _is_encoder_config
+    from rankscope.models.loading import is_encoder_config
 
     for config in (T.CamembertConfig(), T.ErnieConfig(), T.Data2VecTextConfig(), T.BertConfig()):
-        assert _is_encoder_config(config), config.model_type
-    assert not _is_encoder_config(T.CamembertConfig(is_decoder=True))
-    assert not any(_is_encoder_config(c) for c in (T.LlamaConfig(), T.GPT2Config(), T.BartConfig()))
+        assert is_encoder_config(config), config.model_type
+    assert not is_encoder_config(T.CamembertConfig(is_decoder=True))
+    assert not any(is_encoder_config(c) for c in (T.LlamaConfig(), T.GPT2Config(), T.BartConfig()))
 
 
 def test_the_decoder_stack_where_base_model_prefix_misleads(tokenizer) -> None:

@@ -110,14 +110,14 @@ def test_a_missing_model_path_or_an_invalid_id_is_named(tmp_path) -> None:
 def test_a_causal_lm_with_its_own_code_is_not_taken_for_an_encoder() -> None:
     from transformers import PretrainedConfig
 
-    from rankscope.models.loading import _is_encoder_config
+    from rankscope.models.loading import is_encoder_config
 
     custom = PretrainedConfig(auto_map={"AutoModelForCausalLM": "mdl.MyLlama"})
     custom.model_type = "myllama"  # a type transformers does not know
-    assert not _is_encoder_config(custom)  # "is an encoder (myllama), not a causal LM" before
+    assert not is_encoder_config(custom)  # "is an encoder (myllama), not a causal LM" before
     named = PretrainedConfig(architectures=["MyLlamaForCausalLM"])
     named.model_type = "myllama"
-    assert not _is_encoder_config(named)
+    assert not is_encoder_config(named)
     other = PretrainedConfig(auto_map={"AutoModel": "mdl.MyBert"})
     other.model_type = "mybert"
-    assert _is_encoder_config(other)
+    assert is_encoder_config(other)

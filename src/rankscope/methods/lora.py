@@ -15,7 +15,7 @@ from rankscope.errors import InputError
 from rankscope.fields import Layers, Targets
 from rankscope.methods.registry import MethodConfig, register_method
 from rankscope.models.components import lora_target_names
-from rankscope.models.loading import Backbone, _is_encoder_config, resolve_model
+from rankscope.models.loading import Backbone, is_encoder_config, resolve_model
 
 
 class LoraMethod(MethodConfig):
@@ -45,7 +45,7 @@ def load_4bit_backbone(name_or_path: str, kind: str = "causal") -> Backbone:
 
     check_qlora()
     path = resolve_model(name_or_path)
-    is_encoder = _is_encoder_config(AutoConfig.from_pretrained(path))  # as load_backbone decides
+    is_encoder = is_encoder_config(AutoConfig.from_pretrained(path))  # as load_backbone decides
     if (kind == "encoder") != is_encoder:
         raise InputError(f"{name_or_path} is not a {kind} model", "model")
     tok = AutoTokenizer.from_pretrained(path)

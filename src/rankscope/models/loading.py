@@ -259,7 +259,8 @@ def _convert_gguf(locate: Callable[[Path], Path], target: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _is_encoder_config(config: Any) -> bool:
+def is_encoder_config(config: Any) -> bool:
+    """Whether a model config is an encoder's (loaded with AutoModel) rather than a causal LM's."""
     from transformers.models.auto.modeling_auto import (
         MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
         MODEL_FOR_MASKED_LM_MAPPING_NAMES,
@@ -310,7 +311,7 @@ def load_backbone(
                 "if you trust it",
                 "--model",
             ) from None
-        is_encoder = _is_encoder_config(config)
+        is_encoder = is_encoder_config(config)
         what = f"{name_or_path} is {'an encoder' if is_encoder else 'a decoder'} ({config.model_type})"
         if kind == "causal" and is_encoder:
             raise InputError(f"{what}, not a causal LM", "--model")

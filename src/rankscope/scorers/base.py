@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rankscope.errors import InputError
+
 
 @dataclass(frozen=True)
 class Pair:
@@ -69,8 +71,6 @@ def decoder_body(model: nn.Module) -> nn.Module:
     if body is None:
         body = getattr(inner, "model", None)
     if body is None or body is inner:
-        from rankscope.errors import InputError
-
         raise InputError(f"cannot find the transformer stack of {type(inner).__name__}", "--model")
     return body
 

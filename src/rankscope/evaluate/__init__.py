@@ -23,13 +23,13 @@ def evaluate_run(
     logged warning saying how many); a run that shares no query with the qrels is refused. A candidates
     file is its own query set, as `rankscope evaluate --candidates` reads it: only its queries' judgements
     count (SciFact's top-20 of 20 queries against the 300 test queries' qrels read 0.05, not 0.75)."""
-    from rankscope.evaluate.compare import judged_run, load_qrels
+    from rankscope.evaluate.compare import is_candidates_file, judged_run, load_qrels
     from rankscope.evaluate.metrics import evaluate, missing_note
 
     judged = load_qrels(qrels)
     ranking = judged_run(run, judged)
     source = str(qrels) if isinstance(qrels, str | Path) else "qrels"
-    if isinstance(run, str | Path) and Path(run).name.endswith((".jsonl", ".jsonl.gz")):
+    if is_candidates_file(run):
         return evaluate(ranking, judged, measures, queries=ranking, qrels_source=source)
     note = missing_note(ranking, judged)
     if note:

@@ -113,11 +113,16 @@ def reading(c: Comparison, alpha: float = ALPHA) -> str:
     )
 
 
+def is_candidates_file(run: RunLike) -> bool:
+    """True for a run given as a candidates jsonl(.gz) file (a TREC run file otherwise, or a dict)."""
+    return isinstance(run, str | Path) and Path(run).name.endswith((".jsonl", ".jsonl.gz"))
+
+
 def load_run(run: RunLike) -> Run:
     """A run as a dict: given as one, or read from a TREC run file or a candidates jsonl(.gz) file."""
     if isinstance(run, str | Path):
         path = Path(run)
-        if path.name.endswith((".jsonl", ".jsonl.gz")):
+        if is_candidates_file(path):
             cands = read_candidates(path)
             return {q: {h.doc_id: h.score for h in hits} for q, hits in cands.hits.items()}
         return read_trec_run(path)

@@ -69,10 +69,9 @@ def adapter_folder(run_dir: str | Path, checkpoint: str | Path | None = None) ->
             )
     if not folder.is_dir():
         if folder.parent.name == "checkpoints":
-            kept = [
-                p.name.removeprefix("checkpoint-") for p in folder.parent.glob("checkpoint-*") if p.is_dir()
-            ]
-            steps = ", ".join(sorted(kept, key=lambda n: (len(n), n))) or "none"
+            from rankscope.train.best import saved_states
+
+            steps = ", ".join(map(str, sorted(saved_states(folder.parent.parent, None)))) or "none"
             raise InputError(
                 f"no such checkpoint (the run keeps checkpoints: {steps}; or best, final)", folder
             )

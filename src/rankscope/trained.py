@@ -49,6 +49,19 @@ def load_head(scorer: Scorer, folder: Path) -> None:
     head.load_state_dict({k: v.to(device) for k, v in read_weights(folder / HEAD_FILE).items()})
 
 
+def saved_states(out: Path, final_step: int | None) -> dict[int, Path]:
+    """step -> folder of every saved state still on disk: checkpoints, and the final adapter."""
+    states: dict[int, Path] = {}
+    ckpts = out / "checkpoints"
+    if ckpts.is_dir():
+        for p in ckpts.glob("checkpoint-*"):
+            if p.is_dir() and p.name.split("-")[-1].isdigit():
+                states[int(p.name.split("-")[-1])] = p
+    if final_step is not None and (out / "adapter").is_dir():
+        states[final_step] = out / "adapter"
+    return states
+
+
 def adapter_folder(run_dir: str | Path, checkpoint: str | Path | None = None) -> Path:
     """The trained state to load: by default RUN/best (the best checkpoint, summary.json's
     best_checkpoint), else RUN/adapter for runs without one; `checkpoint` picks another: "best", "final"
@@ -69,8 +82,6 @@ def adapter_folder(run_dir: str | Path, checkpoint: str | Path | None = None) ->
             )
     if not folder.is_dir():
         if folder.parent.name == "checkpoints":
-            from rankscope.train.best import saved_states
-
             steps = ", ".join(map(str, sorted(saved_states(folder.parent.parent, None)))) or "none"
             raise InputError(
                 f"no such checkpoint (the run keeps checkpoints: {steps}; or best, final)", folder

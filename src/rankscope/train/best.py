@@ -22,7 +22,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from rankscope.train.checksums import CHECKSUMS
 from rankscope.train.trainer import PROGRESS_FILE
-from rankscope.trained import BEST_DIR
+from rankscope.trained import BEST_DIR, saved_states
 
 log = logging.getLogger("rankscope.train")
 BEST_INFO = "best.json"
@@ -93,19 +93,6 @@ def keep_best(src: Path, out: Path, step: int, measure: str, value: float) -> Be
         shutil.rmtree(dest)
     os.replace(tmp, dest)
     return best
-
-
-def saved_states(out: Path, final_step: int | None) -> dict[int, Path]:
-    """step -> folder of every saved state still on disk: checkpoints, and the final adapter."""
-    states: dict[int, Path] = {}
-    ckpts = out / "checkpoints"
-    if ckpts.is_dir():
-        for p in ckpts.glob("checkpoint-*"):
-            if p.is_dir() and p.name.split("-")[-1].isdigit():
-                states[int(p.name.split("-")[-1])] = p
-    if final_step is not None and (out / "adapter").is_dir():
-        states[final_step] = out / "adapter"
-    return states
 
 
 def settle_best(

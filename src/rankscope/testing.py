@@ -38,19 +38,22 @@ def make_tokenizer() -> PreTrainedTokenizerFast:
     return fast
 
 
+TINY_DECODER = dict(
+    hidden_size=32,
+    intermediate_size=64,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    pad_token_id=1,
+    bos_token_id=2,
+    eos_token_id=3,
+)
+"""The sizes and special ids of the tiny random decoders tests build (any Llama-style config takes them)."""
+
+
 def tiny_llama(vocab_size: int, layers: int = 2) -> LlamaForCausalLM:
     torch.manual_seed(0)
     cfg = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=1,
-        bos_token_id=2,
-        eos_token_id=3,
+        vocab_size=vocab_size, num_hidden_layers=layers, max_position_embeddings=512, **TINY_DECODER
     )
     return LlamaForCausalLM(cfg).eval()
 

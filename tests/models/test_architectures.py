@@ -12,18 +12,9 @@ import transformers as T
 
 from rankscope.errors import InputError
 from rankscope.scorers.base import Pair
+from rankscope.testing import TINY_DECODER
 
-COMMON = dict(
-    hidden_size=32,
-    intermediate_size=64,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=256,
-    pad_token_id=1,
-    bos_token_id=2,
-    eos_token_id=3,
-)
+COMMON = {**TINY_DECODER, "num_hidden_layers": 2, "max_position_embeddings": 256}
 
 
 def test_an_architecture_without_sdpa_loads(tokenizer, tmp_path: Path) -> None:
@@ -113,10 +104,9 @@ def test_logit_scaling_follows_the_model_type_not_the_config_field(tokenizer) ->
 
     from rankscope.scorers.base import decoder_body, head_logits, last_token_hidden
 
-    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
     for kind, extra in (("hyperclovax", {"logits_scaling": 4.0}), ("mpt", {"logit_scale": 0.5})):
         config = AutoConfig.for_model(kind)
-        for k, v in {**small, "num_key_value_heads": 2, "vocab_size": 128, **extra}.items():
+        for k, v in {**COMMON, "vocab_size": 128, **extra}.items():
             setattr(config, k, v)
         if kind == "mpt":
             config.d_model, config.n_heads, config.n_layers = 32, 4, 2

@@ -69,7 +69,7 @@ class RankscopeReranker(pt.Transformer):
         self.text_field = text_field
 
     @classmethod
-    def load(cls, model: str, scorer: str = "query-likelihood", **kwargs: Any) -> RankscopeReranker:
+    def load(cls, model: str, scorer: str | None = None, **kwargs: Any) -> RankscopeReranker:
         return cls(Reranker.load(model, scorer, **kwargs))
 
     @classmethod

@@ -49,7 +49,7 @@ class Reranker:
     def load(
         cls,
         model: str | Path,
-        scorer: str = "query-likelihood",
+        scorer: str | None = None,
         device: str = "auto",
         dtype: str = "auto",
         trust_remote_code: bool = False,
@@ -66,7 +66,8 @@ class Reranker:
         default) drops the chat template's own default one, "@default" keeps it, "" is an empty one.
         An exported folder (`rankscope export`) loads with its own budgets and system prompt where these
         are None, and so does a .gguf file written into one (`--format gguf`) for the scorer it was
-        exported with."""
+        exported with. `scorer` None (the default) is an exported folder's or .gguf file's own scorer,
+        and query likelihood for any other model."""
         from rankscope.models.loading import load_backbone
         from rankscope.runtime import pick_device, pick_dtype
         from rankscope.scorers.registry import build_for_backbone, check_budgets, get_scorer
@@ -75,6 +76,7 @@ class Reranker:
         beside = Path(str(model)).parent / EXPORT_INFO
         if str(model).endswith(".gguf") and beside.is_file():  # the run's prompt and budgets, as parity used
             info = json.loads(beside.read_text())
+            scorer = scorer or info.get("scorer")
             if info.get("scorer") == scorer:
                 settings = export_settings(info, max_query_tokens, max_doc_tokens, system_prompt)
                 max_query_tokens, max_doc_tokens, system_prompt = settings
@@ -88,8 +90,12 @@ class Reranker:
             if not str(model).endswith(".gguf"):
                 raise InputError(f"the llama.cpp backend scores a .gguf file, not {model}", "--backend")
             require()  # before loading the model
+        folder_info = Path(str(model)) / EXPORT_INFO
+        if scorer is None and folder_info.is_file():
+            scorer = json.loads(folder_info.read_text()).get("scorer")
+        scorer = scorer or "query-likelihood"
         entry = get_scorer(scorer)
-        if Path(str(model)).is_dir() and (Path(str(model)) / EXPORT_INFO).is_file():
+        if folder_info.is_file():
             exported = cls.from_export(
                 model,
                 device,

@@ -139,6 +139,8 @@ def test_a_cross_encoder_export_loads_with_its_head_in_bf16_too(
     assert Reranker.from_run(run, dtype="bfloat16").score(query, docs) == pytest.approx(want, abs=0.1)
     with pytest.raises(InputError, match="is an export of a 'cross-encoder' reranker, not 'bi-encoder'"):
         Reranker.load(str(out), "bi-encoder")
+    own = Reranker.load(str(out), dtype="float32")  # no scorer named: the export's own (was query likelihood)
+    assert own.scorer_name == "cross-encoder" and own.score(query, docs) == pytest.approx(want, abs=1e-5)
     with pytest.raises(InputError, match="--scorer: scorer 'cross-encoder' scores with a trained head"):
         Reranker.load(str(bert_dir), "cross-encoder")  # a zero-shot model: its head would be random
 

@@ -13,6 +13,7 @@ import pytest
 from rankscope.cli import main
 from rankscope.config import TrainData
 from rankscope.data.pseudo import pseudo_label, stats_path
+from rankscope.data.registry import load_named
 from rankscope.data.types import Candidates, Document, Hit
 from rankscope.errors import InputError
 from rankscope.train.data import file_groups
@@ -182,3 +183,19 @@ def test_the_command_refuses_a_bad_teacher_run_and_writes_nothing(tmp_path: Path
     assert f".trec:{len(teacher_run()) + 1}: teacher run ranks" in err  # the line that ranks it
     assert not out.exists() and not stats_path(out).exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
+
+
+def test_the_command_refuses_queries_of_an_evaluation_set(tmp_path: Path, capsys) -> None:
+    """Pseudo-labels of DL19's queries would be training data on the test set: refused unless the
+    evaluation sets are cleared (training refuses the file too, but only when dl19 is in its eval_sets)."""
+    args, _ = write_inputs(tmp_path, teacher_run())
+    dl19 = load_named("dl19")
+    qid, text = next(iter(dl19.queries.items()))
+    (tmp_path / "queries.tsv").write_text(f"q1\tquery one\nq2\t{text.upper()}\n")  # DL19's text, other id
+    out = tmp_path / "pseudo.jsonl"
+    assert run_cli(*args, "--out", str(out)) == 2
+    err = capsys.readouterr().err
+    assert f"--queries: evaluation query '{qid}' of dl19" in err and "--eval-sets ''" in err
+    assert not out.exists() and not stats_path(out).exists()
+    assert run_cli(*args, "--out", str(out), "--eval-sets", "") in (0, None)
+    assert json.loads(stats_path(out).read_text())["queries"] == 2

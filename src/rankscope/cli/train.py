@@ -214,6 +214,9 @@ def pseudo_label_cmd(
     positives: Annotated[int, typer.Option(min=1, help="the teacher's top documents taken as positives")] = 1,
     gap: Annotated[int, typer.Option(min=0, help="ranks skipped below the positives (likely relevant)")] = 4,
     depth: Annotated[int, typer.Option(min=1, help="the deepest teacher rank taken as a negative")] = 30,
+    eval_sets: Annotated[
+        str, typer.Option(help="comma-separated evaluation sets whose queries are refused ('' for none)")
+    ] = "dl19,scifact-test",
     overwrite: bool = False,
 ) -> None:
     """Training data from unlabelled queries: a teacher run's top documents as positives, the documents it
@@ -229,6 +232,7 @@ def pseudo_label_cmd(
         positives=positives,
         gap=gap,
         depth=depth,
+        eval_sets=eval_sets,
         overwrite=overwrite,
     )
     s = res.stats

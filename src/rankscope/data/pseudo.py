@@ -10,14 +10,16 @@ training reads through ``train.files``; the stats go beside them (``NAME.pseudo.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rankscope.data import trainfile
 from rankscope.data._io import iter_records
 from rankscope.data.examples import hit_text
+from rankscope.data.guards import check_no_leak, parse_eval_sets, query_id_space
 from rankscope.data.readers import trec_order
+from rankscope.data.registry import load_named
 from rankscope.data.types import Candidates, Document
 from rankscope.errors import InputError
 
@@ -139,17 +141,28 @@ def run_pseudo_label(
     positives: int = 1,
     gap: int = 4,
     depth: int = 30,
+    eval_sets: str | Sequence[str] = ("dl19", "scifact-test"),
     overwrite: bool = False,
 ) -> PseudoLabels:
-    """Everything `rankscope pseudo-label` does: check, read the dataset and the teacher run, label, write
-    the training file and its stats atomically."""
+    """Everything `rankscope pseudo-label` does: check, read the dataset and the teacher run, refuse
+    queries of the evaluation sets `eval_sets` (labels for them would be training data on the test set),
+    label, write the training file and its stats atomically."""
     from rankscope.data.readers import read_trec_run
     from rankscope.pipeline import load_inputs
 
     trainfile.check_output(out, overwrite, KIND)
     check_settings(positives, gap, depth)
+    evals = parse_eval_sets(eval_sets)
     run = read_trec_run(teacher)
     inputs = load_inputs(dataset, candidates, queries=queries, depth=max(depth, 1000))
+    for name in evals:
+        ev = load_named(name)
+        same_ids = dataset is not None and query_id_space(dataset) == query_id_space(name)
+        try:
+            check_no_leak(inputs.collection.queries, ev, compare_ids=same_ids)
+        except InputError as e:
+            msg = f"{e}: its pseudo-labels would train on the test set (--eval-sets '' labels it anyway)"
+            raise InputError(msg, "--dataset" if dataset else "--queries") from None
     labels = pseudo_label(
         inputs.candidates,
         inputs.collection.queries,

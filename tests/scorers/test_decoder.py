@@ -91,6 +91,28 @@ def test_prefix_cache_scores_as_the_full_sequence(llama, tokenizer, name: str) -
     assert cached.score([]) == []
 
 
+@pytest.mark.parametrize("window", [4, 12])
+def test_prefix_cache_with_a_sliding_window_shorter_than_the_prefix(tokenizer, window: int) -> None:
+    """Gemma 3's sliding layers failed on cached keys of a prefix as long as their window (a tensor size
+    error); such a prefix now runs uncached, and a longer window keeps the cache (scores as uncached)."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    from rankscope.testing import TINY_DECODER
+
+    torch.manual_seed(0)
+    layer_types = ["sliding_attention", "full_attention"]
+    cfg = Gemma3TextConfig(
+        vocab_size=len(tokenizer), num_hidden_layers=2, head_dim=8, sliding_window=window,
+        layer_types=layer_types, max_position_embeddings=512, **TINY_DECODER,
+    )  # fmt: skip
+    model = Gemma3ForCausalLM(cfg).eval()
+    plain, cached = YesNoScorer(model, tokenizer, max_batch=3), YesNoScorer(model, tokenizer, max_batch=3)
+    cached.prefix_cache = True
+    assert 4 < len(cached.template.pieces[0]) < 12
+    want, got = plain.score(PAIRS), cached.score(PAIRS)
+    assert max(abs(a - b) for a, b in zip(want, got, strict=True)) < 1e-4
+
+
 def test_pairwise_probabilities(llama, tokenizer) -> None:
     scorer = PairwiseScorer(llama, tokenizer)
     probs = scorer.prefer([("q", "a doc", "b doc"), ("q", "b doc", "a doc")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -76,6 +77,13 @@ class _DecoderScorer(Scorer):
         return out
 
 
+def sliding_window(model: nn.Module) -> float:
+    """The model's sliding attention window in tokens (inf without one): a cached prefix as long as the
+    window runs without the cache, since Gemma 3's sliding layers then fail on its keys."""
+    config = model.config.get_text_config()
+    return getattr(config, "sliding_window", None) or math.inf
+
+
 class YesNoScorer(_DecoderScorer):
     """Score = logit("yes") - logit("no") for the next token after a relevance question.
 
@@ -109,7 +117,7 @@ class YesNoScorer(_DecoderScorer):
     def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
         seqs = self.encode(pairs)
         prefix = self.template.pieces[0]
-        if not self.prefix_cache or not prefix or not seqs:
+        if not self.prefix_cache or not prefix or not seqs or len(prefix) >= sliding_window(self.model):
             return self._run(seqs, lambda _b, ids, mask: self.logits(ids, mask), progress)
         kv = self._prefix_kv(prefix)
         rest = [s[len(prefix) :] for s in seqs]

@@ -78,6 +78,8 @@ def model_card(
     summary = (
         json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").is_file() else {}
     )
+    sessions = summary.get("environment", [])  # the first session's command made the run, not a resume's
+    first_command = sessions[0].get("command") if sessions else None
     evals = [
         {"set": p.stem, **json.loads(p.read_text())} for p in sorted((run_dir / EVALS_DIR).glob("*.json"))
     ]
@@ -125,11 +127,12 @@ def model_card(
         f"({spec.train.negatives} negatives), seed {spec.train.seed}",
         f"- steps: {summary.get('steps', spec.optim.steps)}, lr {spec.optim.lr:g}, "
         f"batch {spec.optim.batch_size} x accumulation {spec.optim.grad_accum}",
-        f"- command: `{command or 'rankscope train SPEC --out ' + str(run_dir)}`",
+        f"- command: `{first_command or command or 'rankscope train SPEC --out ' + str(run_dir)}`",
+        *[f"- resumed at step {e.get('step')}: `{e['command']}`" for e in sessions[1:] if e.get("command")],
         *[
             f"- environment from step {e.get('step')}: "
-            + ", ".join(f"{k} {v}" for k, v in e.items() if k != "step")
-            for e in summary.get("environment", [])
+            + ", ".join(f"{k} {v}" for k, v in e.items() if k not in ("step", "command"))
+            for e in sessions
         ],
         "",
         "## Dev metrics per checkpoint",

@@ -491,7 +491,10 @@ def record_environment(out: Path, step: int, device: str, bf16: bool) -> dict[st
             "; ".join(changes),
         )
     log.info("environment: %s", ", ".join(f"{k} {v}" for k, v in now.items()))
-    row = {"step": step, **now}
+    from rankscope.train.card import current_command
+
+    command = current_command()  # the model card names the first session's, and each resume's
+    row = {"step": step, **now, **({"command": command} if command else {})}
     with atomic_file(out / ENVIRONMENT_FILE) as tmp:  # a line cut off by a kill is not appended to
         tmp.write_text("".join(json.dumps(r) + "\n" for r in [*before, row]))
     return row

@@ -159,6 +159,22 @@ def test_broken_file_costs_only_its_section(tmp_path: Path) -> None:
     assert "Could not read probes.json" in summary_page
 
 
+def test_a_rerun_report_removes_its_earlier_figures_of_sections_it_lacks(tmp_path: Path) -> None:
+    """A section gone since the last report (its file removed or broken) left its PNG beside the new page,
+    stale; the report's own earlier figures go, other files in the folder stay."""
+    run = tmp_path / "run"
+    training_files(run)
+    analysis_files(run)
+    write_report(run)
+    first = json.loads((run / "report" / "summary.json").read_text())["figures"]
+    (run / "report" / "mine.png").write_bytes(b"a user's own figure")
+    (run / "probes.json").write_text("{not json")
+    write_report(run)
+    now = json.loads((run / "report" / "summary.json").read_text())["figures"]
+    assert set(now) < set(first)
+    assert sorted(p.name for p in (run / "report").glob("*.png")) == sorted([*now, "mine.png"])
+
+
 def test_bi_encoder_probes_show_the_cosine_readout(tmp_path: Path) -> None:
     """A bi-encoder's probes file carries each layer's cosine AUC: the table gains a column per side."""
     run = tmp_path / "run"

@@ -343,9 +343,23 @@ def write_report(
         "figures": b.pngs,
         "errors": errors,
     }
+    before = _figures_written(out)
     with atomic_file(out / SUMMARY_FILE) as tmp:
         tmp.write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+    for name in set(before) - set(b.pngs):  # an earlier report's figure of a section this one lacks
+        (out / Path(name).name).unlink(missing_ok=True)
     return report
+
+
+def _figures_written(out: Path) -> list[str]:
+    """The PNGs an earlier report wrote into `out`, from its summary.json (none when unreadable)."""
+    try:
+        figures = json.loads((out / SUMMARY_FILE).read_text()).get("figures", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(figures, list):
+        return []
+    return [f for f in figures if isinstance(f, str) and f.endswith(".png")]
 
 
 def _json_default(x: Any) -> Any:

@@ -81,6 +81,21 @@ def test_datasets_lists_what_loads_and_marks_what_is_missing(invoke, tmp_path, m
     assert "scifact-test" in out and "missing:" in out and "set RANKSCOPE_DATA" in out
 
 
+@pytest.mark.parametrize("width", [80, 200])
+def test_datasets_reads_whole_in_a_narrow_terminal(invoke, monkeypatch, capsys, width: int) -> None:
+    """At 80 columns every column was cut to 'queri…', 'docume…', 'MS MARCO non-c…': the licenses now go
+    below a narrow table, whole, and the names and numbers are never cut."""
+    from rankscope.cli.app import console
+
+    monkeypatch.setattr(console, "width", width)
+    assert invoke("datasets") in (0, None)
+    out = capsys.readouterr().out
+    assert "…" not in out and "queries" in out and "judged" in out and "msmarco-dev600-train" in out
+    assert max(len(line) for line in out.splitlines()) <= width
+    assert ("license MS MARCO non-commercial research: dl19, dl21" in out) == (width < 150)
+    assert "Apache-2.0 (rlhn) + MS MARCO non-commercial research" in out
+
+
 def test_compare_names_its_own_options(invoke, two_runs, capsys) -> None:
     qrels, base, better = two_runs
     args = ["compare", str(base), str(better), "--qrels", str(qrels)]

@@ -26,16 +26,22 @@ def datasets() -> None:
     are missing is listed as such (with the data folder searched), not a failure of the whole list."""
     from rankscope.data.registry import DATASETS, data_root, describe
 
-    table = Table("name", "split", "queries", "documents", "judgements", "candidates", "license")
-    table.columns[0].no_wrap = True  # the name is what a user copies
+    wide = console.width >= 150  # a narrower terminal gets the licenses below the table, whole
+    table = Table("name", "split", "queries", "docs", "judged", "candidates", *(["license"] if wide else []))
+    for col in table.columns[:5]:  # the name is what a user copies; numbers are read whole
+        col.no_wrap = True
+    licenses: dict[str, list[str]] = {}
     missing = 0
     for name in DATASETS:
         try:
             d = describe(name)
         except InputError as e:
             missing += 1
-            table.add_row(name, "-", "-", "-", "-", "-", f"missing: {e}")
+            table.add_row(
+                name, "-", "-", "-", "-", "-" if wide else f"missing: {e}", *([f"missing: {e}"] * wide)
+            )
             continue
+        licenses.setdefault(str(d["license"]), []).append(name)
         table.add_row(
             name,
             str(d["split"]),
@@ -43,9 +49,12 @@ def datasets() -> None:
             str(d["n_docs"]),
             str(d["n_judgements"]),
             ", ".join(map(str, d["candidates"])) or "-",  # type: ignore[call-overload]
-            str(d["license"]),
+            *([str(d["license"])] if wide else []),
         )
     console.print(table)
+    if not wide:
+        for lic, names in licenses.items():
+            console.print(f"license {lic}: {', '.join(names)}")
     if missing:
         console.print(
             f"{missing} dataset(s) missing under {data_root()} (set RANKSCOPE_DATA to the data folder)"

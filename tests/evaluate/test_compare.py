@@ -225,3 +225,44 @@ def test_a_seed_group_of_one_run_reads_as_that_run() -> None:
     }
     (c,) = compare([run, [run, run, run]], qrels, ["RR@10"]).comparisons
     assert (c.wins, c.ties, c.losses) == (0, 40, 0) and c.p_value == 1.0  # p = 1.6e-06, "a finding", before
+
+
+def test_cranfield_qrels_are_read_as_evaluate_reads_them(tmp_path: Path) -> None:
+    """compare read a cranqrel file as BEIR, keeping Cranfield's codes (1 = most relevant .. 4) as grades:
+    the order upside down against `rankscope evaluate`'s reading of the same file."""
+    from rankscope.data.formats import read_qrels_file
+
+    qrels = tmp_path / "cranqrel"
+    qrels.write_text("1 184 1\n1 12 4\n1 51 2\n")
+    assert read_qrels_file(qrels) == {"1": {"184": 4, "12": 1, "51": 3}}
+    top_184 = {"1": {"184": 3.0, "51": 2.0, "12": 1.0}}
+    top_12 = {"1": {"12": 3.0, "51": 2.0, "184": 1.0}}
+    res = compare([top_12, top_184], qrels, ["nDCG@3"], n_boot=10)
+    (c,) = res.comparisons
+    assert c.delta > 0 and c.mean_run == pytest.approx(1.0)  # the best-judged passage first is ideal
+
+
+def test_missing_queries_are_said_and_a_candidates_file_is_its_own_query_set(tmp_path: Path, caplog) -> None:
+    """compare scored a run's missing judged queries 0 without a word (evaluate warned), read candidates
+    files against every judged query (evaluate reads one as its own query set), and took an empty run."""
+    import gzip
+
+    qrels, runs = synthetic(8)
+    half = {q: docs for q, docs in runs[1].items() if q in ("q0", "q1", "q2", "q3")}
+    with caplog.at_level("WARNING", logger="rankscope.evaluate"):
+        compare([runs[0], half], qrels, ["RR@10"], names=["base", "half"], n_boot=10)
+    assert "half: 4 of the 8 judged queries are not in the run" in caplog.text
+    files = []
+    for i, run in enumerate(runs[:2]):
+        path = tmp_path / f"c{i}.jsonl.gz"
+        hits = {q: [{"docid": d, "score": s} for d, s in run[q].items()] for q in ("q0", "q1")}
+        rows = [{"qid": q, "hits": h} for q, h in hits.items()]
+        with gzip.open(path, "wt") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows)
+        files.append(path)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="rankscope.evaluate"):
+        res = compare(files, qrels, ["RR@10"], n_boot=10)
+    assert set(res.values["c1"]["RR@10"]) == {"q0", "q1"} and "not in the run" not in caplog.text
+    with pytest.raises(InputError, match="an empty run"):
+        compare([runs[0], {}], qrels)

@@ -17,6 +17,7 @@ JSON).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +27,20 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from rankscope.data.readers import read_candidates, read_qrels, read_trec_run
+from rankscope.data.formats import read_qrels_file
+from rankscope.data.readers import read_candidates, read_trec_run
 from rankscope.data.types import Qrels
 from rankscope.errors import InputError
-from rankscope.evaluate.metrics import Run, default_measures, measure_names, parse_measures, per_query
+from rankscope.evaluate.metrics import (
+    Run,
+    default_measures,
+    measure_names,
+    missing_note,
+    parse_measures,
+    per_query,
+)
+
+log = logging.getLogger("rankscope.evaluate")
 
 RunLike = Mapping[str, Mapping[str, float]] | str | Path
 RunGroup = RunLike | Sequence[RunLike]
@@ -133,7 +144,9 @@ def judged_run(run: RunLike, qrels: Qrels) -> Run:
     """`load_run`, refusing a run that shares no query with the qrels: every measure would read 0 and the
     mistake (another collection's run or qrels, other query ids) would pass for a result."""
     loaded = load_run(run)
-    if loaded and not any(q in qrels for q in loaded):
+    if not loaded:  # every judged query would score 0 for it, as a real result
+        raise InputError("an empty run: it ranks no query", run if isinstance(run, str | Path) else "run")
+    if not any(q in qrels for q in loaded):
         where = run if isinstance(run, str | Path) else "run"
         first, judged = next(iter(loaded)), next(iter(qrels), None)
         msg = f"shares no query with the qrels (the run's first query is {first!r}, the qrels' {judged!r})"
@@ -142,8 +155,10 @@ def judged_run(run: RunLike, qrels: Qrels) -> Run:
 
 
 def load_qrels(qrels: QrelsLike) -> Qrels:
+    """Qrels as a dict: given as one, or read from a file as `rankscope evaluate --qrels` reads it (TREC,
+    BEIR, SMART or Cranfield, whose grades 1 = best .. 4 map to 4 .. 1)."""
     if isinstance(qrels, str | Path):
-        return read_qrels(qrels)
+        return read_qrels_file(qrels)
     return {str(q): {str(d): int(r) for d, r in docs.items()} for q, docs in qrels.items()}
 
 
@@ -306,16 +321,26 @@ def compare(
 
     Runs are dicts `{qid: {docid: score}}` or paths of TREC run files (or candidates jsonl(.gz)), or
     lists of them (seeds: each query's value is the group's mean); `measures` default to
-    `metrics.default_measures(qrels)`."""
+    `metrics.default_measures(qrels)`. A judged query missing from a run scores 0 for it, with a logged
+    warning; candidates files are their own query set, as `rankscope evaluate` reads one (only the
+    judged queries some candidates file lists count); an empty run is refused."""
     judged = load_qrels(qrels)
     if not judged:
         raise InputError("the qrels judge no query", "--qrels")
     ms = measure_names(measures) or default_measures(judged)
     ms = [str(p) for p in parse_measures(ms)]
     labels = run_names(runs, names)
-    tables = [
-        average_values([per_query(judged_run(r, judged), judged, ms) for r in group_members(g)]) for g in runs
-    ]
+    loaded = [[judged_run(r, judged) for r in group_members(g)] for g in runs]
+    members = [r for g in runs for r in group_members(g)]
+    flat = [run for group in loaded for run in group]
+    listed = [run for r, run in zip(members, flat, strict=True) if is_candidates_file(r)]
+    if listed:  # a candidates file is its own query set, as `rankscope evaluate` reads it
+        judged = {q: docs for q, docs in judged.items() if any(q in run for run in listed)}
+    for label, group in zip(labels, loaded, strict=True):
+        for run in group:
+            if note := missing_note(run, judged):
+                log.warning("%s: %s", label, note)
+    tables = [average_values([per_query(run, judged, ms) for run in group]) for group in loaded]
     return compare_values(tables, labels, n_boot, seed)
 
 

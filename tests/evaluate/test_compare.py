@@ -266,3 +266,23 @@ def test_missing_queries_are_said_and_a_candidates_file_is_its_own_query_set(tmp
     assert set(res.values["c1"]["RR@10"]) == {"q0", "q1"} and "not in the run" not in caplog.text
     with pytest.raises(InputError, match="an empty run"):
         compare([runs[0], {}], qrels)
+
+
+def test_a_nan_score_is_refused_naming_it(tmp_path: Path) -> None:
+    """A NaN score (a model's overflow) sorted anywhere: every measure read on (an all-NaN run RR@10 0.33),
+    fusion dropped the reranker, and run.trec got a 'nan' its own reader refuses."""
+    import rankscope
+    from rankscope.evaluate.fusion import fuse
+
+    qrels = {"q1": {"a": 1}, "q2": {"b": 1}}
+    good = {"q1": {"a": 1.0, "x": 0.0}, "q2": {"b": 1.0, "y": 0.5}}
+    bad = {"q1": {"a": 1.0, "x": 0.0}, "q2": {"b": float("nan"), "y": 0.5}}
+    for call in (
+        lambda: rankscope.evaluate(bad, qrels),
+        lambda: compare([good, bad], qrels),
+        lambda: fuse(bad, good, 0.5),
+        lambda: write_trec_run(bad, tmp_path / "run.trec"),
+    ):
+        with pytest.raises(InputError, match="query 'q2', document 'b': its score is NaN"):
+            call()
+    assert not (tmp_path / "run.trec").exists()

@@ -8,7 +8,9 @@ gzip. This module holds the TREC, MS MARCO, BEIR and candidate-list formats and 
 
 from __future__ import annotations
 
+import io
 import json
+import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
@@ -115,13 +117,21 @@ def write_trec_run(run: Run, path: str | Path, tag: str = "rankscope") -> None:
     """Write a TREC run, each query's documents by score descending (ties: doc id descending, as trec_eval
     orders them), ranks from 1. Queries keep the order of `run`."""
     _check_token(tag, "run tag", path)
+    rows = io.StringIO()  # every line checked (ids, NaN scores) before the file is opened: none half-written
+    write_trec_rows(rows, run, tag, path)
     with open_write(path) as f:
-        write_trec_rows(f, run, tag, path)
+        f.write(rows.getvalue())
 
 
-def trec_order(scores: Mapping[str, float]) -> list[tuple[str, float]]:
+def trec_order(scores: Mapping[str, float], qid: str | None = None) -> list[tuple[str, float]]:
     """A query's (doc id, score) best first, ties by doc id descending: trec_eval's order, which run files,
-    every measure and rank fusion use."""
+    every measure and rank fusion use. A NaN score has no place in it: InputError naming the document
+    (and the query `qid`), where sorting would have put it anywhere and every measure would read on."""
+    for doc, score in scores.items():
+        if math.isnan(score):
+            where = f"query {qid!r}, " if qid is not None else ""
+            msg = f"{where}document {doc!r}: its score is NaN, which ranks nowhere (a model whose numbers "
+            raise InputError(msg + "overflowed gives these: score in float32, --dtype float32)")
     return sorted(scores.items(), key=lambda kv: (float(kv[1]), kv[0]), reverse=True)
 
 
@@ -129,7 +139,7 @@ def write_trec_rows(f: IO[str], run: Run, tag: str, path: str | Path) -> None:
     """The lines `write_trec_run` writes for `run`, into an open file (a run written query by query)."""
     for qid, hits in run.items():
         _check_token(qid, "query id", path)
-        for rank, (docid, score) in enumerate(trec_order(hits), 1):
+        for rank, (docid, score) in enumerate(trec_order(hits, qid), 1):
             _check_token(docid, "document id", path)
             f.write(f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n")
 

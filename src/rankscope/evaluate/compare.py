@@ -28,7 +28,7 @@ import numpy as np
 from scipy import stats
 
 from rankscope.data.formats import read_qrels_file
-from rankscope.data.readers import read_candidates, read_trec_run
+from rankscope.data.readers import read_candidates, read_trec_run, trec_order
 from rankscope.data.types import Qrels
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import (
@@ -137,7 +137,10 @@ def load_run(run: RunLike) -> Run:
             cands = read_candidates(path)
             return {q: {h.doc_id: h.score for h in hits} for q, hits in cands.hits.items()}
         return read_trec_run(path)
-    return {str(q): {str(d): float(s) for d, s in docs.items()} for q, docs in run.items()}
+    out = {str(q): {str(d): float(s) for d, s in docs.items()} for q, docs in run.items()}
+    for qid, docs in out.items():
+        trec_order(docs, qid)  # refuses a NaN score, naming it (files refuse theirs when read)
+    return out
 
 
 def judged_run(run: RunLike, qrels: Qrels) -> Run:

@@ -53,7 +53,7 @@ def per_query(run: Run, qrels: Qrels, measures: list[str]) -> dict[str, dict[str
         ir_measures.ScoredDoc(q, d, float(len(docs) - i))
         for q, docs in run.items()
         if q in qrels
-        for i, (d, _) in enumerate(trec_order(docs))
+        for i, (d, _) in enumerate(trec_order(docs, q))
     ]
     table: dict[str, dict[str, float]] = {str(m): dict.fromkeys(qrels, 0.0) for m in parsed}
     for m in ir_measures.iter_calc(parsed, qrel_rows, run_rows):

@@ -79,9 +79,9 @@ def test_choose_weight_table_and_ties_to_the_larger_weight() -> None:
     qrels = {"q": {"b": 1}}
     assert [p.weight for p in choose_weight(RER, FS, qrels).table] == list(GRID) and GRID[3] == 0.3
     ch = choose_weight(RER, FS, qrels, "RR@10", grid=[0.0, 0.2, 0.4, 0.6, 1.0])
-    # b (fused 1 - w) beats a (w) below 0.5; at 1, a and c lead and b ties with d at 0, where d ranks
-    # first (doc id descending, as trec_eval): b 4th (RR@10 read the tie the other way, 1/3, before)
-    assert [p.value for p in ch.table] == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.25])
+    # b (fused 1 - w) beats a (w) below 0.5; at 1 the reranker alone ranks a, c, b, and d, which it did
+    # not score, follows (it tied with b at 0 before and ranked above it by doc id: b 4th, RR 0.25)
+    assert [p.value for p in ch.table] == pytest.approx([1.0, 1.0, 1.0, 0.5, 1 / 3])
     assert ch.weight == 0.4 and ch.value == 1.0
     assert ch.to_json()["table"][0] == {"weight": 0.0, "value": 1.0}
     assert ch.measure == "RR@10"
@@ -102,3 +102,15 @@ def test_dl19_interpolating_bm25_and_splade() -> None:
     assert values[0.5] < values[1.0]  # too much BM25 hurts
     rrf = evaluate(fuse(splade, bm25, 0.5, method="rrf"), judged, ["nDCG@10"])["nDCG@10"]
     assert 0.5058 < rrf < 0.7308
+
+
+def test_at_weight_one_or_zero_the_other_sides_documents_follow_in_its_order() -> None:
+    """At weight 1 the first stage's documents below the reranked depth all got one score and came out by
+    doc id descending (d48, d47, ...): R@k below the depth read the first stage's order scrambled."""
+    first = {"q": {f"d{i:02d}": 100.0 - i for i in range(50)}}  # d00 best
+    reranked = {"q": {f"d{i:02d}": float(i) for i in range(10)}}  # the top 10, reversed
+    for method in ("interpolate", "rrf"):
+        order = [d for d, _ in trec_order(fuse(reranked, first, 1.0, method=method)["q"])]  # type: ignore[arg-type]
+        assert order == [f"d{i:02d}" for i in [*range(9, -1, -1), *range(10, 50)]]
+        order = [d for d, _ in trec_order(fuse(first, reranked, 0.0, method=method)["q"])]  # type: ignore[arg-type]
+        assert order[:10] == [f"d{i:02d}" for i in range(9, -1, -1)] and order[10:12] == ["d10", "d11"]

@@ -133,9 +133,17 @@ def fuse_cmd(
             "(its recorded method and norm)"
         ),
     ] = None,
-    method: Annotated[str, typer.Option(help="interpolate or rrf")] = "interpolate",
-    norm: Annotated[str, typer.Option(help="minmax or zscore (interpolate)")] = "minmax",
+    method: Annotated[str | None, typer.Option(help="interpolate (the default) or rrf")] = None,
+    norm: Annotated[str | None, typer.Option(help="minmax (the default) or zscore (interpolate)")] = None,
     measure: Annotated[str, typer.Option(help="the measure the weight is chosen by")] = "nDCG@10",
+    depth: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="fuse each query's top N first-stage documents (rerank --fuse --depth N fuses its top N); "
+            "default all, or what --weight's fusion.json records",
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing --out file")] = False,
 ) -> None:
     """Choose the fusion weight of reranker and first-stage scores on a dev set (--qrels), and record the
@@ -146,11 +154,12 @@ def fuse_cmd(
     check_settings(method, norm, "--method", "--norm")
     _check_out(out, overwrite, [reranked, first_stage, qrels])
     if weight is not None:
-        _apply_fusion(reranked, first_stage, weight, out, method, norm)
+        _apply_fusion(reranked, first_stage, weight, out, method, norm, depth)
         return
     if qrels is None:
         raise InputError("give --qrels (choose the weight on a dev set) or --weight (apply one)", "--qrels")
-    choice = choose_weight(reranked, first_stage, qrels, measure, method=method, norm=norm)  # type: ignore[arg-type]
+    method, norm = method or "interpolate", norm or "minmax"
+    choice = choose_weight(reranked, first_stage, qrels, measure, method=method, norm=norm, depth=depth)  # type: ignore[arg-type]
     record = {
         **choice.to_json(),
         "method": method,
@@ -181,18 +190,34 @@ def _settings(method: str, norm: str) -> str:
     return "rrf, k=60" if method == "rrf" else f"{method}, {norm}"
 
 
-def _apply_fusion(reranked: Path, first_stage: Path, value: str, out: Path, method: str, norm: str) -> None:
-    """Fuse two runs with a given weight: a number uses --method and --norm, a fusion.json its own."""
-    from rankscope.cli.rerank import fusion_weight
+def _apply_fusion(
+    reranked: Path,
+    first_stage: Path,
+    value: str,
+    out: Path,
+    method: str | None,
+    norm: str | None,
+    depth: int | None,
+) -> None:
+    """Fuse two runs with a given weight: a number uses --method, --norm and --depth, a fusion.json its
+    own (an option given against it is refused, as `rerank --fuse` refuses it)."""
+    from rankscope.cli.rerank import check_choice, fusion_weight
     from rankscope.data.readers import write_trec_run
-    from rankscope.evaluate.fusion import fuse
+    from rankscope.evaluate.compare import load_run
+    from rankscope.evaluate.fusion import fuse, top_of
     from rankscope.io import atomic_file
 
     w, choice = fusion_weight(value, "--weight")
     assert w is not None
     if choice is not None:
-        method, norm = str(choice.get("method", "interpolate")), str(choice.get("norm", "minmax"))
-    fused = fuse(reranked, first_stage, w, method=method, norm=norm)  # type: ignore[arg-type]
+        recorded = str(choice.get("method", "interpolate")), str(choice.get("norm", "minmax"))
+        given = method or recorded[0], norm or recorded[1]
+        check_choice(choice, *given, Path(value), depth, ("--method", "--norm", "--depth"))
+        method, norm = recorded
+        chosen_depth = choice.get("first_stage_depth")
+        depth = depth or (chosen_depth if isinstance(chosen_depth, int) else None)
+    method, norm = method or "interpolate", norm or "minmax"
+    fused = fuse(reranked, top_of(load_run(first_stage), depth), w, method=method, norm=norm)  # type: ignore[arg-type]
     with atomic_file(out) as tmp:
         write_trec_run(fused, tmp, tag="fused")
     console.print(

@@ -49,18 +49,35 @@ def fusion_weight(
     return weight, None
 
 
-def check_choice(choice: dict[str, object], method: str, norm: str, path: Path) -> None:
+def check_choice(
+    choice: dict[str, object],
+    method: str,
+    norm: str,
+    path: Path,
+    depth: int | None = None,
+    options: tuple[str, str, str] = ("--fuse", "--fuse-norm", "--depth"),
+) -> None:
     """A weight chosen on a dev set holds only for the fusion it was chosen with: `--fuse` (and, for
-    interpolation, `--fuse-norm`) must match the method and norm that fusion.json records."""
+    interpolation, `--fuse-norm`) must match the method and norm that fusion.json records, and `depth`
+    (the most first-stage documents a query fuses), where given, its first_stage_depth."""
     chosen = str(choice.get("method", "interpolate"))
     if chosen != method:
         raise InputError(
-            f"this weight was chosen for --fuse {chosen}, not {method}: pass --fuse {chosen}", path
+            f"this weight was chosen for {options[0]} {chosen}, not {method}: pass {options[0]} {chosen}",
+            path,
         )
     recorded = str(choice.get("norm", "minmax"))
     if method == "interpolate" and recorded != norm:
-        msg = f"this weight was chosen with --norm {recorded}, not {norm}: pass --fuse-norm {recorded}"
+        msg = f"this weight was chosen with --norm {recorded}, not {norm}: pass {options[1]} {recorded}"
         raise InputError(msg, path)
+    chosen_depth = choice.get("first_stage_depth")
+    if depth is not None and isinstance(chosen_depth, int) and chosen_depth != depth:
+        raise InputError(
+            f"this weight was chosen fusing up to {chosen_depth} first-stage documents a query, and this "
+            f"fusion reads up to {depth} (the normalised scores differ): pass {options[2]} {chosen_depth}, "
+            f"or choose the weight again with `rankscope fuse --depth {depth}`",
+            path,
+        )
 
 
 def exported_scorer(model: str) -> str | None:
@@ -146,6 +163,7 @@ def rerank(
     """Rerank candidates with a (zero-shot or fine-tuned) scorer and evaluate the run."""
     from rankscope.data.readers import write_trec_run
     from rankscope.evaluate.fusion import fuse as fuse_runs
+    from rankscope.evaluate.fusion import run_depth
     from rankscope.evaluate.metrics import evaluate
     from rankscope.io import atomic_dir, write_json, write_yaml
     from rankscope.pipeline import load_inputs, run_rerank
@@ -230,6 +248,9 @@ def rerank(
             depth=depth,
             max_queries=max_queries,
         )
+        first = {q: {h.doc_id: h.score for h in hits[:depth]} for q, hits in inputs.candidates.hits.items()}
+        if fuse and choice is not None:  # before the model loads
+            check_choice(choice, fuse, fuse_norm, Path(str(fuse_weight)), run_depth(first))
         if run is not None:
             reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype, **budgets)
         else:
@@ -242,9 +263,6 @@ def rerank(
         ranking, metrics = res.run, res.metrics
         if fuse:
             assert weight is not None
-            first = {
-                q: {h.doc_id: h.score for h in hits[:depth]} for q, hits in inputs.candidates.hits.items()
-            }
             ranking = fuse_runs(res.run, first, weight, method=fuse, norm=fuse_norm)  # type: ignore[arg-type]
             qrels_ = inputs.collection.qrels
             metrics = evaluate(ranking, qrels_, measures) if qrels_ else {}

@@ -78,8 +78,10 @@ def fuse(
     - rrf: `weight / (k + rank_reranker) + (1 - weight) / (k + rank_first_stage)`, a side that lacks the
       document adding 0; weight 0.5 ranks as plain reciprocal rank fusion (Cormack et al., 2009).
 
-    weight 1 is the reranker alone, 0 the first stage alone. A query in one run only keeps that run's
-    order."""
+    weight 1 is the reranker alone, 0 the first stage alone: the documents the side that counts lacks
+    (the first stage's below the reranked depth, at weight 1) follow its documents in the other side's
+    order, not tied at one score (which would order them by doc id). A query in one run only keeps that
+    run's order."""
     _check(weight, method)
     if k < 0:
         raise InputError(f"the RRF constant k must be at least 0, got {k}", "k")
@@ -98,11 +100,23 @@ def fuse(
                 + ((1 - weight) / (k + rb[d]) if d in rb else 0.0)
                 for d in docs
             }
-            continue
-        na, nb = normalise(a, norm), normalise(b, norm)
-        fa, fb = min(na.values(), default=0.0), min(nb.values(), default=0.0)
-        fused[q] = {d: weight * na.get(d, fa) + (1 - weight) * nb.get(d, fb) for d in docs}
+        else:
+            na, nb = normalise(a, norm), normalise(b, norm)
+            fa, fb = min(na.values(), default=0.0), min(nb.values(), default=0.0)
+            fused[q] = {d: weight * na.get(d, fa) + (1 - weight) * nb.get(d, fb) for d in docs}
+        if weight in (0.0, 1.0):
+            fused[q] = _other_side_after(fused[q], *((a, b) if weight == 1.0 else (b, a)), q)
     return fused
+
+
+def _other_side_after(
+    scores: dict[str, float], side: Mapping[str, float], other: Mapping[str, float], qid: str
+) -> dict[str, float]:
+    """At weight 1 (or 0) only `side` counts: the documents it lacks all got one score. They go below its
+    documents in `other`'s order."""
+    low = min((scores[d] for d in side), default=0.0)
+    rest = [d for d, _ in trec_order(other, qid) if d not in side]
+    return {**{d: scores[d] for d in side}, **{d: low - i for i, d in enumerate(rest, 1)}}
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,8 @@ class WeightChoice:
     method: Method
     norm: Norm
     table: list[WeightPoint]
+    first_stage_depth: int | None = None
+    """the most first-stage documents of a query the fusion read (`rerank --fuse` must fuse as many)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,8 +145,23 @@ class WeightChoice:
             "measure": self.measure,
             "method": self.method,
             "norm": self.norm,
+            "first_stage_depth": self.first_stage_depth,
             "table": [{"weight": p.weight, "value": p.value} for p in self.table],
         }
+
+
+def top_of(run: Run, depth: int | None) -> Run:
+    """Each query's top `depth` documents (every one with None): the first stage `rerank --depth` fuses."""
+    if depth is None:
+        return run
+    if depth < 1:
+        raise InputError(f"the depth must be at least 1, got {depth}", "--depth")
+    return {q: dict(trec_order(docs, q)[:depth]) for q, docs in run.items()}
+
+
+def run_depth(run: Run) -> int:
+    """The most documents any query of `run` has."""
+    return max((len(docs) for docs in run.values()), default=0)
 
 
 def choose_weight(
@@ -142,18 +173,21 @@ def choose_weight(
     method: Method = "interpolate",
     norm: Norm = "minmax",
     k: int = 60,
+    depth: int | None = None,
 ) -> WeightChoice:
     """Evaluate `fuse` at every weight of `grid` (default 0, 0.1, ..., 1) on a dev set and pick the best
-    by `measure`; among equal values the larger weight (more reranker) wins."""
+    by `measure`; among equal values the larger weight (more reranker) wins. `depth` fuses each query's top
+    `depth` first-stage documents only, as `rerank --fuse --depth` does (the normalisation, and so the
+    weight, depends on how many there are); the choice records the depth read."""
     if not grid:
         raise InputError("the weight grid is empty", "--fuse-grid")
     for w in grid:
         _check(w, method)
     judged = load_qrels(qrels)
     name = str(parse_measures([measure])[0])
-    rr, fs = judged_run(reranker_run, judged), judged_run(first_stage_run, judged)
+    rr, fs = judged_run(reranker_run, judged), top_of(judged_run(first_stage_run, judged), depth)
     table = [
         WeightPoint(float(w), evaluate(fuse(rr, fs, w, method, norm, k), judged, [name])[name]) for w in grid
     ]
     best = max(table, key=lambda p: (p.value, p.weight))
-    return WeightChoice(best.weight, best.value, name, method, norm, table)
+    return WeightChoice(best.weight, best.value, name, method, norm, table, run_depth(fs))

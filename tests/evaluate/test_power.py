@@ -11,6 +11,7 @@ from scipy import stats
 from rankscope.errors import InputError
 from rankscope.evaluate.compare import compare_values
 from rankscope.evaluate.power import (
+    MAX_QUERIES,
     format_power,
     power_table,
     queries_for_power,
@@ -60,3 +61,19 @@ def test_a_table_row_per_comparison() -> None:
     assert set(row.to_json()) >= {"sd_delta", "min_detectable", "queries_needed"}
     text = format_power([row])
     assert "these 30 queries needs |delta| >=" in text and f"{row.queries_needed:,} queries" in text
+
+
+def test_deltas_of_float_rounding_are_ties_as_for_the_p_value() -> None:
+    """The same seeds listed in another order differ by 1e-17 a query: compare said p = 1 and all ties, and
+    the power line said the observed -0.0000 needed 128 queries."""
+    rng = np.random.default_rng(0)
+    deltas = rng.normal(0, 1e-16, 50)
+    sd, smallest, needed = sensitivity(deltas)
+    assert sd == 0 and smallest == 0 and needed is None
+
+
+def test_the_query_cap_itself_is_tried() -> None:
+    """Doubling from 2 stepped from 2**23 past the 10M cap: an effect needing about 9.7M queries read None."""
+    effect = math.sqrt((1.96 + 0.8416) ** 2 / 9_690_000)  # n = (z_0.975 + z_0.8)^2 / d^2: about 9.69M queries
+    needed = queries_for_power(effect)
+    assert needed is not None and 8_400_000 < needed <= MAX_QUERIES

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats
 
 from rankscope.errors import InputError
-from rankscope.evaluate.compare import ALPHA, CompareResult
+from rankscope.evaluate.compare import ALPHA, TIE_TOL, CompareResult
 
 POWER = 0.8
 MAX_QUERIES = 10_000_000
@@ -70,9 +70,9 @@ def queries_for_power(effect: float, power: float = POWER, alpha: float = ALPHA)
         return None
     lo, hi = 2, 2
     while t_test_power(effect, hi, alpha) < power:
-        lo, hi = hi, hi * 2
-        if hi > MAX_QUERIES:
+        if hi >= MAX_QUERIES:
             return None
+        lo, hi = hi + 1, min(hi * 2, MAX_QUERIES)  # the cap itself is tried (it was stepped over)
     while lo < hi:  # power grows with n: the first n that reaches it
         mid = (lo + hi) // 2
         if t_test_power(effect, mid, alpha) >= power:
@@ -85,8 +85,11 @@ def queries_for_power(effect: float, power: float = POWER, alpha: float = ALPHA)
 def sensitivity(
     deltas: Sequence[float], alpha: float = ALPHA, power: float = POWER
 ) -> tuple[float, float, int | None]:
-    """(sd of the deltas, smallest delta significant at this n, queries needed for `power` at their mean)."""
+    """(sd of the deltas, smallest delta significant at this n, queries needed for `power` at their mean).
+    Deltas within TIE_TOL are 0, as for `compare`'s p-value and wins/ties/losses (a seed group's mean of
+    identical values differs from the value by float rounding)."""
     d = np.asarray(deltas, dtype=np.float64)
+    d = np.where(np.abs(d) <= TIE_TOL, 0.0, d)
     if len(d) < 2:
         return math.nan, math.nan, None
     sd = float(d.std(ddof=1))

@@ -247,6 +247,8 @@ def test_missing_queries_are_said_and_a_candidates_file_is_its_own_query_set(tmp
     files against every judged query (evaluate reads one as its own query set), and took an empty run."""
     import gzip
 
+    import rankscope
+
     qrels, runs = synthetic(8)
     half = {q: docs for q, docs in runs[1].items() if q in ("q0", "q1", "q2", "q3")}
     with caplog.at_level("WARNING", logger="rankscope.evaluate"):
@@ -264,6 +266,10 @@ def test_missing_queries_are_said_and_a_candidates_file_is_its_own_query_set(tmp
     with caplog.at_level("WARNING", logger="rankscope.evaluate"):
         res = compare(files, qrels, ["RR@10"], n_boot=10)
     assert set(res.values["c1"]["RR@10"]) == {"q0", "q1"} and "not in the run" not in caplog.text
+    graded = {q: {d: min(r, 1) for d, r in docs.items()} for q, docs in qrels.items()}
+    graded["q7"] = {"d0": 3}  # a grade 2+ only among the queries the files do not hold
+    assert rankscope.evaluate(files[0], graded).keys() == {"nDCG@10", "RR@10", "R@100"}
+    assert {c.measure for c in compare(files, graded, n_boot=10).comparisons} == {"nDCG@10", "RR@10", "R@100"}
     with pytest.raises(InputError, match="an empty run"):
         compare([runs[0], {}], qrels)
 

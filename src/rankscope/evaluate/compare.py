@@ -330,8 +330,7 @@ def compare(
     judged = load_qrels(qrels)
     if not judged:
         raise InputError("the qrels judge no query", "--qrels")
-    ms = measure_names(measures) or default_measures(judged)
-    ms = [str(p) for p in parse_measures(ms)]
+    ms = [str(p) for p in parse_measures(measure_names(measures) or [])]  # a bad name before any run is read
     labels = run_names(runs, names)
     loaded = [[judged_run(r, judged) for r in group_members(g)] for g in runs]
     members = [r for g in runs for r in group_members(g)]
@@ -343,6 +342,7 @@ def compare(
         for run in group:
             if note := missing_note(run, judged):
                 log.warning("%s: %s", label, note)
+    ms = ms or [str(p) for p in parse_measures(default_measures(judged))]  # on the qrels compared
     tables = [average_values([per_query(run, judged, ms) for run in group]) for group in loaded]
     return compare_values(tables, labels, n_boot, seed)
 

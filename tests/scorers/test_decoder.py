@@ -113,10 +113,19 @@ def test_prefix_cache_with_a_sliding_window_shorter_than_the_prefix(tokenizer, w
     assert max(abs(a - b) for a, b in zip(want, got, strict=True)) < 1e-4
 
 
-def test_pairwise_probabilities(llama, tokenizer) -> None:
-    scorer = PairwiseScorer(llama, tokenizer)
-    probs = scorer.prefer([("q", "a doc", "b doc"), ("q", "b doc", "a doc")])
-    assert all(0.0 < p < 1.0 for p in probs)
+def test_pairwise_probabilities_match_full_logits(llama, tokenizer) -> None:
+    """P(A beats B) = sigmoid(lse(z[A tokens]) - lse(z[B tokens])) at the prompt's last position (only
+    0 < p < 1 was checked: swapped answer tokens, every preference inverted, passed)."""
+    scorer = PairwiseScorer(llama, tokenizer, max_batch=2)
+    triples = [("q", "a doc", "b doc"), ("q", "b doc", "a doc"), (PAIRS[0].query, PAIRS[0].doc, PAIRS[1].doc)]
+    probs = scorer.prefer(triples)
+    for (q, a, b), got in zip(triples, probs, strict=True):
+        ids = torch.tensor([scorer.template.ids(query=q, doc=a, doc_b=b)])
+        with torch.no_grad():
+            z = llama(ids).logits[0, -1]
+        want = torch.sigmoid(torch.logsumexp(z[scorer.a], 0) - torch.logsumexp(z[scorer.b], 0))
+        assert abs(got - want.item()) < 1e-5
+    assert abs(probs[0] - probs[1]) > 1e-6  # the order of the two documents matters
 
 
 def test_template_tokens_match_whole_string_tokenisation(tokenizer) -> None:

@@ -3,6 +3,8 @@ paths (never for claims about ranking quality): what the test suite's fixtures a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import BertConfig, BertModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -70,3 +72,14 @@ def tiny_bert(vocab_size: int, pad_token_id: int) -> BertModel:
         pad_token_id=pad_token_id,
     )
     return BertModel(cfg).eval()  # as from_pretrained returns it: no dropout
+
+
+class TablePreferences:
+    """A pairwise scorer's stand-in for tests of what is built on `prefer`: P(a beats b) read from a table
+    of document texts, so that aggregations can be checked by hand."""
+
+    def __init__(self, table: dict[tuple[str, str], float]) -> None:
+        self.table = table
+
+    def prefer(self, triples: Sequence[tuple[str, str, str]], progress: object = None) -> list[float]:
+        return [self.table[(a, b)] for _, a, b in triples]

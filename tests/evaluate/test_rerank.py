@@ -9,6 +9,7 @@ import pytest
 from rankscope.data.types import Candidates, Hit
 from rankscope.evaluate.rerank import rerank, rerank_pairwise, scoring_units
 from rankscope.scorers.base import Pair, Scorer
+from rankscope.testing import TablePreferences
 
 
 class LengthScorer(Scorer):
@@ -46,16 +47,6 @@ def test_advance_is_told_of_every_pair_scored() -> None:
     run = rerank(LengthScorer(), c, {}, depth=4, advance=told.append)
     assert told == [2, 2, 1] and sum(told) == scoring_units(c, depth=4)
     assert max(run["q1"], key=run["q1"].__getitem__) == "d3"  # the longest of the top 4
-
-
-class TablePreferences:
-    """A pairwise stand-in: P(a beats b) read from a table of document texts."""
-
-    def __init__(self, table: dict[tuple[str, str], float]) -> None:
-        self.table = table
-
-    def prefer(self, triples: Sequence[tuple[str, str, str]], progress=None) -> list[float]:
-        return [self.table[(a, b)] for _, a, b in triples]
 
 
 def test_pairwise_aggregation_by_hand() -> None:

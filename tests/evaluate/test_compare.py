@@ -292,3 +292,18 @@ def test_a_nan_score_is_refused_naming_it(tmp_path: Path) -> None:
         with pytest.raises(InputError, match="query 'q2', document 'b': its score is NaN"):
             call()
     assert not (tmp_path / "run.trec").exists()
+
+
+def test_the_bootstrap_interval_has_its_level() -> None:
+    """The percentile bootstrap of a mean of n normal differences spans about +-1.96 sd / sqrt(n) at 95%
+    (a 90% interval, 16% narrower, passed every test before), and it agrees with scipy's."""
+    from rankscope.evaluate.compare import bootstrap_ci
+
+    rng = np.random.default_rng(1)
+    d = rng.normal(0.02, 0.1, 400)
+    lo, hi = bootstrap_ci(d, n_boot=20000, seed=0)
+    half = 1.96 * d.std(ddof=1) / math.sqrt(len(d))
+    assert (hi - lo) / 2 == pytest.approx(half, rel=0.05)
+    ref = stats.bootstrap((d,), np.mean, n_resamples=20000, method="percentile", random_state=0)
+    assert lo == pytest.approx(ref.confidence_interval.low, abs=0.002)
+    assert hi == pytest.approx(ref.confidence_interval.high, abs=0.002)

@@ -38,13 +38,13 @@ def test_ranknet_and_hinge_over_pairs() -> None:
     )
 
 
-def test_pointwise_bce_binarises_or_scales() -> None:
-    s, y = torch.tensor([[0.0, 0.0]]), torch.tensor([[2.0, 0.0]])
-    assert PointwiseBCE()(s, y).item() == pytest.approx(math.log(2))
-    assert PointwiseBCE(threshold=3)(torch.tensor([[-5.0, -5.0]]), y).item() < 0.01
-    assert PointwiseBCE(scale=True)(torch.tensor([[0.0]]), torch.tensor([[1.0]])).item() == pytest.approx(
-        math.log(2)
-    )
+def test_pointwise_bce_binarises_at_the_threshold() -> None:
+    """By hand at logits 2 and -1 (at logit 0, BCE is log 2 whatever the label: the old check could not fail):
+    label 2 >= 1 is relevant, softplus(-2); label 0 is not, softplus(-1); at threshold 3 both are not."""
+    s, y = torch.tensor([[2.0, -1.0]]), torch.tensor([[2.0, 0.0]])
+    softplus = lambda x: math.log1p(math.exp(x))  # noqa: E731
+    assert PointwiseBCE()(s, y).item() == pytest.approx((softplus(-2) + softplus(-1)) / 2)
+    assert PointwiseBCE(threshold=3)(s, y).item() == pytest.approx((softplus(2) + softplus(-1)) / 2)
 
 
 def test_pairwise_ab_and_ql_nll() -> None:

@@ -34,23 +34,18 @@ class Loss(nn.Module):
 
 
 class PointwiseBCE(Loss):
-    """Binary cross-entropy on each (query, document) logit; graded labels binarised or scaled to [0, 1]."""
+    """Binary cross-entropy on each (query, document) logit; graded labels binarised at `threshold`."""
 
     accepts = frozenset({"logit"})
     needs_negatives = False
     takes_threshold = True
 
-    def __init__(self, threshold: float = 1.0, scale: bool = False) -> None:
+    def __init__(self, threshold: float = 1.0) -> None:
         super().__init__()
-        self.threshold, self.scale = threshold, scale
+        self.threshold = threshold
 
     def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        labels = labels.float()
-        if self.scale:
-            top = labels.max().clamp(min=1.0)
-            target = (labels / top).clamp(0.0, 1.0)
-        else:
-            target = (labels >= self.threshold).float()
+        target = (labels.float() >= self.threshold).float()
         return F.binary_cross_entropy_with_logits(scores.float(), target)
 
 

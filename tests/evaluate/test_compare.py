@@ -12,6 +12,7 @@ import pytest
 from scipy import stats
 
 from rankscope.data.readers import write_trec_run
+from rankscope.data.registry import data_root
 from rankscope.errors import InputError
 from rankscope.evaluate.compare import (
     Comparison,
@@ -24,7 +25,7 @@ from rankscope.evaluate.compare import (
 )
 from rankscope.evaluate.metrics import per_query
 
-DL19 = Path("/work/shared/data/trec-dl-2019-passage")
+DL19 = data_root() / "trec-dl-2019-passage"  # ../shared/data beside the checkout, or $RANKSCOPE_DATA
 KEYS = ["measure", "baseline", "run", "mean_baseline", "mean_run", "delta", "p_value"]
 KEYS += ["ci_low", "ci_high", "wins", "ties", "losses"]
 

@@ -3,17 +3,16 @@ rank fusion, the dev-set weight choice, and BM25 + SPLADE++ on TREC DL 2019."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from rankscope.data.readers import trec_order
+from rankscope.data.registry import data_root
 from rankscope.errors import InputError
 from rankscope.evaluate.compare import load_run
 from rankscope.evaluate.fusion import GRID, choose_weight, fuse, normalise, ranks
 from rankscope.evaluate.metrics import evaluate
 
-DL19 = Path("/work/shared/data/trec-dl-2019-passage")
+DL19 = data_root() / "trec-dl-2019-passage"  # ../shared/data beside the checkout, or $RANKSCOPE_DATA
 RER = {"q": {"a": 10.0, "b": 0.0, "c": 5.0}}
 FS = {"q": {"a": 1.0, "b": 3.0, "d": 2.0}, "q2": {"x": 1.0}}
 

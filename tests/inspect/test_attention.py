@@ -118,3 +118,32 @@ def test_a_cross_encoder_query_longer_than_its_budget(tokenizer) -> None:
     with torch.inference_mode():
         out = scorer.model(**scorer.tokenize(items, return_tensors="pt"), output_hidden_states=True)
     np.testing.assert_allclose(feats[-1], out.hidden_states[-1][:, 0].numpy(), atol=1e-5)
+
+
+def test_masses_equal_the_attention_maps_summed_by_hand(lora_factory, tokenizer, pairs) -> None:
+    """Each measure against the model's own attention maps (output_attentions), summed over the spans by
+    hand and averaged over the pairs: an off-by-one scoring position or a wrong denominator passed the range
+    and direction checks above."""
+    import torch
+
+    from rankscope.inspect.attention import eager_attention
+
+    model = lora_factory(n_layers=2)
+    scorer = YesNoScorer(model, tokenizer)
+    items = [pairs[0][0], pairs[0][-1]]
+    got = attention_mass(scorer, items, batch_size=2)  # padded together: lengths differ
+    want: dict[str, list[np.ndarray]] = {m: [] for m in MEASURES}
+    for item in items:
+        ids, sp = sequence_spans(scorer, item)
+        with eager_attention(model), torch.no_grad():
+            maps = model(input_ids=torch.tensor([ids]), output_attentions=True).attentions
+        a = torch.stack([m[0] for m in maps]).double().numpy()  # (layers, heads, T, T)
+        (q0, q1), (d0, d1) = sp.query, sp.docs[0]
+        want["doc_to_query"].append(a[:, :, d0:d1, q0:q1].sum(-1).mean(-1))
+        want["query_to_doc"].append(a[:, :, q0:q1, d0:d1].sum(-1).mean(-1))
+        want["last_to_query"].append(a[:, :, sp.last, q0:q1].sum(-1))
+        want["last_to_doc"].append(a[:, :, sp.last, d0:d1].sum(-1))
+    assert len(items[0].doc) != len(items[1].doc)
+    for m in MEASURES:
+        np.testing.assert_allclose(got[m], np.mean(want[m], axis=0), atol=1e-5, err_msg=m)
+    assert got["doc_to_query"].max() > 0.05 and got["last_to_doc"].max() > 0.05  # not all zeros

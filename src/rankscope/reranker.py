@@ -71,12 +71,12 @@ class Reranker:
         from rankscope.models.loading import load_backbone
         from rankscope.runtime import pick_device, pick_dtype
         from rankscope.scorers.registry import build_for_backbone, check_budgets, get_scorer
-        from rankscope.trained import EXPORT_INFO, export_settings
+        from rankscope.trained import EXPORT_INFO, export_settings, exported_scorer
 
+        scorer = scorer or exported_scorer(model) or "query-likelihood"
         beside = Path(str(model)).parent / EXPORT_INFO
         if str(model).endswith(".gguf") and beside.is_file():  # the run's prompt and budgets, as parity used
             info = json.loads(beside.read_text())
-            scorer = scorer or info.get("scorer")
             if info.get("scorer") == scorer:
                 settings = export_settings(info, max_query_tokens, max_doc_tokens, system_prompt)
                 max_query_tokens, max_doc_tokens, system_prompt = settings
@@ -90,12 +90,8 @@ class Reranker:
             if not str(model).endswith(".gguf"):
                 raise InputError(f"the llama.cpp backend scores a .gguf file, not {model}", "--backend")
             require()  # before loading the model
-        folder_info = Path(str(model)) / EXPORT_INFO
-        if scorer is None and folder_info.is_file():
-            scorer = json.loads(folder_info.read_text()).get("scorer")
-        scorer = scorer or "query-likelihood"
         entry = get_scorer(scorer)
-        if folder_info.is_file():
+        if (Path(str(model)) / EXPORT_INFO).is_file():
             exported = cls.from_export(
                 model,
                 device,

@@ -177,6 +177,19 @@ def load_exported_scorer(
     return scorer
 
 
+def exported_scorer(model: str | Path) -> str | None:
+    """The scorer an export (`rankscope export`) was trained with, from its rankscope.json: for the export
+    folder itself, or a .gguf file written into one (`--format gguf`); None for any other model."""
+    path = Path(str(model))
+    info = path.parent / EXPORT_INFO if path.suffix == ".gguf" else path / EXPORT_INFO
+    if not info.is_file():
+        return None
+    try:
+        return str(json.loads(info.read_text())["scorer"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def export_settings(
     info: dict, max_query_tokens: int | None, max_doc_tokens: int | None, system_prompt: str | None
 ) -> tuple[int | None, int | None, str | None]:

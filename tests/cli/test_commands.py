@@ -210,9 +210,12 @@ def test_a_missing_scorer_or_fuse_is_named(invoke, files, tmp_path, capsys) -> N
     export = tmp_path / "export"  # an exported folder says its own scorer
     export.mkdir()
     (export / "rankscope.json").write_text('{"scorer": "yes-no"}')
-    from rankscope.cli.rerank import exported_scorer
+    from rankscope.trained import exported_scorer
 
     assert exported_scorer(str(export)) == "yes-no" and exported_scorer(str(tmp_path)) is None
+    # and a .gguf written into it (the CLI asked for --scorer there, where Reranker.load did not)
+    assert exported_scorer(str(export / "model.gguf")) == "yes-no"
+    assert exported_scorer(str(tmp_path / "model.gguf")) is None
 
 
 def test_counts_below_one_are_refused_before_any_work(invoke, files, tmp_path, capsys) -> None:

@@ -80,21 +80,6 @@ def check_choice(
         )
 
 
-def exported_scorer(model: str) -> str | None:
-    """The scorer an exported folder (`rankscope export`) was trained with, read from its rankscope.json."""
-    import json
-
-    from rankscope.trained import EXPORT_INFO
-
-    info = Path(model) / EXPORT_INFO
-    if not info.is_file():
-        return None
-    try:
-        return str(json.loads(info.read_text())["scorer"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
 @app.command()
 def rerank(
     out: Annotated[Path, typer.Option(help="output folder: run.trec, metrics.json, config.yaml")],
@@ -173,6 +158,8 @@ def rerank(
     if run is None:
         if not model:
             raise InputError("give --model and --scorer, or --run with a trained run folder", "--model")
+        from rankscope.trained import exported_scorer  # torch: not at import, so --help stays quick
+
         scorer = scorer or exported_scorer(model)
         if not scorer:
             raise InputError("--model needs --scorer (which formulation scores with it)", "--scorer")

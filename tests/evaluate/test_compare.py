@@ -264,9 +264,10 @@ def test_missing_queries_are_said_and_a_candidates_file_is_its_own_query_set(tmp
             f.writelines(json.dumps(r) + "\n" for r in rows)
         files.append(path)
     caplog.clear()
-    with caplog.at_level("WARNING", logger="rankscope.evaluate"):
+    with caplog.at_level("WARNING"):
         res = compare(files, qrels, ["RR@10"], n_boot=10)
     assert set(res.values["c1"]["RR@10"]) == {"q0", "q1"} and "not in the run" not in caplog.text
+    assert "skipped the judgements of 6 queries" in caplog.text  # said once, as evaluate says it
     graded = {q: {d: min(r, 1) for d, r in docs.items()} for q, docs in qrels.items()}
     graded["q7"] = {"d0": 3}  # a grade 2+ only among the queries the files do not hold
     assert rankscope.evaluate(files[0], graded).keys() == {"nDCG@10", "RR@10", "R@100"}

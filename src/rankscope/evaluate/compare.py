@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
+from rankscope.data._io import subset_qrels
 from rankscope.data.formats import read_qrels_file
 from rankscope.data.readers import read_candidates, read_trec_run, trec_order
 from rankscope.data.types import Qrels
@@ -336,8 +337,9 @@ def compare(
     members = [r for g in runs for r in group_members(g)]
     flat = [run for group in loaded for run in group]
     listed = [run for r, run in zip(members, flat, strict=True) if is_candidates_file(r)]
-    if listed:  # a candidates file is its own query set, as `rankscope evaluate` reads it
-        judged = {q: docs for q, docs in judged.items() if any(q in run for run in listed)}
+    if listed:  # a candidates file is its own query set, as `rankscope evaluate` reads it (one warning)
+        source = str(qrels) if isinstance(qrels, str | Path) else "qrels"
+        judged = subset_qrels(judged, {q for run in listed for q in run}, source)
     for label, group in zip(labels, loaded, strict=True):
         for run in group:
             if note := missing_note(run, judged):

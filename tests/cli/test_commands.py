@@ -114,7 +114,7 @@ def test_compare_needs_two_runs(invoke, two_runs, capsys) -> None:
 
 
 def test_fuse_chooses_on_dev_and_rerank_uses_the_recorded_weight(
-    invoke, files, llama_dir, tmp_path, capsys
+    invoke, files, llama_dir, tmp_path, capsys, caplog
 ) -> None:
     out = tmp_path / "rr"
     common = ["--queries", str(files["queries"]), "--qrels", str(files["qrels"])]
@@ -138,7 +138,7 @@ def test_fuse_chooses_on_dev_and_rerank_uses_the_recorded_weight(
     assert code in (0, None)
     recorded = json.loads(choice.read_text())
     assert 0 <= recorded["weight"] <= 1 and len(recorded["table"]) == 11 and recorded["dev"]["qrels"]
-    assert recorded["first_stage_depth"] == 2  # the most first-stage documents a query fused
+    assert recorded["first_stage_depth"] is None and recorded["first_stage_longest"] == 2  # whole lists
     fused = tmp_path / "fused"
     args = ["rerank", "--model", str(llama_dir), "--scorer", "yes-no", *common, "--out", str(fused)]
     assert invoke(*args, "--fuse", "interpolate", "--fuse-weight", str(choice)) in (0, None)
@@ -155,15 +155,13 @@ def test_fuse_chooses_on_dev_and_rerank_uses_the_recorded_weight(
     ranked = [ln.split()[:3] for ln in applied.read_text().splitlines()]
     assert ranked == [ln.split()[:3] for ln in (fused / "run.trec").read_text().splitlines()]
     assert invoke("fuse", "--reranked", str(out / "run.trec"), "--first-stage", "x", "--out", "y") == 2
-    # the weight holds for the fusion it was chosen on: another depth, or another method, is refused
-    # (rerank --depth 1 fused each query's top 1 with a weight chosen on their top 2, silently)
+    # a weight chosen on another cut of the first stage is said, and recorded beside the fused run (rerank
+    # --depth 1 fused each query's top 1 with a weight chosen on their top 2 without a word); another
+    # method is refused
     assert invoke(*args[:-1], str(tmp_path / "d1"), "--depth", "1", "--fuse", "interpolate",
-                  "--fuse-weight", str(choice)) == 2  # fmt: skip
-    assert (
-        "fusing up to 2 first-stage documents a query, and this fusion reads up to 1"
-        in capsys.readouterr().err
-    )
-    assert not (tmp_path / "d1").exists()
+                  "--fuse-weight", str(choice)) in (0, None)  # fmt: skip
+    note = "fusing whole first-stage lists (up to 2 documents a query), and this fusion reads the top 1"
+    assert note in caplog.text and note in json.loads((tmp_path / "d1" / "fusion.json").read_text())["note"]
     code = invoke(
         "fuse", "--reranked", str(out / "run.trec"), "--first-stage", str(files["candidates"]),
         "--weight", str(choice), "--method", "rrf", "--out", str(tmp_path / "x.trec"),

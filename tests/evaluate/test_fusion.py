@@ -113,3 +113,23 @@ def test_at_weight_one_or_zero_the_other_sides_documents_follow_in_its_order() -
         assert order == [f"d{i:02d}" for i in [*range(9, -1, -1), *range(10, 50)]]
         order = [d for d, _ in trec_order(fuse(first, reranked, 0.0, method=method)["q"])]  # type: ignore[arg-type]
         assert order[:10] == [f"d{i:02d}" for i in range(9, -1, -1)] and order[10:12] == ["d10", "d11"]
+
+
+def test_a_cut_of_the_first_stage_keeps_its_ties_in_the_runs_order_and_is_recorded() -> None:
+    """`fuse --depth` cuts as `rerank --depth` cuts a candidates file (ties in the file's order; trec_order
+    took d4 over d2 at a tie), and fusion.json records the cut it chose on, which another cut is told of."""
+    from rankscope.evaluate.fusion import depth_note, top_of
+
+    first = {"q": {"d1": 9.0, "d2": 5.0, "d3": 5.0, "d4": 5.0}}
+    assert list(top_of(first, 2)["q"]) == ["d1", "d2"] and top_of(first, None) is first
+    with pytest.raises(InputError, match="at least 1"):
+        top_of(first, 0)
+    choice = choose_weight({"q": {"d1": 1.0, "d2": 2.0}}, first, {"q": {"d2": 1}}, depth=2).to_json()
+    assert choice["first_stage_depth"] == 2 and choice["first_stage_longest"] == 2
+    assert depth_note(choice, 2) is None
+    assert "top 2 first-stage documents, and this fusion reads the top 3" in str(depth_note(choice, 3))
+    whole = choose_weight({"q": {"d1": 1.0}}, first, {"q": {"d2": 1}}).to_json()
+    assert whole["first_stage_depth"] is None and whole["first_stage_longest"] == 4
+    assert depth_note(whole, 4) is None and depth_note(whole, 100) is None  # every list read whole
+    assert "`rankscope fuse --depth 3`" in str(depth_note(whole, 3))
+    assert depth_note({"weight": 0.5}, 3) is None  # a fusion.json of before these fields: nothing to say

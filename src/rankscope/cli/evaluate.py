@@ -204,7 +204,7 @@ def _apply_fusion(
     from rankscope.cli.rerank import check_choice, fusion_weight
     from rankscope.data.readers import write_trec_run
     from rankscope.evaluate.compare import load_run
-    from rankscope.evaluate.fusion import fuse, top_of
+    from rankscope.evaluate.fusion import depth_note, fuse, top_of
     from rankscope.io import atomic_file
 
     w, choice = fusion_weight(value, "--weight")
@@ -212,10 +212,12 @@ def _apply_fusion(
     if choice is not None:
         recorded = str(choice.get("method", "interpolate")), str(choice.get("norm", "minmax"))
         given = method or recorded[0], norm or recorded[1]
-        check_choice(choice, *given, Path(value), depth, ("--method", "--norm", "--depth"))
+        check_choice(choice, *given, Path(value), ("--method", "--norm"))
         method, norm = recorded
         chosen_depth = choice.get("first_stage_depth")
-        depth = depth or (chosen_depth if isinstance(chosen_depth, int) else None)
+        depth = depth or (chosen_depth if isinstance(chosen_depth, int) else None)  # its own cut by default
+        if note := depth_note(choice, depth):
+            logging.getLogger("rankscope.evaluate").warning("%s: %s", value, note)
     method, norm = method or "interpolate", norm or "minmax"
     fused = fuse(reranked, top_of(load_run(first_stage), depth), w, method=method, norm=norm)  # type: ignore[arg-type]
     with atomic_file(out) as tmp:

@@ -4,6 +4,7 @@ first stage."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -54,12 +55,10 @@ def check_choice(
     method: str,
     norm: str,
     path: Path,
-    depth: int | None = None,
-    options: tuple[str, str, str] = ("--fuse", "--fuse-norm", "--depth"),
+    options: tuple[str, str] = ("--fuse", "--fuse-norm"),
 ) -> None:
     """A weight chosen on a dev set holds only for the fusion it was chosen with: `--fuse` (and, for
-    interpolation, `--fuse-norm`) must match the method and norm that fusion.json records, and `depth`
-    (the most first-stage documents a query fuses), where given, its first_stage_depth."""
+    interpolation, `--fuse-norm`) must match the method and norm that fusion.json records."""
     chosen = str(choice.get("method", "interpolate"))
     if chosen != method:
         raise InputError(
@@ -70,14 +69,6 @@ def check_choice(
     if method == "interpolate" and recorded != norm:
         msg = f"this weight was chosen with --norm {recorded}, not {norm}: pass {options[1]} {recorded}"
         raise InputError(msg, path)
-    chosen_depth = choice.get("first_stage_depth")
-    if depth is not None and isinstance(chosen_depth, int) and chosen_depth != depth:
-        raise InputError(
-            f"this weight was chosen fusing up to {chosen_depth} first-stage documents a query, and this "
-            f"fusion reads up to {depth} (the normalised scores differ): pass {options[2]} {chosen_depth}, "
-            f"or choose the weight again with `rankscope fuse --depth {depth}`",
-            path,
-        )
 
 
 @app.command()
@@ -147,8 +138,8 @@ def rerank(
 ) -> None:
     """Rerank candidates with a (zero-shot or fine-tuned) scorer and evaluate the run."""
     from rankscope.data.readers import write_trec_run
+    from rankscope.evaluate.fusion import depth_note
     from rankscope.evaluate.fusion import fuse as fuse_runs
-    from rankscope.evaluate.fusion import run_depth
     from rankscope.evaluate.metrics import evaluate
     from rankscope.io import atomic_dir, write_json, write_yaml
     from rankscope.pipeline import load_inputs, run_rerank
@@ -235,9 +226,9 @@ def rerank(
             depth=depth,
             max_queries=max_queries,
         )
-        first = {q: {h.doc_id: h.score for h in hits[:depth]} for q, hits in inputs.candidates.hits.items()}
-        if fuse and choice is not None:  # before the model loads
-            check_choice(choice, fuse, fuse_norm, Path(str(fuse_weight)), run_depth(first))
+        note = depth_note(choice, depth) if fuse and choice is not None else None
+        if note:  # before the model loads, and recorded in OUT/fusion.json
+            logging.getLogger("rankscope.evaluate").warning("%s: %s", fuse_weight, note)
         if run is not None:
             reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype, **budgets)
         else:
@@ -250,6 +241,9 @@ def rerank(
         ranking, metrics = res.run, res.metrics
         if fuse:
             assert weight is not None
+            first = {
+                q: {h.doc_id: h.score for h in hits[:depth]} for q, hits in inputs.candidates.hits.items()
+            }
             ranking = fuse_runs(res.run, first, weight, method=fuse, norm=fuse_norm)  # type: ignore[arg-type]
             qrels_ = inputs.collection.qrels
             metrics = evaluate(ranking, qrels_, measures) if qrels_ else {}
@@ -262,6 +256,7 @@ def rerank(
                     "norm": fuse_norm,
                     "weight": weight,
                     "chosen": choice or "given on the command line",
+                    **({"note": note} if note else {}),
                 },
             )
         write_trec_run(

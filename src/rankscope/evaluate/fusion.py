@@ -136,7 +136,9 @@ class WeightChoice:
     norm: Norm
     table: list[WeightPoint]
     first_stage_depth: int | None = None
-    """the most first-stage documents of a query the fusion read (`rerank --fuse` must fuse as many)."""
+    """the cut of the first stage it was chosen on (`--depth`: each query's top N; None: whole lists)."""
+    first_stage_longest: int | None = None
+    """the most first-stage documents a dev query had after that cut."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -146,17 +148,37 @@ class WeightChoice:
             "method": self.method,
             "norm": self.norm,
             "first_stage_depth": self.first_stage_depth,
+            "first_stage_longest": self.first_stage_longest,
             "table": [{"weight": p.weight, "value": p.value} for p in self.table],
         }
 
 
 def top_of(run: Run, depth: int | None) -> Run:
-    """Each query's top `depth` documents (every one with None): the first stage `rerank --depth` fuses."""
+    """Each query's top `depth` documents (every one with None): the first stage `rerank --depth` fuses.
+    Ties at the cut keep the run's own order (a candidates file's, as `rerank` cuts its hits)."""
     if depth is None:
         return run
     if depth < 1:
         raise InputError(f"the depth must be at least 1, got {depth}", "--depth")
-    return {q: dict(trec_order(docs, q)[:depth]) for q, docs in run.items()}
+    return {q: dict(sorted(docs.items(), key=lambda kv: -kv[1])[:depth]) for q, docs in run.items()}
+
+
+def depth_note(choice: Mapping[str, object], depth: int | None) -> str | None:
+    """A note when a weight from `rankscope fuse` (its fusion.json) is applied to another cut of the first
+    stage than it was chosen on: the normalised scores, and so the best weight, depend on it."""
+    cut, longest = choice.get("first_stage_depth"), choice.get("first_stage_longest")
+    if isinstance(cut, int) and cut != depth:
+        here = f"the top {depth}" if depth is not None else "whole lists"
+        return (
+            f"the weight was chosen fusing each dev query's top {cut} first-stage documents, and this "
+            f"fusion reads {here}: the normalised scores differ"
+        )
+    if cut is None and isinstance(longest, int) and depth is not None and longest > depth:
+        return (
+            f"the weight was chosen fusing whole first-stage lists (up to {longest} documents a query), and "
+            f"this fusion reads the top {depth}: choose it with `rankscope fuse --depth {depth}` to match"
+        )
+    return None
 
 
 def run_depth(run: Run) -> int:
@@ -190,4 +212,4 @@ def choose_weight(
         WeightPoint(float(w), evaluate(fuse(rr, fs, w, method, norm, k), judged, [name])[name]) for w in grid
     ]
     best = max(table, key=lambda p: (p.value, p.weight))
-    return WeightChoice(best.weight, best.value, name, method, norm, table, run_depth(fs))
+    return WeightChoice(best.weight, best.value, name, method, norm, table, depth, run_depth(fs))

@@ -19,3 +19,29 @@ def test_pairwise_accuracy_by_hand() -> None:
     ]
     assert pairwise_accuracy(TablePreferences(table), groups) == 4 / 6  # type: ignore[arg-type]
     assert pairwise_accuracy(TablePreferences(table), groups[2:]) is None  # type: ignore[arg-type]
+
+
+def test_a_dev_evaluation_of_nan_scores_is_recorded_not_raised(
+    make_spec, tmp_path, monkeypatch, caplog
+) -> None:
+    """A model whose numbers overflow scores NaN; since NaN scores are refused by the metrics, the dev
+    evaluation inside training would have stopped the run with an error: it records NaN measures (never the
+    best checkpoint), warns, and training goes on to its end."""
+    import math
+
+    import rankscope.train.callbacks as callbacks
+    from rankscope.train.run import train
+
+    real = callbacks.rerank
+
+    def overflowing(scorer, candidates, *args, **kw):  # type: ignore[no-untyped-def]
+        run = real(scorer, candidates, *args, **kw)
+        return {q: dict.fromkeys(docs, math.nan) for q, docs in run.items()}
+
+    monkeypatch.setattr(callbacks, "rerank", overflowing)
+    with caplog.at_level("WARNING"):
+        res = train(make_spec(optim={"steps": 2, "save_every": 1}, dev={"at_start": True}), tmp_path / "run")
+    assert res.steps == 2 and "the model scores NaN" in caplog.text
+    rows = [r for r in res.metrics if "nDCG@10" in r]
+    assert rows and all(math.isnan(r["nDCG@10"]) for r in rows)
+    assert not list((tmp_path / "run" / "dev_runs").glob("*.trec"))

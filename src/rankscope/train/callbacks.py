@@ -228,9 +228,14 @@ class DevEvalCallback(TrainerCallback):
                     )
                 else:
                     run = rerank(scorer, dev.candidates, dev.queries, dev.depth, dev.corpus, False)
-                row.update(evaluate(run, dev.qrels, dev.measures))
-                health = score_health(run, dev.qrels, dev.min_relevance).as_dict()
-                self._save_run(run, step)
+                if any(math.isnan(v) for docs in run.values() for v in docs.values()):
+                    # an overflowed model: the measures are NaN (never the best checkpoint), no run file
+                    log.warning("dev at step %d: the model scores NaN (its numbers overflowed)", step)
+                    row.update(dict.fromkeys(dev.measures, math.nan))
+                else:
+                    row.update(evaluate(run, dev.qrels, dev.measures))
+                    health = score_health(run, dev.qrels, dev.min_relevance).as_dict()
+                    self._save_run(run, step)
             row["dev_loss"] = dev_loss(self.reranker, self.loss_fn, dev.groups, dev.batch_size, self.collate)
             if isinstance(scorer, PairwiseScorer):
                 row["pairwise_accuracy"] = pairwise_accuracy(scorer, dev.groups)

@@ -26,3 +26,18 @@ def test_the_card_names_the_first_command_and_each_resume(make_spec, tmp_path: P
     assert f"- command: `rankscope train a.yaml --out {tmp_path}`" in card
     assert f"- resumed at step 2: `rankscope train a.yaml --out {tmp_path} --resume`" in card
     assert "- environment from step 2: python" in card and "command rankscope" not in card
+
+
+def test_a_resume_is_not_named_as_the_command_that_made_the_run(make_spec, tmp_path: Path) -> None:
+    """A run started from Python (or before commands were recorded) and resumed from the CLI named the
+    resume's `--resume` command as the one that made it."""
+    with patch.object(sys, "argv", ["train.py"]):
+        record_environment(tmp_path, 0, "cpu", False)
+    resume = ["rankscope", "train", "a.yaml", "--out", str(tmp_path), "--resume"]
+    with patch.object(sys, "argv", resume):
+        record_environment(tmp_path, 2, "cpu", False)
+    sessions = [json.loads(line) for line in (tmp_path / ENVIRONMENT_FILE).read_text().splitlines()]
+    (tmp_path / "summary.json").write_text(json.dumps({"steps": 3, "environment": sessions}))
+    card = model_card(tmp_path, make_spec(), command=" ".join(resume))
+    assert "- command: `not recorded" in card
+    assert f"- resumed at step 2: `rankscope train a.yaml --out {tmp_path} --resume`" in card

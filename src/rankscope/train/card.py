@@ -80,6 +80,8 @@ def model_card(
     )
     sessions = summary.get("environment", [])  # the first session's command made the run, not a resume's
     first_command = sessions[0].get("command") if sessions else None
+    if first_command is None and len(sessions) > 1:  # this process resumed a run whose start left no command
+        command = "not recorded (the run was started from Python, or before rankscope recorded commands)"
     evals = [
         {"set": p.stem, **json.loads(p.read_text())} for p in sorted((run_dir / EVALS_DIR).glob("*.json"))
     ]

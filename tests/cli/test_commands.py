@@ -10,8 +10,11 @@ from scipy import stats
 from typer.main import get_command
 
 from rankscope.cli import COMMANDS, app
+from rankscope.data.registry import data_root
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import per_query
+
+DATA = data_root()
 
 
 def test_no_command_is_lost() -> None:
@@ -75,12 +78,18 @@ def test_datasets_lists_what_loads_and_marks_what_is_missing(invoke, tmp_path, m
     root = tmp_path / "data"
     shutil.copytree(data_root() / "scifact", root / "scifact")  # one dataset folder only
     monkeypatch.setenv("RANKSCOPE_DATA", str(root))
-    monkeypatch.setenv("COLUMNS", "200")
+    from rankscope.cli.app import console
+
+    monkeypatch.setattr(console, "width", 80)
     assert invoke("datasets") in (0, None)  # exited 2 at the first missing dataset before
     out = capsys.readouterr().out
-    assert "scifact-test" in out and "missing:" in out and "set RANKSCOPE_DATA" in out
+    flat = out.replace("\n", "")  # lines wrapped at 80 columns
+    assert "scifact-test" in out and "missing:" in out and "set RANKSCOPE_DATA" in flat
+    assert f"dl19 missing: {root}" in flat  # the reason whole, below the table
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
 
 
+@pytest.mark.skipif(not (DATA / "trec-dl-2019-passage").is_dir(), reason="the shared data is not present")
 @pytest.mark.parametrize("width", [80, 200])
 def test_datasets_reads_whole_in_a_narrow_terminal(invoke, monkeypatch, capsys, width: int) -> None:
     """At 80 columns every column was cut to 'queri…', 'docume…', 'MS MARCO non-c…': the licenses now go

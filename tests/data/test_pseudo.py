@@ -13,7 +13,7 @@ import pytest
 from rankscope.cli import main
 from rankscope.config import TrainData
 from rankscope.data.pseudo import pseudo_label, stats_path
-from rankscope.data.registry import load_named
+from rankscope.data.registry import data_root, load_named
 from rankscope.data.types import Candidates, Document, Hit
 from rankscope.errors import InputError
 from rankscope.train.data import file_groups
@@ -185,6 +185,9 @@ def test_the_command_refuses_a_bad_teacher_run_and_writes_nothing(tmp_path: Path
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp")] == []
 
 
+@pytest.mark.skipif(
+    not (data_root() / "trec-dl-2019-passage").is_dir(), reason="the shared data is not present"
+)
 def test_the_command_refuses_queries_of_an_evaluation_set(tmp_path: Path, capsys) -> None:
     """Pseudo-labels of DL19's queries would be training data on the test set: refused unless the
     evaluation sets are cleared (training refuses the file too, but only when dl19 is in its eval_sets)."""

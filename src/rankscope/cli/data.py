@@ -31,15 +31,13 @@ def datasets() -> None:
     for col in table.columns[:5]:  # the name is what a user copies; numbers are read whole
         col.no_wrap = True
     licenses: dict[str, list[str]] = {}
-    missing = 0
+    missing: dict[str, str] = {}  # name -> why, listed below the table whole
     for name in DATASETS:
         try:
             d = describe(name)
         except InputError as e:
-            missing += 1
-            table.add_row(
-                name, "-", "-", "-", "-", "-" if wide else f"missing: {e}", *([f"missing: {e}"] * wide)
-            )
+            missing[name] = str(e)
+            table.add_row(name, "missing", "-", "-", "-", "-", *(["-"] if wide else []))
             continue
         licenses.setdefault(str(d["license"]), []).append(name)
         table.add_row(
@@ -55,9 +53,11 @@ def datasets() -> None:
     if not wide:
         for lic, names in licenses.items():
             console.print(f"license {lic}: {', '.join(names)}")
+    for name, why in missing.items():
+        console.print(f"{name} missing: {why}")
     if missing:
         console.print(
-            f"{missing} dataset(s) missing under {data_root()} (set RANKSCOPE_DATA to the data folder)"
+            f"{len(missing)} dataset(s) missing under {data_root()} (set RANKSCOPE_DATA to the data folder)"
         )
 
 

@@ -91,10 +91,11 @@ def test_prefix_cache_scores_as_the_full_sequence(llama, tokenizer, name: str) -
     assert cached.score([]) == []
 
 
-@pytest.mark.parametrize("window", [4, 12])
+@pytest.mark.parametrize("window", [4, 8, 12])
 def test_prefix_cache_with_a_sliding_window_shorter_than_the_prefix(tokenizer, window: int) -> None:
-    """Gemma 3's sliding layers failed on cached keys of a prefix as long as their window (a tensor size
-    error); such a prefix now runs uncached, and a longer window keeps the cache (scores as uncached)."""
+    """Gemma 3's sliding layers kept only their window of the cached prefix's keys, and the rows after it
+    failed (a tensor size error) when the prefix was as long as the window: the prefix now goes into a
+    plain cache that keeps every key, and the cached scores equal the uncached ones at every window."""
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
     from rankscope.testing import TINY_DECODER
@@ -108,8 +109,11 @@ def test_prefix_cache_with_a_sliding_window_shorter_than_the_prefix(tokenizer, w
     model = Gemma3ForCausalLM(cfg).eval()
     plain, cached = YesNoScorer(model, tokenizer, max_batch=3), YesNoScorer(model, tokenizer, max_batch=3)
     cached.prefix_cache = True
-    assert 4 < len(cached.template.pieces[0]) < 12
+    assert len(cached.template.pieces[0]) == 8  # the prefix: shorter than, as long as, longer than windows
+    after, calls = cached._logits_after, []
+    cached._logits_after = lambda *a: calls.append(1) or after(*a)  # type: ignore[method-assign]
     want, got = plain.score(PAIRS), cached.score(PAIRS)
+    assert calls  # the cached path ran (an uncached fallback would score alike)
     assert max(abs(a - b) for a, b in zip(want, got, strict=True)) < 1e-4
 
 

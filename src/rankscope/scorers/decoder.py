@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -77,13 +76,6 @@ class _DecoderScorer(Scorer):
         return out
 
 
-def sliding_window(model: nn.Module) -> float:
-    """The model's sliding attention window in tokens (inf without one): a cached prefix as long as the
-    window runs without the cache, since Gemma 3's sliding layers then fail on its keys."""
-    config = model.config.get_text_config()
-    return getattr(config, "sliding_window", None) or math.inf
-
-
 class YesNoScorer(_DecoderScorer):
     """Score = logit("yes") - logit("no") for the next token after a relevance question.
 
@@ -117,17 +109,21 @@ class YesNoScorer(_DecoderScorer):
     def score(self, pairs: Sequence[Pair], progress: Callable[[int], None] | None = None) -> list[float]:
         seqs = self.encode(pairs)
         prefix = self.template.pieces[0]
-        if not self.prefix_cache or not prefix or not seqs or len(prefix) >= sliding_window(self.model):
+        if not self.prefix_cache or not prefix or not seqs:
             return self._run(seqs, lambda _b, ids, mask: self.logits(ids, mask), progress)
         kv = self._prefix_kv(prefix)
         rest = [s[len(prefix) :] for s in seqs]
         return self._run(rest, lambda _b, ids, mask: self._logits_after(kv, ids, mask), progress)
 
     def _prefix_kv(self, prefix: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Keys and values of every layer for the constant prefix (batch of one)."""
+        """Keys and values of every layer for the constant prefix (batch of one), in a plain cache that keeps
+        them all: a sliding-window layer's own cache keeps only its window, and the rows that continue the
+        prefix then saw fewer keys than positions (Gemma 3 raised a tensor size error)."""
+        from transformers import DynamicCache
+
         with torch.inference_mode():
             ids = torch.tensor([prefix], device=model_device(self.model))
-            cache = decoder_body(self.model)(input_ids=ids, use_cache=True).cache
+            cache = decoder_body(self.model)(input_ids=ids, use_cache=True, cache=DynamicCache()).cache
         return [(layer.keys, layer.values) for layer in cache.layers]
 
     def _logits_after(

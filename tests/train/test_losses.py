@@ -45,6 +45,8 @@ def test_pointwise_bce_binarises_at_the_threshold() -> None:
     softplus = lambda x: math.log1p(math.exp(x))  # noqa: E731
     assert PointwiseBCE()(s, y).item() == pytest.approx((softplus(-2) + softplus(-1)) / 2)
     assert PointwiseBCE(threshold=3)(s, y).item() == pytest.approx((softplus(2) + softplus(-1)) / 2)
+    at = torch.tensor([[1.0, 0.0]])  # a label exactly at the threshold is relevant (>=, not >)
+    assert PointwiseBCE()(s, at).item() == pytest.approx((softplus(-2) + softplus(-1)) / 2)
 
 
 def test_pairwise_ab_and_ql_nll() -> None:

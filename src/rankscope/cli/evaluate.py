@@ -34,7 +34,7 @@ def evaluate_cmd(
     from rankscope.data.readers import read_candidates
     from rankscope.data.registry import read_qrels_file
     from rankscope.evaluate.compare import judged_run
-    from rankscope.evaluate.metrics import evaluate, missing_note
+    from rankscope.evaluate.metrics import evaluate, warn_missing
 
     if (run is None) == (candidates is None):
         raise InputError("give exactly one of --run and --candidates", "--run")
@@ -45,9 +45,8 @@ def evaluate_cmd(
         cands = read_candidates(candidates)
         ranking = {q: {h.doc_id: h.score for h in hits} for q, hits in cands.hits.items()}
     queries = ranking if candidates is not None else None  # a candidates file: its own queries only
-    note = missing_note(ranking, judged) if queries is None else None
-    if note:
-        logging.getLogger("rankscope.evaluate").warning("%s: %s", run, note)  # on stderr, as the readers'
+    if queries is None:
+        warn_missing(ranking, judged, run)
     metrics = evaluate(ranking, judged, measures, queries=queries, qrels_source=qrels)
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))

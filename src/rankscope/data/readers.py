@@ -123,15 +123,20 @@ def write_trec_run(run: Run, path: str | Path, tag: str = "rankscope") -> None:
         f.write(rows.getvalue())
 
 
-def trec_order(scores: Mapping[str, float], qid: str | None = None) -> list[tuple[str, float]]:
-    """A query's (doc id, score) best first, ties by doc id descending: trec_eval's order, which run files,
-    every measure and rank fusion use. A NaN score has no place in it: InputError naming the document
-    (and the query `qid`), where sorting would have put it anywhere and every measure would read on."""
+def refuse_nan(scores: Mapping[str, float], qid: str | None = None) -> None:
+    """InputError naming the document (and the query `qid`) of a NaN score: it has no place in a ranking,
+    where sorting would have put it anywhere and every measure would read on."""
     for doc, score in scores.items():
         if math.isnan(score):
             where = f"query {qid!r}, " if qid is not None else ""
             msg = f"{where}document {doc!r}: its score is NaN, which ranks nowhere (a model whose numbers "
             raise InputError(msg + "overflowed gives these: score in float32, --dtype float32)")
+
+
+def trec_order(scores: Mapping[str, float], qid: str | None = None) -> list[tuple[str, float]]:
+    """A query's (doc id, score) best first, ties by doc id descending: trec_eval's order, which run files,
+    every measure and rank fusion use. A NaN score is refused (`refuse_nan`)."""
+    refuse_nan(scores, qid)
     return sorted(scores.items(), key=lambda kv: (float(kv[1]), kv[0]), reverse=True)
 
 

@@ -6,7 +6,6 @@ file or a candidates file) against qrels (a dict or a qrels file): mean value pe
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,16 +23,14 @@ def evaluate_run(
     file is its own query set, as `rankscope evaluate --candidates` reads it: only its queries' judgements
     count (SciFact's top-20 of 20 queries against the 300 test queries' qrels read 0.05, not 0.75)."""
     from rankscope.evaluate.compare import is_candidates_file, judged_run, load_qrels
-    from rankscope.evaluate.metrics import evaluate, missing_note
+    from rankscope.evaluate.metrics import evaluate, warn_missing
 
     judged = load_qrels(qrels)
     ranking = judged_run(run, judged)
     source = str(qrels) if isinstance(qrels, str | Path) else "qrels"
     if is_candidates_file(run):
         return evaluate(ranking, judged, measures, queries=ranking, qrels_source=source)
-    note = missing_note(ranking, judged)
-    if note:
-        logging.getLogger("rankscope.evaluate").warning("%s", note)
+    warn_missing(ranking, judged)
     return evaluate(ranking, judged, measures)
 
 

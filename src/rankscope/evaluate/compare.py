@@ -17,7 +17,6 @@ JSON).
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,19 +28,17 @@ from scipy import stats
 
 from rankscope.data._io import subset_qrels
 from rankscope.data.formats import read_qrels_file
-from rankscope.data.readers import read_candidates, read_trec_run, trec_order
+from rankscope.data.readers import read_candidates, read_trec_run, refuse_nan
 from rankscope.data.types import Qrels
 from rankscope.errors import InputError
 from rankscope.evaluate.metrics import (
     Run,
     default_measures,
     measure_names,
-    missing_note,
     parse_measures,
     per_query,
+    warn_missing,
 )
-
-log = logging.getLogger("rankscope.evaluate")
 
 RunLike = Mapping[str, Mapping[str, float]] | str | Path
 RunGroup = RunLike | Sequence[RunLike]
@@ -140,7 +137,7 @@ def load_run(run: RunLike) -> Run:
         return read_trec_run(path)
     out = {str(q): {str(d): float(s) for d, s in docs.items()} for q, docs in run.items()}
     for qid, docs in out.items():
-        trec_order(docs, qid)  # refuses a NaN score, naming it (files refuse theirs when read)
+        refuse_nan(docs, qid)  # files refuse theirs when read
     return out
 
 
@@ -342,8 +339,7 @@ def compare(
         judged = subset_qrels(judged, {q for run in listed for q in run}, source)
     for label, group in zip(labels, loaded, strict=True):
         for run in group:
-            if note := missing_note(run, judged):
-                log.warning("%s: %s", label, note)
+            warn_missing(run, judged, label)
     ms = ms or [str(p) for p in parse_measures(default_measures(judged))]  # on the qrels compared
     tables = [average_values([per_query(run, judged, ms) for run in group]) for group in loaded]
     return compare_values(tables, labels, n_boot, seed)

@@ -5,6 +5,7 @@ one logged warning counting the judged queries left out (`rankscope.data._io.sub
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -61,16 +62,19 @@ def per_query(run: Run, qrels: Qrels, measures: list[str]) -> dict[str, dict[str
     return table
 
 
-def missing_note(run: Run, qrels: Qrels) -> str | None:
-    """A note when judged queries are missing from `run` (each scores 0 in the means), else None."""
+def warn_missing(run: Run, qrels: Qrels, name: object = None) -> None:
+    """A warning on the ``rankscope.evaluate`` logger (stderr, as the readers') when judged queries are
+    missing from `run`, the run `name`d where given: each scores 0 in the means."""
     judged = [q for q, docs in qrels.items() if docs]
     missing = [q for q in judged if q not in run]
     if not missing:
-        return None
-    return (
+        return
+    note = (
         f"{len(missing)} of the {len(judged)} judged queries are not in the run (e.g. {missing[0]!r}) and "
         "score 0 in every mean: give qrels of the run's queries only to leave them out"
     )
+    where = f"{name}: " if name is not None else ""
+    logging.getLogger("rankscope.evaluate").warning("%s%s", where, note)
 
 
 def evaluate(

@@ -119,6 +119,20 @@ def test_write_trec_run_refuses_whitespace_ids(tmp_path: Path) -> None:
         r.write_trec_run({"q 1": {"d": 1.0}}, tmp_path / "run.trec")
 
 
+@pytest.mark.parametrize("name", ["run.trec", "run.trec.gz"])
+def test_a_refused_run_leaves_the_old_file_whole(tmp_path: Path, name: str) -> None:
+    """The run is streamed into a temporary copy (not held in memory as text): a line refused after others
+    were written (the second query's id) leaves the file written before, and no temporary file."""
+    path = tmp_path / name
+    r.write_trec_run({"q1": {"a": 1.0}}, path)
+    before = path.read_bytes()
+    with pytest.raises(InputError, match="whitespace"):
+        r.write_trec_run({"q0": {"b": 2.0, "c": 1.0}, "q 2": {"d": 1.0}}, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+    assert r.read_trec_run(path) == {"q1": {"a": 1.0}}
+
+
 # --------------------------------------------------------------------------- TSV formats
 
 

@@ -34,12 +34,26 @@ def open_text(path: str | Path) -> TextIO:
     return open(p, encoding="utf-8-sig", newline="\n")
 
 
-def open_write(path: str | Path) -> TextIO:
-    """Open `path` for writing UTF-8 text (gzip with a fixed timestamp when it ends in .gz)."""
+class _OwnedGzip(gzip.GzipFile):
+    """A GzipFile that closes the file object it was given (GzipFile leaves it open)."""
+
+    def close(self) -> None:
+        inner = self.fileobj
+        try:
+            super().close()
+        finally:
+            if inner is not None:
+                inner.close()
+
+
+def open_write(path: str | Path, as_name: str | Path | None = None) -> TextIO:
+    """Open `path` for writing UTF-8 text (gzip with a fixed timestamp when it ends in .gz). `as_name`: the
+    file's final name when `path` is a temporary copy of it (its .gz decides; the gzip header holds it)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    if is_gzip(p):
-        raw = gzip.GzipFile(filename=str(p), mode="wb", mtime=0)
+    name = Path(as_name) if as_name is not None else p
+    if is_gzip(name):
+        raw = _OwnedGzip(filename=name.name, mode="wb", mtime=0, fileobj=open(p, "wb"))  # noqa: SIM115
         return io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
     return open(p, "w", encoding="utf-8", newline="\n")
 

@@ -8,7 +8,6 @@ gzip. This module holds the TREC, MS MARCO, BEIR and candidate-list formats and 
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -116,11 +115,13 @@ def _check_token(value: str, what: str, path: str | Path) -> None:
 def write_trec_run(run: Run, path: str | Path, tag: str = "rankscope") -> None:
     """Write a TREC run, each query's documents by score descending (ties: doc id descending, as trec_eval
     orders them), ranks from 1. Queries keep the order of `run`."""
+    from rankscope.io import atomic_file
+
     _check_token(tag, "run tag", path)
-    rows = io.StringIO()  # every line checked (ids, NaN scores) before the file is opened: none half-written
-    write_trec_rows(rows, run, tag, path)
-    with open_write(path) as f:
-        f.write(rows.getvalue())
+    # streamed into a temporary copy that replaces `path` only when every line was fine (ids, NaN scores):
+    # a refused run leaves no file (or the old one), and the run's text is never held in memory
+    with atomic_file(path) as tmp, open_write(tmp, as_name=path) as f:
+        write_trec_rows(f, run, tag, path)
 
 
 def refuse_nan(scores: Mapping[str, float], qid: str | None = None) -> None:

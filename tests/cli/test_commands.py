@@ -199,6 +199,32 @@ def test_fuse_with_a_number_uses_the_method_given(invoke, two_runs, tmp_path, ca
     assert got != read_trec_run(_interpolated(invoke, args, tmp_path))
 
 
+def test_fuse_refuses_a_norm_for_rrf_and_gzips_a_gz_name(invoke, two_runs, tmp_path, capsys) -> None:
+    """--norm with rrf was ignored without a word (rrf reads ranks), and a fused run named .gz was written
+    as plain text that its own reader could not read back."""
+    from rankscope.data.readers import read_trec_run
+
+    _, base, better = two_runs
+    args = ["fuse", "--reranked", str(better), "--first-stage", str(base), "--weight"]
+    assert invoke(*args, "0.3", "--method", "rrf", "--norm", "zscore", "--out", str(tmp_path / "a")) == 2
+    assert "--norm: rrf fuses ranks, so no normalisation applies" in capsys.readouterr().err
+    choice = tmp_path / "rrf.json"
+    choice.write_text(json.dumps({"weight": 0.3, "method": "rrf", "norm": "minmax"}))
+    assert invoke(*args, str(choice), "--norm", "zscore", "--out", str(tmp_path / "b")) == 2
+    assert "drop --norm zscore" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    gz = tmp_path / "fused.trec.gz"
+    assert invoke(*args, str(choice), "--out", str(gz)) in (0, None)
+    assert gz.read_bytes()[:2] == b"\x1f\x8b"
+    assert read_trec_run(gz) == read_trec_run(_fused(invoke, [*args, str(choice)], tmp_path))
+
+
+def _fused(invoke, args: list[str], tmp_path: Path) -> Path:
+    out = tmp_path / "fused.trec"
+    assert invoke(*args, "--out", str(out)) in (0, None)
+    return out
+
+
 def _interpolated(invoke, args: list[str], tmp_path: Path) -> Path:
     out = tmp_path / "interpolate.trec"
     assert invoke(*args, "--out", str(out)) in (0, None)

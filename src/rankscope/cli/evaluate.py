@@ -151,6 +151,7 @@ def fuse_cmd(
     from rankscope.io import atomic_file
 
     check_settings(method, norm, "--method", "--norm")
+    _refuse_norm_for_rrf(method, norm)
     _check_out(out, overwrite, [reranked, first_stage, qrels])
     if weight is not None:
         _apply_fusion(reranked, first_stage, weight, out, method, norm, depth)
@@ -172,6 +173,12 @@ def fuse_cmd(
         table.add_row(f"{point.weight:.2f}", fmt(point.value))
     console.print(table)
     console.print(f"chosen weight {choice.weight:.2f} ({measure} {choice.value:.4f}); wrote {out}")
+
+
+def _refuse_norm_for_rrf(method: str | None, norm: str | None) -> None:
+    """Reciprocal rank fusion reads ranks, not scores: a --norm given with it would be ignored unsaid."""
+    if method == "rrf" and norm is not None:
+        raise InputError(f"rrf fuses ranks, so no normalisation applies: drop --norm {norm}", "--norm")
 
 
 def _check_out(out: Path, overwrite: bool, inputs: list[Path | None]) -> None:
@@ -204,7 +211,6 @@ def _apply_fusion(
     from rankscope.data.readers import write_trec_run
     from rankscope.evaluate.compare import load_run
     from rankscope.evaluate.fusion import depth_note, fuse, top_of
-    from rankscope.io import atomic_file
 
     w, choice = fusion_weight(value, "--weight")
     assert w is not None
@@ -212,6 +218,7 @@ def _apply_fusion(
         recorded = str(choice.get("method", "interpolate")), str(choice.get("norm", "minmax"))
         given = method or recorded[0], norm or recorded[1]
         check_choice(choice, *given, Path(value), ("--method", "--norm"))
+        _refuse_norm_for_rrf(recorded[0], norm)
         method, norm = recorded
         chosen_depth = choice.get("first_stage_depth")
         depth = depth or (chosen_depth if isinstance(chosen_depth, int) else None)  # its own cut by default
@@ -219,8 +226,7 @@ def _apply_fusion(
             logging.getLogger("rankscope.evaluate").warning("%s: %s", value, note)
     method, norm = method or "interpolate", norm or "minmax"
     fused = fuse(reranked, top_of(load_run(first_stage), depth), w, method=method, norm=norm)  # type: ignore[arg-type]
-    with atomic_file(out) as tmp:
-        write_trec_run(fused, tmp, tag="fused")
+    write_trec_run(fused, out, tag="fused")  # atomically, and gzipped for a .gz name
     console.print(
         f"fused {len(fused)} queries ({_settings(method, norm)}, reranker weight {w:.2f}); wrote {out}"
     )

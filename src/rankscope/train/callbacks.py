@@ -151,13 +151,6 @@ def write_qrels(qrels: Qrels, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def write_run_atomic(run: Run, path: Path, tag: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    write_trec_run(run, tmp, tag)
-    os.replace(tmp, path)
-
-
 def pairwise_accuracy(scorer: PairwiseScorer, groups: Sequence[Group]) -> float | None:
     """Share of (better, worse) pairs of held-out groups, asked in both orders, that the scorer gets right."""
     triples, want = [], []
@@ -212,7 +205,7 @@ class DevEvalCallback(TrainerCallback):
         qrels = out / DEV_QRELS
         if not qrels.is_file():
             write_qrels(self.dev.qrels, qrels)
-        write_run_atomic(run, out / DEV_RUNS / f"step-{step}.trec", f"step-{step}")
+        write_trec_run(run, out / DEV_RUNS / f"step-{step}.trec", f"step-{step}")
 
     def evaluate(self, step: int) -> dict[str, Any]:
         start = time.perf_counter()

@@ -87,3 +87,15 @@ def test_evaluate_reads_a_candidates_file_as_the_cli_does(tmp_path: Path, caplog
     with caplog.at_level(logging.WARNING, logger="rankscope.evaluate"):
         assert rankscope.evaluate({"q1": {"a": 1.0}}, qrels, "RR@10")["RR@10"] == pytest.approx(1 / 3)
     assert "2 of the 3 judged queries are not in the run" in caplog.text
+    # a candidates file of another name is read as one when told (the CLI's --candidates reads any name;
+    # the API told them apart by name only, so the two could not be one code path)
+    other = tmp_path / "bm25.top20"
+    other.write_text(cands.read_text())
+    assert rankscope.evaluate(other, qrels, "RR@10", candidates=True) == {"RR@10": 1.0}
+    with pytest.raises(InputError, match="bm25.top20"):  # read as a TREC run by default
+        rankscope.evaluate(other, qrels, "RR@10")
+    trec = tmp_path / "run.jsonl"  # and a TREC run whatever its name, when told
+    trec.write_text("q1 Q0 b 1 2.0 t\nq1 Q0 a 2 1.0 t\n")
+    with caplog.at_level(logging.WARNING, logger="rankscope.evaluate"):
+        assert rankscope.evaluate(trec, qrels, "RR@10", candidates=False)["RR@10"] == pytest.approx(1 / 6)
+    assert f"{trec}: 2 of the 3 judged queries" in caplog.text  # the file named

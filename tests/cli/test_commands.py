@@ -321,3 +321,16 @@ def test_compare_averages_a_group_of_runs(invoke, two_runs, tmp_path, capsys) ->
     missing = f"{better},{tmp_path / 'nope.trec'}"
     assert invoke("compare", str(base), missing, "--qrels", str(qrels)) == 2
     assert "nope.trec" in capsys.readouterr().err
+
+
+def test_the_cli_evaluate_is_the_api(invoke, tmp_path: Path, capsys) -> None:
+    """`rankscope evaluate` calls rankscope.evaluate: a candidates file that shares no query with the qrels
+    is refused as the API refuses it (the CLI read it as a result: every measure 0)."""
+    import json
+
+    cands = tmp_path / "c.jsonl"
+    cands.write_text(json.dumps({"qid": "q9", "query": "x", "hits": [{"docid": "a", "score": 1.0}]}) + "\n")
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("q1 0 a 1\n")
+    assert invoke("evaluate", "--qrels", str(qrels), "--candidates", str(cands)) == 2
+    assert "shares no query with the qrels" in capsys.readouterr().err

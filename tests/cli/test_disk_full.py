@@ -47,7 +47,9 @@ def test_rerank_on_a_full_disk_keeps_the_earlier_output(rankscope, llama_dir: Pa
     full = rankscope(*args, "--overwrite", limit=2000)  # run.trec (80 lines) cannot be written
     assert full.returncode == 1, full.stderr[-2000:]
     errors = [line for line in full.stderr.splitlines() if "error" in line.lower()]
-    assert errors == [f"error: disk full while writing {out}"], full.stderr[-2000:]
+    # the file that could not be written, under the folder's final name (the folder alone before
+    # write_trec_run wrote atomically itself)
+    assert errors == [f"error: disk full while writing {out / 'run.trec'}"], full.stderr[-2000:]
     assert "Traceback" not in full.stderr
     assert snapshot(out) == before  # the earlier output, whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cands.jsonl.gz", "queries.tsv", "rr"]

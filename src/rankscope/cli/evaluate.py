@@ -31,23 +31,13 @@ def evaluate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Evaluate a TREC run (or a candidates file) against qrels (default nDCG@10, RR@10, R@100)."""
-    from rankscope.data.readers import read_candidates
-    from rankscope.data.registry import read_qrels_file
-    from rankscope.evaluate.compare import judged_run
-    from rankscope.evaluate.metrics import evaluate, warn_missing
+    from rankscope.evaluate import evaluate_run
 
     if (run is None) == (candidates is None):
         raise InputError("give exactly one of --run and --candidates", "--run")
-    judged = read_qrels_file(qrels)
-    if run is not None:
-        ranking = judged_run(run, judged)
-    else:
-        cands = read_candidates(candidates)
-        ranking = {q: {h.doc_id: h.score for h in hits} for q, hits in cands.hits.items()}
-    queries = ranking if candidates is not None else None  # a candidates file: its own queries only
-    if queries is None:
-        warn_missing(ranking, judged, run)
-    metrics = evaluate(ranking, judged, measures, queries=queries, qrels_source=qrels)
+    given = run if run is not None else candidates
+    assert given is not None
+    metrics = evaluate_run(given, qrels, measures, candidates=candidates is not None)
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:

@@ -122,16 +122,20 @@ def reading(c: Comparison, alpha: float = ALPHA) -> str:
     )
 
 
-def is_candidates_file(run: RunLike) -> bool:
-    """True for a run given as a candidates jsonl(.gz) file (a TREC run file otherwise, or a dict)."""
-    return isinstance(run, str | Path) and Path(run).name.endswith((".jsonl", ".jsonl.gz"))
+def is_candidates_file(run: RunLike, candidates: bool | None = None) -> bool:
+    """True for a run given as a candidates file: `candidates` says so for a file, or (None) its name ends
+    in .jsonl(.gz); a TREC run file otherwise, or a dict."""
+    if not isinstance(run, str | Path):
+        return False
+    return candidates if candidates is not None else Path(run).name.endswith((".jsonl", ".jsonl.gz"))
 
 
-def load_run(run: RunLike) -> Run:
-    """A run as a dict: given as one, or read from a TREC run file or a candidates jsonl(.gz) file."""
+def load_run(run: RunLike, candidates: bool | None = None) -> Run:
+    """A run as a dict: given as one, or read from a TREC run file or a candidates jsonl(.gz) file (told
+    apart by `candidates`, or by name: `is_candidates_file`)."""
     if isinstance(run, str | Path):
         path = Path(run)
-        if is_candidates_file(path):
+        if is_candidates_file(path, candidates):
             cands = read_candidates(path)
             return {q: {h.doc_id: h.score for h in hits} for q, hits in cands.hits.items()}
         return read_trec_run(path)
@@ -141,10 +145,10 @@ def load_run(run: RunLike) -> Run:
     return out
 
 
-def judged_run(run: RunLike, qrels: Qrels) -> Run:
+def judged_run(run: RunLike, qrels: Qrels, candidates: bool | None = None) -> Run:
     """`load_run`, refusing a run that shares no query with the qrels: every measure would read 0 and the
     mistake (another collection's run or qrels, other query ids) would pass for a result."""
-    loaded = load_run(run)
+    loaded = load_run(run, candidates)
     if not loaded:  # every judged query would score 0 for it, as a real result
         raise InputError("an empty run: it ranks no query", run if isinstance(run, str | Path) else "run")
     if not any(q in qrels for q in loaded):

@@ -298,8 +298,15 @@ def test_rerank_refuses_a_weight_chosen_for_another_fusion(
     err = capsys.readouterr().err
     assert "fusion.json" in err and "pass --fuse rrf" in err and not (tmp_path / "x").exists()
     choice.write_text(json.dumps({"weight": 0.8, "method": "interpolate", "norm": "zscore"}))
-    assert invoke(*args, "--fuse", "interpolate", "--fuse-weight", str(choice)) == 2
+    assert invoke(*args, "--fuse", "interpolate", "--fuse-norm", "minmax", "--fuse-weight", str(choice)) == 2
     assert "pass --fuse-norm zscore" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    # not given, the recorded normalisation is the one used (it was refused: the default was minmax)
+    assert invoke(*args, "--fuse", "interpolate", "--fuse-weight", str(choice)) in (0, None)
+    assert json.loads((tmp_path / "x" / "fusion.json").read_text())["norm"] == "zscore"
+    # rrf reads ranks: a normalisation given with it was ignored unsaid
+    assert invoke(*args[:-1], str(tmp_path / "y"), "--fuse", "rrf", "--fuse-weight", "0.5",
+                  "--fuse-norm", "zscore") == 2  # fmt: skip
+    assert "--fuse-norm: rrf fuses ranks" in capsys.readouterr().err and not (tmp_path / "y").exists()
 
 
 def test_bad_fusion_weight(invoke, files, llama_dir, tmp_path, capsys) -> None:

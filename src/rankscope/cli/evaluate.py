@@ -141,7 +141,6 @@ def fuse_cmd(
     from rankscope.io import atomic_file
 
     check_settings(method, norm, "--method", "--norm")
-    _refuse_norm_for_rrf(method, norm)
     _check_out(out, overwrite, [reranked, first_stage, qrels])
     if weight is not None:
         _apply_fusion(reranked, first_stage, weight, out, method, norm, depth)
@@ -163,12 +162,6 @@ def fuse_cmd(
         table.add_row(f"{point.weight:.2f}", fmt(point.value))
     console.print(table)
     console.print(f"chosen weight {choice.weight:.2f} ({measure} {choice.value:.4f}); wrote {out}")
-
-
-def _refuse_norm_for_rrf(method: str | None, norm: str | None) -> None:
-    """Reciprocal rank fusion reads ranks, not scores: a --norm given with it would be ignored unsaid."""
-    if method == "rrf" and norm is not None:
-        raise InputError(f"rrf fuses ranks, so no normalisation applies: drop --norm {norm}", "--norm")
 
 
 def _check_out(out: Path, overwrite: bool, inputs: list[Path | None]) -> None:
@@ -200,7 +193,7 @@ def _apply_fusion(
     from rankscope.cli.rerank import check_choice, fusion_weight
     from rankscope.data.readers import write_trec_run
     from rankscope.evaluate.compare import load_run
-    from rankscope.evaluate.fusion import depth_note, fuse, top_of
+    from rankscope.evaluate.fusion import check_settings, depth_note, fuse, top_of
 
     w, choice = fusion_weight(value, "--weight")
     assert w is not None
@@ -208,7 +201,7 @@ def _apply_fusion(
         recorded = str(choice.get("method", "interpolate")), str(choice.get("norm", "minmax"))
         given = method or recorded[0], norm or recorded[1]
         check_choice(choice, *given, Path(value), ("--method", "--norm"))
-        _refuse_norm_for_rrf(recorded[0], norm)
+        check_settings(recorded[0], norm, "--method", "--norm")
         method, norm = recorded
         chosen_depth = choice.get("first_stage_depth")
         depth = depth or (chosen_depth if isinstance(chosen_depth, int) else None)  # its own cut by default

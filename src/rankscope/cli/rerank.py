@@ -113,9 +113,13 @@ def rerank(
     fuse_weight: Annotated[
         str | None, typer.Option(help="reranker weight in [0, 1], or the fusion.json of `rankscope fuse`")
     ] = None,
-    fuse_norm: Annotated[str, typer.Option(help="score normalisation for interpolate: minmax, zscore")] = (
-        "minmax"
-    ),
+    fuse_norm: Annotated[
+        str | None,
+        typer.Option(
+            help="score normalisation for interpolate: minmax (the default) or zscore; with a fusion.json, "
+            "its recorded one"
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
     dtype: Annotated[
         str, typer.Option(help="auto (bf16 on CUDA and bf16-capable CPUs), float32, bfloat16")
@@ -175,8 +179,14 @@ def rerank(
         raise InputError("--fuse-weight needs --fuse (interpolate or rrf) to fuse anything", "--fuse-weight")
     if fuse and weight is None:
         raise InputError("--fuse needs --fuse-weight (a number, or `rankscope fuse`'s fusion.json)", "--fuse")
+    if fuse == "rrf" and fuse_norm is not None:
+        raise InputError(
+            f"rrf fuses ranks, so no normalisation applies: drop --fuse-norm {fuse_norm}", "--fuse-norm"
+        )
     if fuse and choice is not None:
+        fuse_norm = fuse_norm or str(choice.get("norm", "minmax"))  # the recorded one unless given
         check_choice(choice, fuse, fuse_norm, Path(str(fuse_weight)))
+    fuse_norm = fuse_norm or "minmax"
     budgets = dict(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
     check_budgets(**budgets)
     config = {

@@ -50,11 +50,16 @@ def ranks(scores: Mapping[str, float]) -> dict[str, int]:
 def check_settings(
     method: str | None, norm: str | None, method_option: str = "--fuse", norm_option: str = "norm"
 ) -> None:
-    """Refuse an unknown fusion method or normalisation (None: not given), naming the option."""
+    """Refuse an unknown fusion method or normalisation (None: not given), and a normalisation given with
+    rrf (it reads ranks: the normalisation would be ignored unsaid), naming the option."""
     if method is not None and method not in ("interpolate", "rrf"):
         raise InputError(f"unknown fusion method '{method}': expected interpolate or rrf", method_option)
     if norm is not None and norm not in ("minmax", "zscore"):
         raise InputError(f"unknown normalisation '{norm}': expected minmax or zscore", norm_option)
+    if method == "rrf" and norm is not None:
+        raise InputError(
+            f"rrf fuses ranks, so no normalisation applies: drop {norm_option} {norm}", norm_option
+        )
 
 
 def _check(weight: float, method: str) -> None:

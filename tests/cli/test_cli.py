@@ -30,7 +30,7 @@ def test_rerank_from_files_writes_outputs_equal_to_evaluate(
     assert code in (0, None)
     assert {p.name for p in out.iterdir()} >= {"run.trec", "metrics.json", "config.yaml"}
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"nDCG@10", "RR(rel=2)@10", "R@100"}
+    assert set(metrics) == {"nDCG@10", "RR(rel=2)@10", "R(rel=2)@100"}
     lines = (out / "run.trec").read_text().splitlines()
     assert len(lines) == 3 and all(len(line.split()) == 6 for line in lines)
     capsys.readouterr()

@@ -167,7 +167,7 @@ def test_verdict_uses_holm_when_present() -> None:
 def test_dl19_splade_beats_bm25() -> None:
     files = [DL19 / "bm25_top100.jsonl.gz", DL19 / "splade_pp_ed_top100.jsonl.gz"]
     res = compare(files, DL19 / "qrels.txt", n_boot=2000)
-    assert res.measures == ["nDCG@10", "RR(rel=2)@10", "R@100"]
+    assert res.measures == ["nDCG@10", "RR(rel=2)@10", "R(rel=2)@100"]
     c = res.comparisons[0]
     assert (c.baseline, c.run) == ("bm25_top100", "splade_pp_ed_top100")
     assert round(c.mean_baseline, 4) == 0.5058 and round(c.mean_run, 4) == 0.7308

@@ -25,7 +25,7 @@ def test_ndcg_linear_gain_like_trec_eval() -> None:
 
 
 def test_graded_defaults_use_rel2() -> None:
-    assert default_measures(QRELS) == ["nDCG@10", "RR(rel=2)@10", "R@100"]
+    assert default_measures(QRELS) == ["nDCG@10", "RR(rel=2)@10", "R(rel=2)@100"]  # as TREC DL: -l 2
     assert default_measures({"q": {"a": 1}}) == ["nDCG@10", "RR@10", "R@100"]
 
 
@@ -50,6 +50,13 @@ def test_dl19_bm25_reproduces_published_figure_and_trec_eval() -> None:
     per_q = te.evaluate(run)
     assert ours["nDCG@10"] == pytest.approx(sum(v["ndcg_cut_10"] for v in per_q.values()) / len(coll.qrels))
     assert ours["R@100"] == pytest.approx(sum(v["recall_100"] for v in per_q.values()) / len(coll.qrels))
+    # the default recall on graded qrels is TREC DL's: trec_eval -l 2
+    assert "R(rel=2)@100" in default_measures(coll.qrels)
+    strict = evaluate(run, coll.qrels, ["R(rel=2)@100"])["R(rel=2)@100"]
+    te2 = pytrec_eval.RelevanceEvaluator(coll.qrels, {"recall.100"}, relevance_level=2)
+    per_q2 = te2.evaluate(run)
+    assert strict == pytest.approx(sum(v["recall_100"] for v in per_q2.values()) / len(per_q2))
+    assert len(per_q2) == len(coll.qrels) and abs(strict - ours["R@100"]) > 0.01  # 0.491 vs 0.453
 
 
 def test_tied_scores_rank_alike_for_every_measure_as_run_files_write_them(tmp_path) -> None:

@@ -30,7 +30,8 @@ def evaluate_cmd(
     measures: MeasuresOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Evaluate a TREC run (or a candidates file) against qrels (default nDCG@10, RR@10, R@100)."""
+    """Evaluate a TREC run (or a candidates file) against qrels (default nDCG@10, RR@10, R@100; RR and R
+    at rel >= 2 on graded qrels, as TREC DL)."""
     from rankscope.evaluate import evaluate_run
 
     if (run is None) == (candidates is None):

@@ -21,9 +21,10 @@ Run = dict[str, dict[str, float]]
 
 
 def default_measures(qrels: Qrels) -> list[str]:
-    """nDCG@10, RR@10 (at rel>=2 on graded qrels such as TREC DL) and R@100."""
+    """nDCG@10, RR@10 and R@100; on graded qrels such as TREC DL's the binary ones at rel >= 2, as TREC DL
+    reports them (trec_eval -l 2)."""
     graded = any(r >= 2 for docs in qrels.values() for r in docs.values())
-    return ["nDCG@10", "RR(rel=2)@10" if graded else "RR@10", "R@100"]
+    return ["nDCG@10", "RR(rel=2)@10", "R(rel=2)@100"] if graded else ["nDCG@10", "RR@10", "R@100"]
 
 
 def measure_names(measures: Iterable[str] | str | None) -> list[str] | None:

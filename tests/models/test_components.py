@@ -67,6 +67,37 @@ ARCHS = {
         (),
     ),
 }
+_ENC = {k: v for k, v in _COMMON.items() if k not in ("bos_token_id", "eos_token_id")}
+GATE_UP = ("mlp.gate", "mlp.up")
+# Layouts mapped on 2026-12-06 (they stopped with "unsupported architecture" before)
+ARCHS |= {
+    "opt": (
+        lambda: T.OPTConfig(**_COMMON, ffn_dim=64, word_embed_proj_dim=32),
+        T.OPTForCausalLM,
+        ("mlp.gate",),
+        (),
+    ),
+    "phi": (lambda: T.PhiConfig(**_COMMON), T.PhiForCausalLM, ("mlp.gate",), ()),
+    "starcoder2": (lambda: T.Starcoder2Config(**_COMMON, **_KV), T.Starcoder2ForCausalLM, ("mlp.gate",), ()),
+    "falcon": (lambda: T.FalconConfig(**_COMMON), T.FalconForCausalLM, ("mlp.gate",), (QKV,)),
+    "distilbert": (
+        lambda: T.DistilBertConfig(
+            n_layers=LAYERS, dim=32, n_heads=4, hidden_dim=64, vocab_size=100, max_position_embeddings=64
+        ),
+        T.DistilBertModel,
+        ("mlp.gate",),
+        (),
+    ),
+    "modernbert": (
+        lambda: T.ModernBertConfig(**_ENC, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2),
+        T.ModernBertModel,
+        (),
+        (QKV, GATE_UP),
+    ),
+    "deberta-v2": (lambda: T.DebertaV2Config(**_ENC), T.DebertaV2Model, ("mlp.gate",), ()),
+    "deberta": (lambda: T.DebertaConfig(**_ENC), T.DebertaModel, ("mlp.gate",), (QKV,)),
+    "mpnet": (lambda: T.MPNetConfig(**_ENC), T.MPNetModel, ("mlp.gate",), ()),
+}
 
 
 def build(arch: str) -> nn.Module:
@@ -154,7 +185,10 @@ def test_layer_list_through_task_head_wrapper() -> None:
     assert classify("bert.encoder.layer.1.attention.output.dense.bias", bert) == (1, "attn.o")
 
 
-@pytest.mark.parametrize("arch", ["llama", "phi3", "gpt_neox", "gpt2", "bert"])
+@pytest.mark.parametrize(
+    "arch",
+    ["llama", "phi3", "gpt_neox", "gpt2", "bert", "opt", "falcon", "distilbert", "modernbert", "deberta-v2"],
+)
 def test_lora_targets_with_peft(arch: str) -> None:
     model = build(arch)
     targets = lora_target_names(model, ["attn", "mlp.down"], "1-2")

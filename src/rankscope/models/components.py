@@ -1,9 +1,10 @@
 """The component vocabulary: one set of names for the projections of every supported architecture.
 
 LoRA targets, freezing, ablation, gradient-norm grouping and plots all speak these names plus layer
-indices. Fused projections (Phi-3 ``qkv_proj``, GPT-NeoX ``query_key_value``, GPT-2 ``c_attn``) are one
-module covering several names; they resolve once and report every name they fuse.
-"""
+indices. Fused projections (Phi-3 ``qkv_proj``, GPT-NeoX and Falcon ``query_key_value``, GPT-2 ``c_attn``,
+ModernBERT ``Wqkv`` and ``Wi``, DeBERTa ``in_proj``) are one module covering several names; they resolve
+once and report every name they fuse. Mixture-of-experts MLPs (Mixtral) have no one module per name and
+are not mapped."""
 
 from __future__ import annotations
 
@@ -73,6 +74,60 @@ _BERT: ArchMap = {
     "mlp.down": "output.dense",
 }
 
+_BERT_MLP: ArchMap = {"mlp.gate": None, "mlp.up": "intermediate.dense", "mlp.down": "output.dense"}
+_OPT: ArchMap = {
+    "attn.q": "self_attn.q_proj",
+    "attn.k": "self_attn.k_proj",
+    "attn.v": "self_attn.v_proj",
+    "attn.o": "self_attn.out_proj",
+    "mlp.gate": None,
+    "mlp.up": "fc1",
+    "mlp.down": "fc2",
+}
+_PHI: ArchMap = {**_OPT, "attn.o": "self_attn.dense", "mlp.up": "mlp.fc1", "mlp.down": "mlp.fc2"}
+_STARCODER2: ArchMap = {**_LLAMA_LIKE, "mlp.gate": None, "mlp.up": "mlp.c_fc", "mlp.down": "mlp.c_proj"}
+_FALCON: ArchMap = {
+    **_GPT_NEOX,
+    **dict.fromkeys(("attn.q", "attn.k", "attn.v"), "self_attention.query_key_value"),
+    "attn.o": "self_attention.dense",
+}
+_DISTILBERT: ArchMap = {
+    "attn.q": "attention.q_lin",
+    "attn.k": "attention.k_lin",
+    "attn.v": "attention.v_lin",
+    "attn.o": "attention.out_lin",
+    "mlp.gate": None,
+    "mlp.up": "ffn.lin1",
+    "mlp.down": "ffn.lin2",
+}
+# ModernBERT's Wi is a gated MLP's input and gate projections in one module (as Phi-3's gate_up_proj).
+_MODERNBERT: ArchMap = {
+    **dict.fromkeys(("attn.q", "attn.k", "attn.v"), "attn.Wqkv"),
+    "attn.o": "attn.Wo",
+    "mlp.gate": "mlp.Wi",
+    "mlp.up": "mlp.Wi",
+    "mlp.down": "mlp.Wo",
+}
+_DEBERTA_V2: ArchMap = {
+    "attn.q": "attention.self.query_proj",
+    "attn.k": "attention.self.key_proj",
+    "attn.v": "attention.self.value_proj",
+    "attn.o": "attention.output.dense",
+    **_BERT_MLP,
+}
+_DEBERTA: ArchMap = {
+    **dict.fromkeys(("attn.q", "attn.k", "attn.v"), "attention.self.in_proj"),
+    "attn.o": "attention.output.dense",
+    **_BERT_MLP,
+}
+_MPNET: ArchMap = {
+    "attn.q": "attention.attn.q",
+    "attn.k": "attention.attn.k",
+    "attn.v": "attention.attn.v",
+    "attn.o": "attention.attn.o",
+    **_BERT_MLP,
+}
+
 ARCHITECTURES: dict[str, ArchMap] = {
     "llama": _LLAMA_LIKE,
     "mistral": _LLAMA_LIKE,
@@ -86,9 +141,34 @@ ARCHITECTURES: dict[str, ArchMap] = {
     "phi3": _PHI3,
     "gpt2": _GPT2,
     "bert": _BERT,
+    "opt": _OPT,
+    "phi": _PHI,
+    "starcoder2": _STARCODER2,
+    "falcon": _FALCON,
+    "distilbert": _DISTILBERT,
+    "modernbert": _MODERNBERT,
+    "deberta-v2": _DEBERTA_V2,
+    "deberta": _DEBERTA,
+    "mpnet": _MPNET,
 }
-# Tried in this order on layer 0 when the model_type is not listed above.
-_PROBE_ORDER: tuple[ArchMap, ...] = (_LLAMA_LIKE, _PHI3, _GPT_NEOX, _GPT2, _BERT)
+# Tried in this order on layer 0 when the model_type is not listed above (a layout's whole set of paths
+# must be found; none of these is a subset of another).
+_PROBE_ORDER: tuple[ArchMap, ...] = (
+    _LLAMA_LIKE,
+    _PHI3,
+    _GPT_NEOX,
+    _GPT2,
+    _BERT,
+    _STARCODER2,
+    _OPT,
+    _PHI,
+    _FALCON,
+    _DISTILBERT,
+    _MODERNBERT,
+    _DEBERTA_V2,
+    _DEBERTA,
+    _MPNET,
+)
 _LAYER_LIST_NAMES = ("layers", "h", "layer")
 _WRAPPER_PREFIXES = ("base_model.model.", "module.")  # PEFT, DDP/accelerate
 

@@ -1,0 +1,49 @@
+"""Training on the layouts mapped on 2026-12-06 (models/components.py), end to end on tiny models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import transformers as T
+
+
+@pytest.mark.parametrize("arch", ["opt", "distilbert"])
+def test_newly_mapped_layouts_train_lora_by_component_name(
+    arch: str, tokenizer, make_spec, tmp_path: Path
+) -> None:
+    """OPT (a decoder, yes/no) and DistilBERT (an encoder, cross-encoder head) stopped with "unsupported
+    architecture" at any component name; they train LoRA on the named components, whose gradient norms and
+    weight deltas are recorded under those names."""
+    import numpy as np
+
+    from rankscope.inspect.gradnorms import GRADNORMS_FILE, load_gradnorms
+    from rankscope.train.run import train
+
+    torch.manual_seed(0)
+    if arch == "opt":
+        config = T.OPTConfig(
+            vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=64,
+            word_embed_proj_dim=32, max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
+        )  # fmt: skip
+        model, scorer = T.OPTForCausalLM(config), "yes-no"
+    else:
+        config = T.DistilBertConfig(
+            vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=4, hidden_dim=64,
+            max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
+        )  # fmt: skip
+        model, scorer = T.DistilBertModel(config), "cross-encoder"
+    folder = tmp_path / arch
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    method = {"name": "lora", "rank": 2, "alpha": 4, "targets": ["attn.o", "mlp.down"], "layers": "1"}
+    run = tmp_path / "run"
+    train(make_spec(model=str(folder), scorer=scorer, method=method), run)
+    history = load_gradnorms(run / GRADNORMS_FILE)
+    trained = {c for c, col in zip(history.components, history.trained.T, strict=True) if col.any()}
+    assert {"attn.o", "mlp.down"} <= trained
+    assert np.asarray(history.trained)[0].sum() == 0  # layer 0 has no adapter
+    adapter = (run / "adapter" / "adapter_config.json").read_text()
+    want = {"opt": ("out_proj", "fc2"), "distilbert": ("out_lin", "lin2")}[arch]
+    assert all(name in adapter for name in want)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rankscope.errors import InputError
 from rankscope.io import DiskFullError, atomic_dir, atomic_file, disk_full, read_jsonl
 
 
@@ -122,3 +123,69 @@ def test_an_output_of_the_wrong_kind_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="is a folder: the output is a file"), atomic_file(tmp_path):
         pass
     assert a_file.read_text() == "x\n"
+
+
+def test_atomic_dir_never_deletes_what_it_should_not(tmp_path: Path, monkeypatch) -> None:
+    """`--out .` made the temporary folder inside the output and then deleted both (the user's files and
+    the new output); a link to a folder raised after all the work and left a hidden folder; an output
+    holding an input deleted the input under --overwrite."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("keep")
+    monkeypatch.chdir(work)
+    for out in (".", "./", str(tmp_path)):
+        with pytest.raises(InputError, match="the folder you are working in"), atomic_dir(out, True) as tmp:
+            (tmp / "x").write_text("new")
+    assert (work / "notes.txt").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
+
+    real, link = tmp_path / "real", tmp_path / "link"
+    real.mkdir()
+    (real / "old.txt").write_text("old")
+    link.symlink_to(real, target_is_directory=True)
+    with atomic_dir(link, True) as tmp:
+        (tmp / "new.txt").write_text("new")
+    assert link.is_symlink() and sorted(p.name for p in link.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real", "work"]  # nothing left beside
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "queries.tsv").write_text("q1\tflea\n")
+    for out in (data, tmp_path):  # the input's folder, or one holding it
+        with (
+            pytest.raises(InputError, match="would replace or lie inside the input"),
+            atomic_dir(out, True, [data / "queries.tsv", None, "bm25"]),
+        ):
+            pass
+    assert (data / "queries.tsv").read_text() == "q1\tflea\n"
+
+
+def test_atomic_dir_swaps_by_renames(tmp_path: Path, monkeypatch) -> None:
+    """The old output is renamed aside, the new one renamed in, and only then is the old one deleted (it
+    was deleted in place first, so a kill left half of it); a failed rename puts the old one back."""
+    import os
+
+    from rankscope import io as rio
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_text("old")
+    calls: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def replace(src, dst):  # noqa: ANN001
+        calls.append((Path(src).name, Path(dst).name))
+        if len(calls) == 2 and fail:
+            raise OSError("rename failed")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(rio.os, "replace", replace)
+    fail = True
+    with pytest.raises(OSError, match="rename failed"), rio.atomic_dir(out, True) as tmp:
+        (tmp / "b.txt").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and (out / "a.txt").read_text() == "old"
+    fail, calls[:] = False, []
+    with rio.atomic_dir(out, True) as tmp:
+        (tmp / "b.txt").write_text("new")
+    assert calls[0][0] == "out" and calls[0][1].endswith("old") and calls[1][1] == "out"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and sorted(os.listdir(out)) == ["b.txt"]

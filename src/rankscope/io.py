@@ -117,11 +117,14 @@ def read_weights(path: str | Path) -> dict[str, Any]:
         raise InputError(msg, path) from None
 
 
-def check_apart(out: str | Path, inputs: Sequence[str | Path], option: str = "--out") -> None:
+def check_apart(out: str | Path, inputs: Sequence[str | Path | None], option: str = "--out") -> None:
     """Refuse an output folder that is, holds or lies inside one of the inputs: replacing it (--overwrite)
-    would delete what is being read."""
+    would delete what is being read. Inputs that are None or no existing path (a registered dataset's or
+    model's name) are skipped."""
     o = Path(out).resolve()
     for i in inputs:
+        if i is None or not Path(i).exists():
+            continue
         p = Path(i).resolve()
         if o == p or o.is_relative_to(p) or p.is_relative_to(o):
             raise InputError(
@@ -130,13 +133,21 @@ def check_apart(out: str | Path, inputs: Sequence[str | Path], option: str = "--
 
 
 @contextmanager
-def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder; on success it becomes `out`, on any error it is removed."""
-    out = Path(out)
+def atomic_dir(
+    out: str | Path, overwrite: bool = False, inputs: Sequence[str | Path | None] = ()
+) -> Iterator[Path]:
+    """Yield a temporary folder; on success it becomes `out`, on any error it is removed. `out` is refused
+    when it is, holds or lies inside one of `inputs` (`check_apart`), or holds the working folder; a
+    symbolic link is followed (the folder it names is replaced)."""
+    given = out
+    check_apart(given, inputs)
+    out = Path(out).resolve()  # "." or a link: the folder itself, so the temporary one sits beside it
     if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a folder: the output is a folder", out)
+        raise InputError("exists and is not a folder: the output is a folder", given)
+    if Path.cwd().resolve().is_relative_to(out):
+        raise InputError("is the folder you are working in (or holds it): give another output folder", given)
     if out.exists() and any(out.iterdir()) and not overwrite:
-        raise InputError("output folder exists and is not empty (pass --overwrite to replace it)", out)
+        raise InputError("output folder exists and is not empty (pass --overwrite to replace it)", given)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(out)
     tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out.name), dir=out.parent))
@@ -149,9 +160,20 @@ def atomic_dir(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
         if full is not None:
             raise full from e
         raise
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    # the old output moves aside and the new one in by two renames, then the old one is deleted: no kill
+    # leaves a half-deleted folder (deleting it in place did), and a failed rename puts the old one back
+    old = out.parent / f"{_tmp_prefix(out.name)}old" if out.exists() else None
+    try:
+        if old is not None:
+            os.replace(out, old)
+        os.replace(tmp, out)
+    except BaseException:
+        if old is not None and old.exists() and not out.exists():
+            os.replace(old, out)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @contextmanager

@@ -162,3 +162,22 @@ def test_system_prompt_reaches_the_prompt_and_the_config(invoke, files, llama_di
         invoke(*args, "--scorer", "query-likelihood", "--out", str(tmp_path / "c"), "--system-prompt", "")
         == 2
     )
+
+
+def test_an_output_folder_holding_the_inputs_is_refused(invoke, files, llama_dir, tmp_path, capsys) -> None:
+    """`--out` the folder of the inputs (or one holding them) with --overwrite replaced it: the candidates,
+    queries and qrels were deleted and the command exited 0; so was the model folder."""
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    given = ["--queries", str(files["queries"]), "--qrels", str(files["qrels"])]
+    model = ["--model", str(llama_dir), "--scorer", "yes-no"]
+    for args in (
+        ["rerank", *model, *given, "--candidates", str(files["candidates"])],
+        ["rerank", *model, *given, "--candidates", str(files["candidates"]), "--stream"],
+        ["retrieve", *given, "--corpus", str(files["queries"])],
+    ):
+        assert invoke(*args, "--out", str(tmp_path), "--overwrite") == 2, args
+        assert "would replace or lie inside the input" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    assert invoke("rerank", *model, *given, "--candidates", str(files["candidates"]),
+                  "--out", str(llama_dir), "--overwrite") == 2  # fmt: skip
+    assert (llama_dir / "config.json").is_file()

@@ -73,6 +73,7 @@ def retrieve(
 ) -> None:
     """BM25 first stage (bm25s) over a dataset's corpus: writes a TREC run and a candidates file."""
     from rankscope.data.readers import write_candidates, write_trec_run
+    from rankscope.data.registry import dataset_folder
     from rankscope.evaluate.metrics import evaluate
     from rankscope.io import atomic_dir, write_json, write_yaml
     from rankscope.pipeline import load_inputs
@@ -81,7 +82,8 @@ def retrieve(
     if not inputs.collection.corpus:
         raise InputError("BM25 needs a corpus: this dataset has none (give --corpus)", "--dataset")
     run = {q: {h.doc_id: h.score for h in hits} for q, hits in inputs.candidates.hits.items()}
-    with atomic_dir(out, overwrite) as tmp:
+    given = [queries, qrels, corpus, dataset_folder(dataset)]
+    with atomic_dir(out, overwrite, given) as tmp:  # --overwrite never replaces an input's folder
         write_trec_run(run, tmp / "run.trec", tag="bm25")
         write_candidates(inputs.candidates, tmp / "candidates.jsonl.gz")
         metrics = evaluate(run, inputs.collection.qrels) if inputs.collection.qrels else {}

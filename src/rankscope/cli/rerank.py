@@ -226,7 +226,10 @@ def rerank(
             out, overwrite, config, trust_remote_code=trust_remote_code, **load, **files, **sizes
         )
         return
-    with atomic_dir(out, overwrite) as tmp:
+    from rankscope.data.registry import dataset_folder
+
+    given = [candidates, queries, qrels, corpus, run, model, dataset_folder(dataset)]
+    with atomic_dir(out, overwrite, given) as tmp:  # --overwrite never replaces an input's folder
         inputs = load_inputs(
             dataset,
             candidates,

@@ -84,7 +84,11 @@ def rerank_streaming(out: Path, overwrite: bool, config: dict[str, Any], **kw: A
     model, scorer, run, adapter = kw.pop("model"), kw.pop("scorer"), kw.pop("run"), kw.pop("adapter")
     device, dtype, trust = kw.pop("device"), kw.pop("dtype"), kw.pop("trust_remote_code")
     budgets = {k: kw.pop(k) for k in ("max_query_tokens", "max_doc_tokens")}
-    with atomic_dir(out, overwrite) as tmp:
+    from rankscope.data.registry import dataset_folder
+
+    given = [kw.get(k) for k in ("candidates", "queries", "qrels", "corpus")]
+    given += [run, model, dataset_folder(kw.get("dataset"))]
+    with atomic_dir(out, overwrite, given) as tmp:  # --overwrite never replaces an input's folder
         if run is not None:
             reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype, **budgets)
         else:

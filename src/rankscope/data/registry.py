@@ -327,6 +327,17 @@ def get_spec(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
+def dataset_folder(name: str | None) -> Path | None:
+    """The folder a registered dataset is read from; None for no name, an unknown one or no data folder
+    (an output folder is checked against it: replacing it would delete the data)."""
+    if not name or name not in DATASETS:
+        return None
+    try:
+        return data_root() / DATASETS[name].folder
+    except InputError:
+        return None
+
+
 def load_dataset(name: str) -> Collection:
     """Load a registered dataset from the data root (candidate sets stay as file paths)."""
     return get_spec(name).loader(data_root())

@@ -147,6 +147,15 @@ def test_sections_only_for_what_is_there(tmp_path: Path) -> None:
         write_report(tmp_path / "missing")
     with pytest.raises(InputError):
         write_report(run, run)  # would overwrite the run's own summary.json
+    other = tmp_path / "other-run"  # another run's folder: its training summary.json was replaced
+    other.mkdir()
+    (other / "summary.json").write_text('{"steps": 3}')
+    with pytest.raises(InputError, match="holds a run"):
+        write_report(run, other)
+    assert (other / "summary.json").read_text() == '{"steps": 3}'
+    with pytest.raises(InputError, match="is not a folder"):  # a FileExistsError traceback before
+        write_report(run, other / "summary.json")
+    assert write_report(run, tmp_path / "elsewhere").is_file()  # its own earlier report is replaced
 
 
 def test_broken_file_costs_only_its_section(tmp_path: Path) -> None:

@@ -284,6 +284,15 @@ def write_report(
     out = Path(out_dir) if out_dir else run_dir / "report"
     if out.resolve() == run_dir.resolve():
         raise InputError("write the report into its own folder, not the run folder (its summary.json)", out)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder: the report is written into a folder", out)
+    if (out / "spec.yaml").is_file() or (
+        (out / "summary.json").is_file() and not (out / "report.html").exists()
+    ):
+        # another run's folder: its training summary.json would be replaced by the report's
+        raise InputError(
+            "holds a run (spec.yaml or a training summary.json): give the report its own folder", out
+        )
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     b = Builder(out)

@@ -398,13 +398,15 @@ def stats_path(out: str | Path) -> Path:
     return trainfile.stats_path(out, "synth")
 
 
-def check_output(out: str | Path, overwrite: bool) -> None:
-    trainfile.check_output(out, overwrite, "synth")
+def check_output(out: str | Path, overwrite: bool, inputs: Sequence[str | Path | None] = ()) -> None:
+    trainfile.check_output(out, overwrite, "synth", inputs)
 
 
-def write_output(result: SynthResult, out: str | Path, overwrite: bool = False) -> Path:
+def write_output(
+    result: SynthResult, out: str | Path, overwrite: bool = False, inputs: Sequence[str | Path | None] = ()
+) -> Path:
     """Write the rows to `out` and the stats beside it, each to a temporary file renamed into place."""
-    return trainfile.write_rows(result.rows, result.stats, out, "synth", overwrite)
+    return trainfile.write_rows(result.rows, result.stats, out, "synth", overwrite, inputs)
 
 
 def run_synth(
@@ -432,7 +434,7 @@ def run_synth(
     from rankscope.runtime import pick_device, pick_dtype
     from rankscope.scorers.registry import build_for_backbone
 
-    check_output(out, overwrite)
+    check_output(out, overwrite, [corpus])  # --overwrite never replaces the corpus being read
     if filter_scorer not in FILTER_SCORERS:
         raise InputError(
             f"unknown filter scorer '{filter_scorer}': expected one of {', '.join(FILTER_SCORERS)}",
@@ -488,5 +490,5 @@ def run_synth(
         dropped = result.stats["dropped"]
         msg = f"no generated query was kept (dropped: {dropped}; the filter kept none of the rest)"
         raise InputError(msg + ": nothing written", out)
-    write_output(result, out, overwrite)
+    write_output(result, out, overwrite, [corpus])
     return result

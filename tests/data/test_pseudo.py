@@ -171,6 +171,30 @@ def test_the_command_writes_a_file_that_training_reads(tmp_path: Path, capsys) -
     # an existing output is kept unless --overwrite
     assert run_cli(*args, "--out", str(out)) == 2
     assert run_cli(*args, "--out", str(out), "--overwrite") in (0, None)
+    # the candidates file being read is never the output, --overwrite or not (it was replaced by rows)
+    cands = Path(args[args.index("--candidates") + 1])
+    before = cands.read_text()
+    assert run_cli(*args, "--eval-sets", "", "--out", str(cands), "--overwrite") == 2
+    assert "is one of the inputs" in capsys.readouterr().err and cands.read_text() == before
+
+
+def test_a_gzipped_file_is_named_as_itself_and_a_killed_copy_is_removed(tmp_path: Path) -> None:
+    """The rows went through `.tmp-PID-NAME` copies, which no later run recognised as a killed run's (they
+    stayed), and the gzip header named the copy."""
+    import gzip
+    import os
+    import socket
+
+    from rankscope.data.trainfile import write_rows
+
+    out = tmp_path / "train.jsonl.gz"
+    dead = tmp_path / f".{out.name}.tmp-{socket.gethostname()}-999999-abc"  # a killed run's copy
+    dead.write_text("half")
+    write_rows([{"query": "q", "pos": ["p"], "neg": ["n"]}], {"queries": 1}, out, "pseudo")
+    assert sorted(os.listdir(tmp_path)) == ["train.jsonl.gz", "train.pseudo.json"]
+    raw = out.read_bytes()
+    assert raw[10 : 10 + len(b"train.jsonl")] == b"train.jsonl"  # the header's file name (FNAME)
+    assert json.loads(gzip.decompress(raw)) == {"query": "q", "pos": ["p"], "neg": ["n"]}
 
 
 def test_the_command_refuses_a_bad_teacher_run_and_writes_nothing(tmp_path: Path, capsys) -> None:

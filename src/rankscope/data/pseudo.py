@@ -150,7 +150,8 @@ def run_pseudo_label(
     from rankscope.data.readers import read_trec_run
     from rankscope.pipeline import load_inputs
 
-    trainfile.check_output(out, overwrite, KIND)
+    given = [teacher, candidates, queries]  # never replaced by the output (--overwrite)
+    trainfile.check_output(out, overwrite, KIND, given)
     check_settings(positives, gap, depth)
     evals = parse_eval_sets(eval_sets)
     run = read_trec_run(teacher)
@@ -175,7 +176,7 @@ def run_pseudo_label(
     )
     labels.stats["dataset"] = dataset or queries
     labels.stats["candidates"] = candidates
-    trainfile.write_rows(labels.rows, labels.stats, out, KIND, overwrite)
+    trainfile.write_rows(labels.rows, labels.stats, out, KIND, overwrite, given)
     return labels
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,14 +20,19 @@ def stats_path(out: str | Path, kind: str) -> Path:
     return out.with_name(f"{name}.{kind}.json")
 
 
-def check_output(out: str | Path, overwrite: bool, kind: str) -> None:
-    """Refuse an output that is not a .jsonl[.gz] file, or exists (with its stats) without `overwrite`."""
+def check_output(
+    out: str | Path, overwrite: bool, kind: str, inputs: Sequence[str | Path | None] = ()
+) -> None:
+    """Refuse an output that is not a .jsonl[.gz] file, exists (with its stats) without `overwrite`, or is
+    one of the `inputs` files (--overwrite replaced the candidates file being read with training rows)."""
     out = Path(out)
     if not out.name.endswith((".jsonl", ".jsonl.gz")):
         raise InputError("the output must be a .jsonl or .jsonl.gz file", "--out")
     if out.is_dir():
         raise InputError("the output is a folder, expected a .jsonl file", out)
     for p in (out, stats_path(out, kind)):
+        if p.exists() and any(i is not None and Path(i).exists() and p.samefile(i) for i in inputs):
+            raise InputError("is one of the inputs: give another output file", p)
         if p.exists() and not overwrite:
             raise InputError("output file exists (pass --overwrite to replace it)", p)
 
@@ -39,24 +43,19 @@ def write_rows(
     out: str | Path,
     kind: str,
     overwrite: bool = False,
+    inputs: Sequence[str | Path | None] = (),
 ) -> Path:
-    """Write the rows to `out` and the stats beside it, each to a temporary file renamed into place;
-    returns the stats path."""
+    """Write the rows to `out` and the stats beside it, each through a temporary copy renamed into place
+    (`atomic_file`: a killed run's copies are removed by the next); returns the stats path."""
+    from rankscope.io import atomic_file
+
     out = Path(out)
-    check_output(out, overwrite, kind)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tag = f".tmp-{os.getpid()}-"
-    tmp_rows = out.with_name(tag + out.name)  # keeps the .gz suffix that open_write looks at
+    check_output(out, overwrite, kind, inputs)
     stats_file = stats_path(out, kind)
-    tmp_stats = stats_file.with_name(tag + stats_file.name)
-    try:
-        with open_write(tmp_rows) as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        tmp_stats.write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
-        os.replace(tmp_stats, stats_file)
-        os.replace(tmp_rows, out)
-    finally:
-        for p in (tmp_rows, tmp_stats):
-            p.unlink(missing_ok=True)
+    with atomic_file(out) as tmp, open_write(tmp, as_name=out) as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.close()  # whole before the stats say so
+        with atomic_file(stats_file) as tmp_stats:
+            tmp_stats.write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
     return stats_file

@@ -119,6 +119,29 @@ def test_write_trec_run_refuses_whitespace_ids(tmp_path: Path) -> None:
         r.write_trec_run({"q 1": {"d": 1.0}}, tmp_path / "run.trec")
 
 
+@pytest.mark.parametrize(
+    ("hits", "needle"),
+    [
+        ({"q1": [Hit("a", float("nan"), "t")]}, "NaN"),
+        ({"q1": [Hit("d 1", 1.0, "t")]}, "whitespace"),
+        ({"q1": [Hit("a", 1.0, " ")]}, "empty passage text"),
+        ({"q1": [Hit("a", 1.0, "t"), Hit("a", 0.5, "t")]}, "duplicate document"),
+        ({}, "no queries to write"),
+    ],
+)
+def test_write_candidates_writes_only_what_read_candidates_reads(tmp_path: Path, hits, needle) -> None:
+    """write_candidates wrote lines read_candidates refuses, in place (an error halfway left half a file)."""
+    path = tmp_path / "c.jsonl.gz"
+    old = Candidates(queries={"q0": "flea"}, hits={"q0": [Hit("x", 1.0, "text")]})
+    r.write_candidates(old, path)
+    bad = Candidates(hits={"q9": [Hit("y", 2.0, "ok")], **hits})  # a good line first
+    with pytest.raises(InputError, match=needle):
+        r.write_candidates(Candidates(hits=hits) if not hits else bad, path)
+    assert r.read_candidates(path).hits == old.hits and sorted(p.name for p in tmp_path.iterdir()) == [
+        path.name
+    ]
+
+
 @pytest.mark.parametrize("name", ["run.trec", "run.trec.gz"])
 def test_a_refused_run_leaves_the_old_file_whole(tmp_path: Path, name: str) -> None:
     """The run is streamed into a temporary copy (not held in memory as text): a line refused after others

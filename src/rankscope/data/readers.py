@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from rankscope.data._io import (
     check_qrels_queries,
@@ -320,44 +320,56 @@ def iter_candidates(path: str | Path) -> Iterator[tuple[str, str | None, list[Hi
     query at a time (as `read_candidates` checks them: a duplicate query id is refused)."""
     seen_queries: set[str] = set()
     for lineno, obj in iter_json(path):
-        qid = json_id(obj, "qid", path, lineno)
+        qid, query, hits = candidate_line(obj, path, lineno)
         if qid in seen_queries:
             raise InputError(f"duplicate query id {qid!r}", path, lineno)
         seen_queries.add(qid)
-        query = json_text(obj, "query", path, lineno, what="query text", required=False)
-        if query is not None and not query.strip():
-            raise InputError(f"empty query text for query {qid!r}", path, lineno)
-        raw_hits = obj.get("hits")
-        if not isinstance(raw_hits, list):
-            raise InputError("field 'hits' must be a list", path, lineno)
-        hits: list[Hit] = []
-        seen: set[str] = set()
-        for i, h in enumerate(raw_hits, 1):
-            if not isinstance(h, dict):
-                raise InputError(f"hit {i} of query {qid!r} is not a JSON object", path, lineno)
-            docid = json_id(h, "docid", path, lineno)
-            if docid in seen:
-                raise InputError(f"duplicate document {docid!r} for query {qid!r}", path, lineno)
-            seen.add(docid)
-            if "score" not in h:
-                raise InputError(f"hit {docid!r} of query {qid!r} has no 'score'", path, lineno)
-            score = parse_float(h["score"], f"score of hit {docid!r}", path, lineno)
-            text = json_text(h, "content", path, lineno, what="content", required=False)
-            if text is not None and not text.strip():
-                raise InputError(f"empty passage text for document {docid!r} of query {qid!r}", path, lineno)
-            hits.append(Hit(docid, score, text))
-        hits.sort(key=lambda hit: -hit.score)
         yield qid, query, hits
     require_records(seen_queries, path, "queries")
+
+
+def candidate_line(obj: dict[str, Any], path: str | Path, lineno: int) -> tuple[str, str | None, list[Hit]]:
+    """One line of a candidates file, checked: (query id, query text or None, hits sorted by score)."""
+    qid = json_id(obj, "qid", path, lineno)
+    query = json_text(obj, "query", path, lineno, what="query text", required=False)
+    if query is not None and not query.strip():
+        raise InputError(f"empty query text for query {qid!r}", path, lineno)
+    raw_hits = obj.get("hits")
+    if not isinstance(raw_hits, list):
+        raise InputError("field 'hits' must be a list", path, lineno)
+    hits: list[Hit] = []
+    seen: set[str] = set()
+    for i, h in enumerate(raw_hits, 1):
+        if not isinstance(h, dict):
+            raise InputError(f"hit {i} of query {qid!r} is not a JSON object", path, lineno)
+        docid = json_id(h, "docid", path, lineno)
+        if docid in seen:
+            raise InputError(f"duplicate document {docid!r} for query {qid!r}", path, lineno)
+        seen.add(docid)
+        if "score" not in h:
+            raise InputError(f"hit {docid!r} of query {qid!r} has no 'score'", path, lineno)
+        score = parse_float(h["score"], f"score of hit {docid!r}", path, lineno)
+        text = json_text(h, "content", path, lineno, what="content", required=False)
+        if text is not None and not text.strip():
+            raise InputError(f"empty passage text for document {docid!r} of query {qid!r}", path, lineno)
+        hits.append(Hit(docid, score, text))
+    hits.sort(key=lambda hit: -hit.score)
+    return qid, query, hits
 
 
 def write_candidates(cands: Candidates, path: str | Path) -> None:
     """Write candidates in the format `read_candidates` reads (gzip when the name ends in .gz).
 
     One line per query of ``cands.hits``, in its order; ranks are list positions from 1. Reading the file
-    back gives equal candidates when each list is sorted by score, as `read_candidates` returns them."""
-    with open_write(path) as f:
-        for qid, hits in cands.hits.items():
+    back gives equal candidates when each list is sorted by score, as `read_candidates` returns them. Each
+    line is checked as `read_candidates` checks it (a NaN score, an empty text, ... are refused) and the
+    file is written whole or not at all (`atomic_file`)."""
+    from rankscope.io import atomic_file
+
+    if not cands.hits:
+        raise InputError("no queries to write: a candidates file holds at least one", path)
+    with atomic_file(path) as tmp, open_write(tmp, as_name=path) as f:
+        for lineno, (qid, hits) in enumerate(cands.hits.items(), 1):
             obj: dict[str, object] = {"qid": qid}
             if qid in cands.queries:
                 obj["query"] = cands.queries[qid]
@@ -368,4 +380,5 @@ def write_candidates(cands: Candidates, path: str | Path) -> None:
                     row["content"] = hit.text
                 rows.append(row)
             obj["hits"] = rows
+            candidate_line(obj, path, lineno)  # what read_candidates would refuse is not written
             f.write(json.dumps(obj, ensure_ascii=False) + "\n")

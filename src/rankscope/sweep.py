@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from rankscope.config import ExperimentSpec, MethodConfig, format_errors, spec_from_dict
 from rankscope.errors import InputError
+from rankscope.io import atomic_file, write_yaml
 
 log = logging.getLogger("rankscope.train")
 SWEEP_FILE = "sweep.yaml"
@@ -338,9 +339,8 @@ def write_figure(out: Path, rows: list[dict[str, Any]], order: list[str]) -> Pat
     rank = {n: i for i, n in enumerate(order)}
     rows = sorted(rows, key=lambda r: rank.get(r.get("name"), len(rank)))
     path = out / FIGURE_FILE
-    tmp = out / f".{FIGURE_FILE}.tmp.png"
-    save(sweep_figure(rows, metric, "name"), tmp)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        save(sweep_figure(rows, metric, "name"), tmp)
     return path
 
 
@@ -362,9 +362,7 @@ def _write_plan(out: Path, sweep: Sweep) -> None:
         if before != now or list(before.get("grid") or {}) != list(now.get("grid") or {}):  # key order: names
             raise InputError("the sweep spec differs from the one this sweep started with (sweep.yaml)", out)
         return
-    tmp = out / f".{SWEEP_FILE}.tmp-{os.getpid()}"
-    tmp.write_text(yaml.safe_dump(plan, sort_keys=False))
-    os.replace(tmp, stored)
+    write_yaml(stored, plan)
 
 
 def run_sweep(

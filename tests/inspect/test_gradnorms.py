@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 from torch.utils.data import Dataset
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from rankscope.inspect.gradnorms import OTHER, GradNormCallback, grad_norms, load_gradnorms
+from rankscope.inspect.gradnorms import OTHER, GradNormCallback, grad_norms, load_gradnorms, save_gradnorms
 
 
 def backward(model: nn.Module, seed: int = 0) -> None:
@@ -127,3 +128,31 @@ def test_callback_records_every_step_and_resumes(lora_factory, tmp_path: Path) -
     again = load_gradnorms(tmp_path / "gradnorms.npz")
     assert again.steps.tolist() == [1, 2, 3, 4]
     assert np.allclose(again.norms, first, rtol=1e-5)  # kept rows, and the redone steps match too
+
+
+def test_save_on_a_full_disk_leaves_the_old_file_and_no_copy(tmp_path: Path, monkeypatch) -> None:
+    """gradnorms.npz went through `gradnorms.npz.tmp.npz`, left behind by a failed write (a full disk)."""
+    import errno
+
+    from rankscope.inspect import gradnorms as gn
+    from rankscope.io import DiskFullError
+
+    rng = np.random.default_rng(0)
+    history = gn.GradNormHistory(
+        np.arange(1, 4), rng.random((3, 2, 4), dtype=np.float32), ["attn.q", "attn.k", "attn.v", "attn.o"],
+        np.ones((2, 4), dtype=bool), rng.random((3, 1), dtype=np.float32), ["other"], 1.0,
+    )  # fmt: skip
+    path = tmp_path / "gradnorms.npz"
+    save_gradnorms(history, path)
+    before = path.read_bytes()
+
+    def full(*args: object, **kw: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gn.np, "savez", full)
+    with pytest.raises(DiskFullError):
+        save_gradnorms(history, path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [path.name]
+    monkeypatch.undo()
+    again = load_gradnorms(save_gradnorms(history, tmp_path / "again.npz"))
+    assert np.array_equal(again.norms, history.norms) and again.components == history.components

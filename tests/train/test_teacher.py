@@ -228,3 +228,14 @@ def test_a_run_member_scores_in_the_teachers_dtype(make_spec, tmp_path: Path) ->
     assert teacher.members_of(spec.teacher) == [f"run:{run}@bfloat16"]
     scorer = teacher.build_member(member, spec, "cpu")
     assert next(scorer.model.parameters()).dtype == torch.bfloat16  # type: ignore[attr-defined]
+
+
+def test_a_failed_cache_write_keeps_the_old_cache_and_no_copy(tmp_path: Path) -> None:
+    """The cache went through `.teacher_scores.jsonl.tmp`, left behind by a failed write (a full disk)."""
+    path = tmp_path / "teacher_scores.jsonl"
+    teacher.write_cache(path, ["m"], {pair_key("q", "d"): [1.0]})
+    before = path.read_text()
+    with pytest.raises(TypeError):
+        teacher.write_cache(path, ["m"], {pair_key("q", "d"): [1.0], pair_key("q", "e"): [object()]})  # type: ignore[list-item]
+    assert path.read_text() == before and [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert read_cache(path, ["m"]) == {pair_key("q", "d"): [1.0]}

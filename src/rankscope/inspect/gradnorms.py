@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -226,11 +225,19 @@ class GradNormHistory:
 
 
 def save_gradnorms(history: GradNormHistory, path: str | Path) -> Path:
-    """Write gradnorms.npz atomically (a killed run never leaves half a file)."""
+    """Write gradnorms.npz atomically (`atomic_file`: a killed run never leaves half a file, a failed write
+    no temporary copy)."""
+    from rankscope.io import atomic_file
+
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:  # a file object: np.savez adds no .npz to it
+        _savez(f, history)
+    return path
+
+
+def _savez(f: BinaryIO, history: GradNormHistory) -> None:
     np.savez(
-        tmp,
+        f,
         version=np.int64(1),
         steps=history.steps.astype(np.int64),
         norms=history.norms.astype(np.float32),
@@ -240,8 +247,6 @@ def save_gradnorms(history: GradNormHistory, path: str | Path) -> Path:
         extra_names=np.array(history.extra_names, dtype=str),
         max_grad_norm=np.float64(history.max_grad_norm),
     )
-    os.replace(tmp, path)
-    return path
 
 
 def load_gradnorms(path: str | Path) -> GradNormHistory:

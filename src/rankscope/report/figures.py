@@ -26,7 +26,7 @@ def plain(text: object) -> str:
 
 def save(fig: Figure, path: str | Path) -> Path:
     """Write `fig` as PNG."""
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", format="png")  # also into a temporary copy's name
     return Path(path)
 
 

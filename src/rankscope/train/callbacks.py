@@ -8,7 +8,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -145,10 +144,9 @@ def dev_loss(
 
 
 def write_qrels(qrels: Qrels, path: Path) -> None:
-    """TREC qrels (`qid 0 docid rel`), written atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(f"{q} 0 {d} {r}\n" for q, docs in qrels.items() for d, r in docs.items()))
-    os.replace(tmp, path)
+    """TREC qrels (`qid 0 docid rel`), written atomically (`atomic_file`)."""
+    with atomic_file(path) as tmp:
+        tmp.write_text("".join(f"{q} 0 {d} {r}\n" for q, docs in qrels.items() for d, r in docs.items()))
 
 
 def pairwise_accuracy(scorer: PairwiseScorer, groups: Sequence[Group]) -> float | None:

@@ -16,7 +16,6 @@ import gc
 import json
 import logging
 import math
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ import torch
 from rankscope.config import ExperimentSpec, TeacherConfig, TeacherMember, TrainData
 from rankscope.data.examples import Group, hit_text, text_id
 from rankscope.errors import InputError
-from rankscope.io import file_digest
+from rankscope.io import atomic_file, file_digest
 from rankscope.scorers.base import Pair, Scorer
 
 log = logging.getLogger("rankscope.train")
@@ -155,13 +154,12 @@ def read_reused(where: str, members: list[str]) -> dict[PairKey, list[float]]:
 
 
 def write_cache(path: Path, members: list[str], raw: dict[PairKey, list[float]]) -> None:
-    """Atomic: a killed run leaves the old cache or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w") as f:
+    """Atomic (`atomic_file`): a killed run leaves the old cache or the new one, never half of one, and a
+    failed write (a full disk) leaves no temporary copy."""
+    with atomic_file(path) as tmp, tmp.open("w") as f:
         f.write(json.dumps({"members": members}) + "\n")
         for (query, doc), scores in raw.items():
             f.write(json.dumps({"query": query, "doc": doc, "scores": scores}) + "\n")
-    os.replace(tmp, path)
 
 
 def _progress(label: str, total: int) -> Callable[[int], None]:

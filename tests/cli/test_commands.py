@@ -204,7 +204,10 @@ def test_fuse_refuses_a_norm_for_rrf_and_gzips_a_gz_name(invoke, two_runs, tmp_p
     as plain text that its own reader could not read back."""
     from rankscope.data.readers import read_trec_run
 
-    _, base, better = two_runs
+    qrels, base, better = two_runs
+    choose = ["fuse", "--reranked", str(better), "--first-stage", str(base), "--qrels", str(qrels)]
+    assert invoke(*choose, "--out", str(tmp_path / "fusion.json.gz")) == 2  # plain JSON under a .gz name
+    assert "give a name without .gz" in capsys.readouterr().err
     args = ["fuse", "--reranked", str(better), "--first-stage", str(base), "--weight"]
     assert invoke(*args, "0.3", "--method", "rrf", "--norm", "zscore", "--out", str(tmp_path / "a")) == 2
     assert "--norm: rrf fuses ranks, so no normalisation applies" in capsys.readouterr().err
@@ -213,6 +216,9 @@ def test_fuse_refuses_a_norm_for_rrf_and_gzips_a_gz_name(invoke, two_runs, tmp_p
     assert invoke(*args, str(choice), "--norm", "zscore", "--out", str(tmp_path / "b")) == 2
     assert "drop --norm zscore" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    for name in ("fused.jsonl", "fused.jsonl.gz"):  # a TREC run under a candidates name: compare refused it
+        assert invoke(*args, str(choice), "--out", str(tmp_path / name)) == 2
+        assert "not a candidates .jsonl" in capsys.readouterr().err and not (tmp_path / name).exists()
     gz = tmp_path / "fused.trec.gz"
     assert invoke(*args, str(choice), "--out", str(gz)) in (0, None)
     assert gz.read_bytes()[:2] == b"\x1f\x8b"

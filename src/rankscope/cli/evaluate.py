@@ -143,6 +143,10 @@ def fuse_cmd(
 
     check_settings(method, norm, "--method", "--norm")
     _check_out(out, overwrite, [reranked, first_stage, qrels])
+    if weight is not None and out.name.endswith((".jsonl", ".jsonl.gz")):  # compare would read it as one
+        raise InputError("the fused run is a TREC run file, not a candidates .jsonl: give another name", out)
+    if weight is None and out.name.endswith(".gz"):
+        raise InputError("fusion.json is written as plain JSON: give a name without .gz", out)
     if weight is not None:
         _apply_fusion(reranked, first_stage, weight, out, method, norm, depth)
         return

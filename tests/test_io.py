@@ -187,5 +187,30 @@ def test_atomic_dir_swaps_by_renames(tmp_path: Path, monkeypatch) -> None:
     fail, calls[:] = False, []
     with rio.atomic_dir(out, True) as tmp:
         (tmp / "b.txt").write_text("new")
-    assert calls[0][0] == "out" and calls[0][1].endswith("old") and calls[1][1] == "out"
+    assert calls[0][0] == "out" and "-old-" in calls[0][1] and calls[1][1] == "out"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] and sorted(os.listdir(out)) == ["b.txt"]
+
+
+def test_an_output_left_aside_by_a_kill_is_put_back(tmp_path: Path) -> None:
+    """A kill between the swap's two renames leaves the earlier output only in its aside copy, which the
+    next run's clean-up of dead processes' copies deleted; the next run puts it back first."""
+    import socket
+
+    out = tmp_path / "out"
+    aside = tmp_path / f".out.tmp-{socket.gethostname()}-999999-old-0123abcd"  # a dead process's
+    aside.mkdir()
+    (aside / "run.trec").write_text("earlier")
+    with pytest.raises(InputError, match="pass --overwrite"), atomic_dir(out):
+        pass
+    assert (out / "run.trec").read_text() == "earlier" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "out"
+    ]
+
+
+def test_a_link_to_a_file_is_written_through(tmp_path: Path) -> None:
+    target, link = tmp_path / "target.trec", tmp_path / "link.trec"
+    target.write_text("old")
+    link.symlink_to(target)
+    with atomic_file(link) as tmp:
+        tmp.write_text("new")
+    assert link.is_symlink() and target.read_text() == "new"

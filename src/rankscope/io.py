@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import tempfile
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,6 +133,23 @@ def check_apart(out: str | Path, inputs: Sequence[str | Path | None], option: st
             )
 
 
+_ASIDE = "old-"
+"""Marks the earlier output of `atomic_dir`, renamed aside during the swap: .NAME.tmp-HOST-PID-old-HEX."""
+
+
+def _restore_aside(out: Path) -> None:
+    """A process killed between atomic_dir's two renames left `out` missing and its earlier output aside:
+    put it back (before `remove_stale` would delete it as a dead process's copy)."""
+    prefix = f".{out.name}.tmp-{socket.gethostname()}-"
+    for p in sorted(
+        out.parent.glob(glob.escape(prefix) + "*"), key=lambda q: q.stat().st_mtime, reverse=True
+    ):
+        pid, _, rest = p.name[len(prefix) :].partition("-")
+        if rest.startswith(_ASIDE) and pid.isdigit() and not _alive(int(pid)) and p.is_dir():
+            os.replace(p, out)
+            return
+
+
 @contextmanager
 def atomic_dir(
     out: str | Path, overwrite: bool = False, inputs: Sequence[str | Path | None] = ()
@@ -142,6 +160,8 @@ def atomic_dir(
     given = out
     check_apart(given, inputs)
     out = Path(out).resolve()  # "." or a link: the folder itself, so the temporary one sits beside it
+    if not out.exists() and out.parent.is_dir():
+        _restore_aside(out)
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a folder: the output is a folder", given)
     if Path.cwd().resolve().is_relative_to(out):
@@ -162,7 +182,7 @@ def atomic_dir(
         raise
     # the old output moves aside and the new one in by two renames, then the old one is deleted: no kill
     # leaves a half-deleted folder (deleting it in place did), and a failed rename puts the old one back
-    old = out.parent / f"{_tmp_prefix(out.name)}old" if out.exists() else None
+    old = out.parent / f"{_tmp_prefix(out.name)}{_ASIDE}{uuid.uuid4().hex[:8]}" if out.exists() else None
     try:
         if old is not None:
             os.replace(out, old)
@@ -181,6 +201,8 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path` (flushed to disk first), on
     any error it is removed, so `path` is either the old file or the whole new one."""
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()  # a link is written through (the file it names is replaced), not replaced
     if path.is_dir():
         raise InputError("is a folder: the output is a file", path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -62,6 +62,21 @@ def saved_states(out: Path, final_step: int | None) -> dict[int, Path]:
     return states
 
 
+def run_inputs(run_dir: str | Path | None, checkpoint: str | Path | None = None) -> list[Path | str]:
+    """What scoring with a trained run reads: the run folder, the checkpoint folder (which may lie
+    elsewhere) and the base model; an output must not replace any of them. A run that cannot be read
+    gives what is known (its loading names the problem)."""
+    if run_dir is None:
+        return []
+    found: list[Path | str] = [Path(run_dir)]
+    try:
+        found.append(adapter_folder(run_dir, checkpoint))
+        found.append(run_spec(run_dir).model)
+    except InputError:
+        pass
+    return found
+
+
 def adapter_folder(run_dir: str | Path, checkpoint: str | Path | None = None) -> Path:
     """The trained state to load: by default RUN/best (the best checkpoint, summary.json's
     best_checkpoint), else RUN/adapter for runs without one; `checkpoint` picks another: "best", "final"

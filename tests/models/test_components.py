@@ -185,10 +185,7 @@ def test_layer_list_through_task_head_wrapper() -> None:
     assert classify("bert.encoder.layer.1.attention.output.dense.bias", bert) == (1, "attn.o")
 
 
-@pytest.mark.parametrize(
-    "arch",
-    ["llama", "phi3", "gpt_neox", "gpt2", "bert", "opt", "falcon", "distilbert", "modernbert", "deberta-v2"],
-)
+@pytest.mark.parametrize("arch", sorted(ARCHS))
 def test_lora_targets_with_peft(arch: str) -> None:
     model = build(arch)
     targets = lora_target_names(model, ["attn", "mlp.down"], "1-2")

@@ -63,3 +63,28 @@ def test_a_run_trained_with_custom_names_loads_without_them(make_spec, tmp_path:
     assert spec.train.datasets == ["mine"] and len(scorer.score([Pair("q", "d")])) == 1
     scorer, spec = load_run_scorer(run, max_doc_tokens=16)  # another budget: validated again
     assert spec.max_doc_tokens == 16 and len(scorer.score([Pair("q", "d")])) == 1
+
+
+def test_rerank_never_replaces_a_checkpoint_or_base_model_it_reads(
+    make_spec, llama_dir: Path, tmp_path: Path, invoke, capsys
+) -> None:
+    """`rerank --run RUN --checkpoint ELSEWHERE/step --out ELSEWHERE --overwrite` read the checkpoint and
+    then deleted its folder: the checkpoint (which may lie outside the run) and the base model count as
+    inputs too."""
+    import shutil
+
+    from rankscope.trained import adapter_folder, run_inputs
+
+    run = tmp_path / "run"
+    train(make_spec(), run)
+    kept = tmp_path / "kept"
+    shutil.copytree(adapter_folder(run), kept / "step")
+    assert run_inputs(run, kept / "step") == [run, kept / "step", str(llama_dir)]
+    assert run_inputs(None) == [] and run_inputs(tmp_path / "nothing") == [tmp_path / "nothing"]
+    cands = tmp_path / "c.jsonl"
+    cands.write_text('{"qid": "q1", "query": "flea", "hits": [{"docid": "a", "score": 1, "content": "x"}]}\n')
+    for out in (kept, llama_dir):
+        args = ["rerank", "--run", str(run), "--checkpoint", str(kept / "step"), "--candidates", str(cands)]
+        assert invoke(*args, "--out", str(out), "--overwrite") == 2
+        assert "would replace or lie inside the input" in capsys.readouterr().err
+    assert (kept / "step").is_dir() and (llama_dir / "config.json").is_file()

@@ -124,7 +124,12 @@ def fuse_cmd(
         ),
     ] = None,
     method: Annotated[str | None, typer.Option(help="interpolate (the default) or rrf")] = None,
-    norm: Annotated[str | None, typer.Option(help="minmax (the default) or zscore (interpolate)")] = None,
+    norm: Annotated[
+        str | None,
+        typer.Option(
+            help="minmax (the default, or what --weight's fusion.json records) or zscore (interpolate)"
+        ),
+    ] = None,
     measure: Annotated[str, typer.Option(help="the measure the weight is chosen by")] = "nDCG@10",
     depth: Annotated[
         int | None,

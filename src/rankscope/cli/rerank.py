@@ -179,10 +179,6 @@ def rerank(
         raise InputError("--fuse-weight needs --fuse (interpolate or rrf) to fuse anything", "--fuse-weight")
     if fuse and weight is None:
         raise InputError("--fuse needs --fuse-weight (a number, or `rankscope fuse`'s fusion.json)", "--fuse")
-    if fuse == "rrf" and fuse_norm is not None:
-        raise InputError(
-            f"rrf fuses ranks, so no normalisation applies: drop --fuse-norm {fuse_norm}", "--fuse-norm"
-        )
     if fuse and choice is not None:
         fuse_norm = fuse_norm or str(choice.get("norm", "minmax"))  # the recorded one unless given
         check_choice(choice, fuse, fuse_norm, Path(str(fuse_weight)))
@@ -227,8 +223,9 @@ def rerank(
         )
         return
     from rankscope.data.registry import dataset_folder
+    from rankscope.trained import run_inputs
 
-    given = [candidates, queries, qrels, corpus, run, model, dataset_folder(dataset)]
+    given = [candidates, queries, qrels, corpus, model, dataset_folder(dataset), *run_inputs(run, adapter)]
     with atomic_dir(out, overwrite, given) as tmp:  # --overwrite never replaces an input's folder
         inputs = load_inputs(
             dataset,

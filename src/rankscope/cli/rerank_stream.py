@@ -85,9 +85,10 @@ def rerank_streaming(out: Path, overwrite: bool, config: dict[str, Any], **kw: A
     device, dtype, trust = kw.pop("device"), kw.pop("dtype"), kw.pop("trust_remote_code")
     budgets = {k: kw.pop(k) for k in ("max_query_tokens", "max_doc_tokens")}
     from rankscope.data.registry import dataset_folder
+    from rankscope.trained import run_inputs
 
     given = [kw.get(k) for k in ("candidates", "queries", "qrels", "corpus")]
-    given += [run, model, dataset_folder(kw.get("dataset"))]
+    given += [model, dataset_folder(kw.get("dataset")), *run_inputs(run, adapter)]
     with atomic_dir(out, overwrite, given) as tmp:  # --overwrite never replaces an input's folder
         if run is not None:
             reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype, **budgets)

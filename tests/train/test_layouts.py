@@ -9,13 +9,13 @@ import torch
 import transformers as T
 
 
-@pytest.mark.parametrize("arch", ["opt", "distilbert"])
+@pytest.mark.parametrize("arch", ["opt", "distilbert", "modernbert", "deberta-v2"])
 def test_newly_mapped_layouts_train_lora_by_component_name(
     arch: str, tokenizer, make_spec, tmp_path: Path
 ) -> None:
-    """OPT (a decoder, yes/no) and DistilBERT (an encoder, cross-encoder head) stopped with "unsupported
-    architecture" at any component name; they train LoRA on the named components, whose gradient norms and
-    weight deltas are recorded under those names."""
+    """OPT (a decoder, yes/no), DistilBERT, ModernBERT and DeBERTa-v2 (encoders, cross-encoder head: the
+    usual reranker encoders) stopped with "unsupported architecture" at any component name; they train LoRA
+    on the named components, whose gradient norms are recorded under those names."""
     import numpy as np
 
     from rankscope.inspect.gradnorms import GRADNORMS_FILE, load_gradnorms
@@ -28,12 +28,24 @@ def test_newly_mapped_layouts_train_lora_by_component_name(
             word_embed_proj_dim=32, max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
         )  # fmt: skip
         model, scorer = T.OPTForCausalLM(config), "yes-no"
-    else:
+    elif arch == "distilbert":
         config = T.DistilBertConfig(
             vocab_size=len(tokenizer), dim=32, n_layers=2, n_heads=4, hidden_dim=64,
             max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
         )  # fmt: skip
         model, scorer = T.DistilBertModel(config), "cross-encoder"
+    else:
+        sizes = dict(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4)
+        sizes |= dict(intermediate_size=64, max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id)
+        if arch == "modernbert":
+            ids = {
+                k: tokenizer.pad_token_id
+                for k in ("bos_token_id", "eos_token_id", "cls_token_id", "sep_token_id")
+            }
+            model = T.ModernBertModel(T.ModernBertConfig(**sizes, **ids))
+        else:
+            model = T.DebertaV2Model(T.DebertaV2Config(**sizes))
+        scorer = "cross-encoder"
     folder = tmp_path / arch
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -45,5 +57,10 @@ def test_newly_mapped_layouts_train_lora_by_component_name(
     assert {"attn.o", "mlp.down"} <= trained
     assert np.asarray(history.trained)[0].sum() == 0  # layer 0 has no adapter
     adapter = (run / "adapter" / "adapter_config.json").read_text()
-    want = {"opt": ("out_proj", "fc2"), "distilbert": ("out_lin", "lin2")}[arch]
+    want = {
+        "opt": ("out_proj", "fc2"),
+        "distilbert": ("out_lin", "lin2"),
+        "modernbert": ("attn.Wo", "mlp.Wo"),
+        "deberta-v2": ("attention.output.dense", "1.output.dense"),
+    }[arch]
     assert all(name in adapter for name in want)

@@ -37,14 +37,18 @@ MEASURES = ("doc_to_query", "query_to_doc", "last_to_query", "last_to_doc")
 
 @contextlib.contextmanager
 def eager_attention(model: nn.Module) -> Iterator[None]:
-    """Eager attention (which returns weights) for the block; the previous implementation comes back."""
+    """Eager attention (which returns weights) for the block, and `config.output_attentions` on (models
+    whose attention returns its weights only when asked, as DeBERTa's); both come back after."""
     inner = unwrap(model)
     old = inner.config._attn_implementation
+    asked = getattr(inner.config, "output_attentions", False)
     if old != "eager":
         inner.set_attn_implementation("eager")
+    inner.config.output_attentions = True
     try:
         yield
     finally:
+        inner.config.output_attentions = asked
         if old != "eager":
             inner.set_attn_implementation(old)
 

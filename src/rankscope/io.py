@@ -133,6 +133,15 @@ def check_apart(out: str | Path, inputs: Sequence[str | Path | None], option: st
             )
 
 
+def temporary_dir_for(target: Path) -> Path:
+    """A new temporary folder beside `target`, named so that a later command removes it when the process
+    that made it was killed (`remove_stale`, which runs first), with a plain mkdir's permissions."""
+    remove_stale(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(target.name), dir=target.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # as a plain mkdir would make it (mkdtemp makes it 0700)
+    return tmp
+
+
 _ASIDE = "old-"
 """Marks the earlier output of `atomic_dir`, renamed aside during the swap: .NAME.tmp-HOST-PID-old-HEX."""
 
@@ -169,9 +178,7 @@ def atomic_dir(
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise InputError("output folder exists and is not empty (pass --overwrite to replace it)", given)
     out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale(out)
-    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(out.name), dir=out.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # as a plain mkdir would make it (mkdtemp makes it 0700)
+    tmp = temporary_dir_for(out)
     try:
         yield tmp
     except BaseException as e:

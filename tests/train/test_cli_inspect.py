@@ -25,6 +25,11 @@ def test_inspect_then_report(make_spec, tmp_path: Path, capsys, invoke) -> None:
     train(make_spec(optim={"steps": 2, "save_every": 1, "lr": 0.05}), run)
     (run / "deltas.npz").unlink()  # a run from before deltas were recorded: inspect reads its checkpoints
 
+    import socket
+
+    killed = run / f".inspect.tmp-{socket.gethostname()}-999999-abcd"  # a killed inspection's: removed
+    killed.mkdir()
+    (killed / "probes.json").write_text("{half")
     opts = ["--windows", "1", "--layers", "0,2", "--probe-pairs", "10", "--attention-pairs", "6"]
     cpu = ["--device", "cpu", "--dtype", "float32"]
     assert invoke("inspect", str(run), *opts, *cpu) in (0, None)

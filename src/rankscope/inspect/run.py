@@ -10,7 +10,6 @@ import logging
 import os
 import random
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -44,6 +43,7 @@ from rankscope.inspect.deltas import (
 )
 from rankscope.inspect.probes import PROBES_FILE, labelled_pairs, labelled_triples, probe_study, save_probes
 from rankscope.inspect.views import Item, base_model_view, check_inspectable
+from rankscope.io import temporary_dir_for
 from rankscope.methods.registry import PEFT_WEIGHTS, TRAINABLE_FILE
 from rankscope.models.components import num_layers, parse_layers
 from rankscope.scorers.base import Pair, Scorer
@@ -256,7 +256,7 @@ def inspect_run(
         else contextlib.nullcontext()
     )
     result = InspectResult(run_dir / INSPECT_DIR)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{INSPECT_DIR}.tmp-", dir=run_dir))
+    tmp = temporary_dir_for(result.out)  # a killed inspection's folder is removed by the next
     try:
         t0 = time.perf_counter()
         step("loading the run", 0, 1)

@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -243,10 +242,18 @@ def history_of(tables: list[tuple[int, str, DeltaTable]], kind: str = "lora") ->
 
 
 def save_deltas(history: DeltaHistory, path: str | Path) -> Path:
+    """Write deltas.npz atomically (`atomic_file`: no half file after a kill, no copy after a failure)."""
+    from rankscope.io import atomic_file
+
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:  # a file object: np.savez adds no .npz to it
+        _savez(f, history)
+    return path
+
+
+def _savez(f: BinaryIO, history: DeltaHistory) -> None:
     np.savez(
-        tmp,
+        f,
         version=np.int64(1),
         steps=history.steps.astype(np.int64),
         labels=np.array(history.labels, dtype=str),
@@ -255,8 +262,6 @@ def save_deltas(history: DeltaHistory, path: str | Path) -> Path:
         trained=history.trained.astype(bool),
         kind=np.array(history.kind),
     )
-    os.replace(tmp, path)
-    return path
 
 
 def load_deltas(path: str | Path) -> DeltaHistory:

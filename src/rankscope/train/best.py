@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -81,17 +80,14 @@ def read_best(out: Path) -> BestCheckpoint | None:
 
 def keep_best(src: Path, out: Path, step: int, measure: str, value: float) -> BestCheckpoint:
     """Copy the adapter files of `src` to RUN/best (atomically) with best.json naming its step."""
+    from rankscope.io import atomic_dir
+
     dest = out / BEST_DIR
-    tmp = out / f".{BEST_DIR}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(*_NOT_COPIED))
     source = str(src.relative_to(out)) if src.is_relative_to(out) else str(src)
     best = BestCheckpoint(step, measure, float(value), str(dest), source)
-    (tmp / BEST_INFO).write_text(json.dumps(best.as_dict(), indent=2) + "\n")
-    if dest.exists():
-        shutil.rmtree(dest)
-    os.replace(tmp, dest)
+    with atomic_dir(dest, overwrite=True) as tmp:  # swapped by renames: a kill leaves one whole RUN/best
+        shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(*_NOT_COPIED), dirs_exist_ok=True)
+        (tmp / BEST_INFO).write_text(json.dumps(best.as_dict(), indent=2) + "\n")
     return best
 
 

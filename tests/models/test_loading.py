@@ -121,3 +121,24 @@ def test_a_causal_lm_with_its_own_code_is_not_taken_for_an_encoder() -> None:
     other = PretrainedConfig(auto_map={"AutoModel": "mdl.MyBert"})
     other.model_type = "mybert"
     assert is_encoder_config(other)
+
+
+def test_a_killed_gguf_conversions_folder_is_removed_by_the_next(tmp_path) -> None:
+    """A conversion killed midway left its float32 copy (hundreds of MB) in the cache for good."""
+    import socket
+
+    import pytest
+
+    from rankscope.errors import InputError
+    from rankscope.models.loading import _convert_gguf
+
+    target = tmp_path / "smollm2-135m"
+    killed = tmp_path / f".{target.name}.tmp-{socket.gethostname()}-999999-abcd"
+    (killed / "model").mkdir(parents=True)
+
+    def locate(work):  # noqa: ANN001, ANN202
+        raise InputError("no GGUF here")
+
+    with pytest.raises(InputError, match="no GGUF here"):
+        _convert_gguf(locate, target)
+    assert list(tmp_path.iterdir()) == []

@@ -229,8 +229,10 @@ def _convert_gguf(locate: Callable[[Path], Path], target: Path) -> None:
     """De-quantize a GGUF model into a float32 safetensors folder at `target`, atomically."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from rankscope.io import temporary_dir_for
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    work = temporary_dir_for(target)  # a killed conversion's folder (hundreds of MB) is removed by the next
     try:
         with gguf_alone(locate(work)) as gguf, quiet_transformers():
             kwargs: dict[str, Any] = {"gguf_file": gguf.name, "local_files_only": True}

@@ -37,18 +37,22 @@ MEASURES = ("doc_to_query", "query_to_doc", "last_to_query", "last_to_doc")
 
 @contextlib.contextmanager
 def eager_attention(model: nn.Module) -> Iterator[None]:
-    """Eager attention (which returns weights) for the block, and `config.output_attentions` on (models
-    whose attention returns its weights only when asked, as DeBERTa's); both come back after."""
+    """Eager attention (which returns weights) for the block, and `config.output_attentions` on for models
+    whose attention returns its weights only when asked (DeBERTa, MPNet: those without transformers'
+    output recording, which would install hooks of its own when asked); both come back after."""
     inner = unwrap(model)
     old = inner.config._attn_implementation
+    ask = not getattr(inner, "_can_record_outputs", None)
     asked = getattr(inner.config, "output_attentions", False)
     if old != "eager":
         inner.set_attn_implementation("eager")
-    inner.config.output_attentions = True
+    if ask:
+        inner.config.output_attentions = True
     try:
         yield
     finally:
-        inner.config.output_attentions = asked
+        if ask:
+            inner.config.output_attentions = asked
         if old != "eager":
             inner.set_attn_implementation(old)
 

@@ -158,6 +158,9 @@ def test_atomic_dir_never_deletes_what_it_should_not(tmp_path: Path, monkeypatch
         ):
             pass
     assert (data / "queries.tsv").read_text() == "q1\tflea\n"
+    with atomic_dir(data / "eval", True, [data]) as tmp:  # inside an input folder: nothing read is replaced
+        (tmp / "run.trec").write_text("x")
+    assert (data / "eval" / "run.trec").is_file() and (data / "queries.tsv").is_file()
 
 
 def test_atomic_dir_swaps_by_renames(tmp_path: Path, monkeypatch) -> None:

@@ -118,16 +118,18 @@ def read_weights(path: str | Path) -> dict[str, Any]:
         raise InputError(msg, path) from None
 
 
-def check_apart(out: str | Path, inputs: Sequence[str | Path | None], option: str = "--out") -> None:
-    """Refuse an output folder that is, holds or lies inside one of the inputs: replacing it (--overwrite)
-    would delete what is being read. Inputs that are None or no existing path (a registered dataset's or
-    model's name) are skipped."""
+def check_apart(
+    out: str | Path, inputs: Sequence[str | Path | None], option: str = "--out", inside_ok: bool = False
+) -> None:
+    """Refuse an output folder that is, holds or (unless `inside_ok`) lies inside one of the inputs:
+    replacing it (--overwrite) would delete what is being read. Inputs that are None or no existing path
+    (a registered dataset's or model's name) are skipped."""
     o = Path(out).resolve()
     for i in inputs:
         if i is None or not Path(i).exists():
             continue
         p = Path(i).resolve()
-        if o == p or o.is_relative_to(p) or p.is_relative_to(o):
+        if o == p or (o.is_relative_to(p) and not inside_ok) or p.is_relative_to(o):
             raise InputError(
                 f"the output would replace or lie inside the input {i}: give another folder", option
             )
@@ -164,10 +166,11 @@ def atomic_dir(
     out: str | Path, overwrite: bool = False, inputs: Sequence[str | Path | None] = ()
 ) -> Iterator[Path]:
     """Yield a temporary folder; on success it becomes `out`, on any error it is removed. `out` is refused
-    when it is, holds or lies inside one of `inputs` (`check_apart`), or holds the working folder; a
-    symbolic link is followed (the folder it names is replaced)."""
+    when it is or holds one of `inputs` (`check_apart`; a folder inside an input folder, e.g. a rerank's
+    output inside the run it scores, replaces nothing read), or holds the working folder; a symbolic link
+    is followed (the folder it names is replaced)."""
     given = out
-    check_apart(given, inputs)
+    check_apart(given, inputs, inside_ok=True)
     out = Path(out).resolve()  # "." or a link: the folder itself, so the temporary one sits beside it
     if not out.exists() and out.parent.is_dir():
         _restore_aside(out)

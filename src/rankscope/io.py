@@ -234,6 +234,17 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def write_npz(path: str | Path, **arrays: Any) -> Path:
+    """Atomically (atomic_file) write arrays as `np.savez` does, into a file object (given a temporary
+    name, np.savez would write to NAME.npz instead)."""
+    import numpy as np
+
+    path = Path(path)
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
 def write_json(path: Path, data: Any) -> None:
     """Atomically (atomic_file): the file at `path` is always a whole one."""
     with atomic_file(path) as tmp:

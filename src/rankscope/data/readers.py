@@ -38,6 +38,7 @@ from rankscope.data.classic import (
 from rankscope.data.nq import answer_qrels, has_answer, normalize_answer, read_bge_jsonl, read_nq_open
 from rankscope.data.types import Candidates, Document, Hit, Qrels
 from rankscope.errors import InputError
+from rankscope.io import atomic_file
 
 __all__ = [
     "CRANFIELD_GRADES",
@@ -115,8 +116,6 @@ def _check_token(value: str, what: str, path: str | Path) -> None:
 def write_trec_run(run: Run, path: str | Path, tag: str = "rankscope") -> None:
     """Write a TREC run, each query's documents by score descending (ties: doc id descending, as trec_eval
     orders them), ranks from 1. Queries keep the order of `run`."""
-    from rankscope.io import atomic_file
-
     _check_token(tag, "run tag", path)
     # streamed into a temporary copy that replaces `path` only when every line was fine (ids, NaN scores):
     # a refused run leaves no file (or the old one), and the run's text is never held in memory
@@ -364,8 +363,6 @@ def write_candidates(cands: Candidates, path: str | Path) -> None:
     back gives equal candidates when each list is sorted by score, as `read_candidates` returns them. Each
     line is checked as `read_candidates` checks it (a NaN score, an empty text, ... are refused) and the
     file is written whole or not at all (`atomic_file`)."""
-    from rankscope.io import atomic_file
-
     if not cands.hits:
         raise InputError("no queries to write: a candidates file holds at least one", path)
     with atomic_file(path) as tmp, open_write(tmp, as_name=path) as f:

@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import torch
@@ -243,17 +243,10 @@ def history_of(tables: list[tuple[int, str, DeltaTable]], kind: str = "lora") ->
 
 def save_deltas(history: DeltaHistory, path: str | Path) -> Path:
     """Write deltas.npz atomically (`atomic_file`: no half file after a kill, no copy after a failure)."""
-    from rankscope.io import atomic_file
+    from rankscope.io import write_npz
 
-    path = Path(path)
-    with atomic_file(path) as tmp, open(tmp, "wb") as f:  # a file object: np.savez adds no .npz to it
-        _savez(f, history)
-    return path
-
-
-def _savez(f: BinaryIO, history: DeltaHistory) -> None:
-    np.savez(
-        f,
+    return write_npz(
+        path,
         version=np.int64(1),
         steps=history.steps.astype(np.int64),
         labels=np.array(history.labels, dtype=str),

@@ -23,7 +23,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import torch
@@ -227,17 +227,10 @@ class GradNormHistory:
 def save_gradnorms(history: GradNormHistory, path: str | Path) -> Path:
     """Write gradnorms.npz atomically (`atomic_file`: a killed run never leaves half a file, a failed write
     no temporary copy)."""
-    from rankscope.io import atomic_file
+    from rankscope.io import write_npz
 
-    path = Path(path)
-    with atomic_file(path) as tmp, open(tmp, "wb") as f:  # a file object: np.savez adds no .npz to it
-        _savez(f, history)
-    return path
-
-
-def _savez(f: BinaryIO, history: GradNormHistory) -> None:
-    np.savez(
-        f,
+    return write_npz(
+        path,
         version=np.int64(1),
         steps=history.steps.astype(np.int64),
         norms=history.norms.astype(np.float32),

@@ -64,17 +64,15 @@ _GPT2: ArchMap = {
     "mlp.up": "mlp.c_fc",
     "mlp.down": "mlp.c_proj",
 }
+_BERT_MLP: ArchMap = {"mlp.gate": None, "mlp.up": "intermediate.dense", "mlp.down": "output.dense"}
 _BERT: ArchMap = {
     "attn.q": "attention.self.query",
     "attn.k": "attention.self.key",
     "attn.v": "attention.self.value",
     "attn.o": "attention.output.dense",
-    "mlp.gate": None,
-    "mlp.up": "intermediate.dense",
-    "mlp.down": "output.dense",
+    **_BERT_MLP,
 }
 
-_BERT_MLP: ArchMap = {"mlp.gate": None, "mlp.up": "intermediate.dense", "mlp.down": "output.dense"}
 _OPT: ArchMap = {
     "attn.q": "self_attn.q_proj",
     "attn.k": "self_attn.k_proj",

@@ -119,6 +119,14 @@ def test_write_trec_run_refuses_whitespace_ids(tmp_path: Path) -> None:
         r.write_trec_run({"q 1": {"d": 1.0}}, tmp_path / "run.trec")
 
 
+@pytest.mark.parametrize("run", [{}, {"q1": {}}, {"q1": {}, "q2": {}}])
+def test_write_trec_run_refuses_an_empty_run(tmp_path: Path, run: dict) -> None:
+    """An empty run was written as an empty file, which read_trec_run (and every evaluator) refuses."""
+    with pytest.raises(InputError, match="no scored document"):
+        r.write_trec_run(run, tmp_path / "run.trec")
+    assert not (tmp_path / "run.trec").exists()
+
+
 @pytest.mark.parametrize(
     ("hits", "needle"),
     [

@@ -117,6 +117,9 @@ def write_trec_run(run: Run, path: str | Path, tag: str = "rankscope") -> None:
     """Write a TREC run, each query's documents by score descending (ties: doc id descending, as trec_eval
     orders them), ranks from 1. Queries keep the order of `run`."""
     _check_token(tag, "run tag", path)
+    if not any(run.values()):
+        # the file would be empty (or hold no line), which read_trec_run and every evaluator refuse
+        raise InputError("the run holds no scored document; a TREC run file needs at least one line", path)
     # streamed into a temporary copy that replaces `path` only when every line was fine (ids, NaN scores):
     # a refused run leaves no file (or the old one), and the run's text is never held in memory
     with atomic_file(path) as tmp, open_write(tmp, as_name=path) as f:

@@ -72,10 +72,15 @@ def _as_disk_full(exc: BaseException, tmp: Path, out: Path) -> DiskFullError | N
     return DiskFullError(out)
 
 
+def _host_prefix(name: str) -> str:
+    """The start of this host's temporary copies of NAME: .NAME.tmp-HOST-"""
+    return f".{name}.tmp-{socket.gethostname()}-"
+
+
 def _tmp_prefix(name: str) -> str:
     """Temporary copies are named .NAME.tmp-HOST-PID-random, so that a later command can tell the ones
     a killed process left behind (same host, that process gone) and remove them."""
-    return f".{name}.tmp-{socket.gethostname()}-{os.getpid()}-"
+    return f"{_host_prefix(name)}{os.getpid()}-"
 
 
 def _umask() -> int:
@@ -94,15 +99,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _dead_copies(target: Path) -> Iterator[tuple[Path, str]]:
+    """The temporary copies of `target` beside it whose process (of this host) is gone, each with the rest
+    of its name after HOST-PID- ('old-HEX' for atomic_dir's earlier output, set aside)."""
+    prefix = _host_prefix(target.name)
+    for p in target.parent.glob(glob.escape(prefix) + "*"):
+        pid, _, rest = p.name[len(prefix) :].partition("-")
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            yield p, rest
+
+
 def remove_stale(target: Path) -> list[Path]:
     """Remove the temporary copies of `target` that killed processes of this host left beside it."""
-    prefix = f".{target.name}.tmp-{socket.gethostname()}-"
     removed = []
-    for p in target.parent.glob(glob.escape(prefix) + "*"):
-        pid = p.name[len(prefix) :].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-            removed.append(p)
+    for p, _ in _dead_copies(target):
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        removed.append(p)
     return removed
 
 
@@ -151,14 +163,9 @@ _ASIDE = "old-"
 def _restore_aside(out: Path) -> None:
     """A process killed between atomic_dir's two renames left `out` missing and its earlier output aside:
     put it back (before `remove_stale` would delete it as a dead process's copy)."""
-    prefix = f".{out.name}.tmp-{socket.gethostname()}-"
-    for p in sorted(
-        out.parent.glob(glob.escape(prefix) + "*"), key=lambda q: q.stat().st_mtime, reverse=True
-    ):
-        pid, _, rest = p.name[len(prefix) :].partition("-")
-        if rest.startswith(_ASIDE) and pid.isdigit() and not _alive(int(pid)) and p.is_dir():
-            os.replace(p, out)
-            return
+    aside = [p for p, rest in _dead_copies(out) if rest.startswith(_ASIDE) and p.is_dir()]
+    for p in sorted(aside, key=lambda q: q.stat().st_mtime, reverse=True)[:1]:  # the newest
+        os.replace(p, out)
 
 
 @contextmanager

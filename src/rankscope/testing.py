@@ -3,7 +3,9 @@ paths (never for claims about ranking quality): what the test suite's fixtures a
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -21,6 +23,12 @@ TEXT = [
     "wifi and bluetooth are wireless standards with different ranges and speeds",
     "yes no Yes No A B question passage query document relevant",
 ]
+
+
+def killed_copy(target: Path, rest: str = "abcd") -> Path:
+    """The name of a temporary copy of `target` that a killed process of this host left beside it
+    (`rankscope.io` names them .NAME.tmp-HOST-PID-REST; PID 999999 is no running process here)."""
+    return target.parent / f".{target.name}.tmp-{socket.gethostname()}-999999-{rest}"
 
 
 def make_tokenizer() -> PreTrainedTokenizerFast:

@@ -16,6 +16,7 @@ from rankscope.data.pseudo import pseudo_label, stats_path
 from rankscope.data.registry import data_root, load_named
 from rankscope.data.types import Candidates, Document, Hit
 from rankscope.errors import InputError
+from rankscope.testing import killed_copy
 from rankscope.train.data import file_groups
 
 
@@ -183,12 +184,11 @@ def test_a_gzipped_file_is_named_as_itself_and_a_killed_copy_is_removed(tmp_path
     stayed), and the gzip header named the copy."""
     import gzip
     import os
-    import socket
 
     from rankscope.data.trainfile import write_rows
 
     out = tmp_path / "train.jsonl.gz"
-    dead = tmp_path / f".{out.name}.tmp-{socket.gethostname()}-999999-abc"  # a killed run's copy
+    dead = killed_copy(out, "abc")  # a killed run's copy
     dead.write_text("half")
     write_rows([{"query": "q", "pos": ["p"], "neg": ["n"]}], {"queries": 1}, out, "pseudo")
     assert sorted(os.listdir(tmp_path)) == ["train.jsonl.gz", "train.pseudo.json"]

@@ -10,6 +10,7 @@ import torch
 
 from rankscope.errors import InputError
 from rankscope.models.loading import ALIASES, cache_dir, load_backbone, resolve_model
+from rankscope.testing import killed_copy
 
 
 def test_cache_dir_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -125,15 +126,10 @@ def test_a_causal_lm_with_its_own_code_is_not_taken_for_an_encoder() -> None:
 
 def test_a_killed_gguf_conversions_folder_is_removed_by_the_next(tmp_path) -> None:
     """A conversion killed midway left its float32 copy (hundreds of MB) in the cache for good."""
-    import socket
-
-    import pytest
-
-    from rankscope.errors import InputError
     from rankscope.models.loading import _convert_gguf
 
     target = tmp_path / "smollm2-135m"
-    killed = tmp_path / f".{target.name}.tmp-{socket.gethostname()}-999999-abcd"
+    killed = killed_copy(target)
     (killed / "model").mkdir(parents=True)
 
     def locate(work):  # noqa: ANN001, ANN202

@@ -17,6 +17,7 @@ from rankscope.inspect.deltas import load_deltas
 from rankscope.inspect.probes import load_probes
 from rankscope.inspect.run import load_run_scorers
 from rankscope.scorers.base import Pair
+from rankscope.testing import killed_copy
 from rankscope.train.run import train
 
 
@@ -25,9 +26,7 @@ def test_inspect_then_report(make_spec, tmp_path: Path, capsys, invoke) -> None:
     train(make_spec(optim={"steps": 2, "save_every": 1, "lr": 0.05}), run)
     (run / "deltas.npz").unlink()  # a run from before deltas were recorded: inspect reads its checkpoints
 
-    import socket
-
-    killed = run / f".inspect.tmp-{socket.gethostname()}-999999-abcd"  # a killed inspection's: removed
+    killed = killed_copy(run / "inspect")  # a killed inspection's folder: removed
     killed.mkdir()
     (killed / "probes.json").write_text("{half")
     opts = ["--windows", "1", "--layers", "0,2", "--probe-pairs", "10", "--attention-pairs", "6"]

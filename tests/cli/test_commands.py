@@ -70,6 +70,24 @@ def test_compare_power_on_the_command_line(invoke, two_runs, capsys) -> None:
     assert {"p_value", "sd_delta", "min_detectable", "queries_needed"} <= set(row)
 
 
+def test_compare_pairs_on_the_command_line(invoke, two_runs, tmp_path, capsys) -> None:
+    qrels, base, better = two_runs
+    third = _run_file(tmp_path / "third.trec", {f"q{i}": {f"d{i}a": 3.0, f"d{i}b": 1.0} for i in range(6)})
+    args = ["compare", str(base), str(better), str(third), "--qrels", str(qrels), "-m", "RR@10", "--pairs"]
+    assert invoke(*args, "--json", "--power") in (0, None)
+    rows = json.loads(capsys.readouterr().out)["comparisons"]
+    assert [(r["baseline"], r["run"]) for r in rows] == [
+        ("base", "better"),
+        ("base", "third"),
+        ("better", "third"),
+    ]
+    assert all("p_holm" in r and "min_detectable" in r for r in rows)
+    assert rows[2]["delta"] == pytest.approx(rows[1]["delta"] - rows[0]["delta"])
+    assert invoke(*args, "--power") in (0, None)
+    out = capsys.readouterr().out
+    assert "third vs better" in out and "RR@10 third vs better: per-query sd" in out
+
+
 def test_datasets_lists_what_loads_and_marks_what_is_missing(invoke, tmp_path, monkeypatch, capsys) -> None:
     import shutil
 

@@ -91,6 +91,31 @@ def test_holm_applied_per_measure_with_more_than_two_runs() -> None:
     assert all(set(c.to_json()) == {*KEYS, "p_holm"} for c in res.comparisons)
 
 
+def test_pairs_compare_each_run_with_each_earlier_one_holm_over_all_pairs() -> None:
+    qrels, runs = synthetic()
+    res = compare(runs, qrels, ["nDCG@10", "P@5"], names=["a", "b", "c"], n_boot=200, pairs=True)
+    tables = [per_query(r, qrels, ["nDCG@10", "P@5"]) for r in runs]
+    qids = sorted(qrels)
+    got = [(c.measure, c.baseline, c.run) for c in res.comparisons]
+    assert got == [(m, x, y) for m in ("nDCG@10", "P@5") for x, y in (("a", "b"), ("a", "c"), ("b", "c"))]
+    for c in res.comparisons:
+        base = [tables["abc".index(c.baseline)][c.measure][q] for q in qids]
+        other = [tables["abc".index(c.run)][c.measure][q] for q in qids]
+        assert abs(c.p_value - stats.ttest_rel(other, base).pvalue) < 1e-12
+        assert c.delta == pytest.approx(np.mean(other) - np.mean(base), abs=1e-12)
+        deltas = res.deltas(c.run, c.measure, c.baseline)
+        assert np.mean(list(deltas.values())) == pytest.approx(c.delta, abs=1e-12)
+    for m in ("nDCG@10", "P@5"):  # Holm over the three pairs, not over two comparisons with the first
+        cs = [c for c in res.comparisons if c.measure == m]
+        assert [c.p_holm for c in cs] == pytest.approx(holm([c.p_value for c in cs]))
+    first = compare(runs, qrels, ["nDCG@10", "P@5"], names=["a", "b", "c"], n_boot=200)
+    assert [c.p_value for c in first.comparisons] == [c.p_value for c in res.comparisons if c.baseline == "a"]
+    text = format_table(res)
+    assert "run vs baseline" in text and "c vs b" in text and "each run against each earlier one" in text
+    two = compare(runs[:2], qrels, ["nDCG@10"], n_boot=200, pairs=True)  # one pair: as without pairs
+    assert two.to_json() == compare(runs[:2], qrels, ["nDCG@10"], n_boot=200).to_json()
+
+
 def test_bootstrap_ci_contains_delta_and_is_seeded() -> None:
     qrels, runs = synthetic()
     a = compare(runs, qrels, ["nDCG@10"], n_boot=2000, seed=3)

@@ -61,8 +61,9 @@ def compare_cmd(
     runs: Annotated[
         list[Path],
         typer.Argument(
-            help="TREC run files (or candidates files); the first is the baseline. Files joined by commas "
-            "(seeds) count as one run: each query's value is their mean"
+            help="TREC run files (or candidates files); the first is the baseline (with --pairs, each run is "
+            "compared with each earlier one). Files joined by commas (seeds) count as one run: each query's "
+            "value is their mean"
         ),
     ],
     qrels: Annotated[Path, typer.Option(help="qrels file (TREC or BEIR .tsv)")],
@@ -79,9 +80,16 @@ def compare_cmd(
             "needed to show the observed one (80% power)",
         ),
     ] = False,
+    pairs: Annotated[
+        bool,
+        typer.Option(
+            "--pairs",
+            help="compare every pair of runs (each run with each earlier one), Holm over all the pairs",
+        ),
+    ] = False,
 ) -> None:
     """Compare runs with the first over queries: means, delta, paired t-test p-value, bootstrap 95% CI,
-    wins/ties/losses, and Holm-corrected p-values with more than two runs."""
+    wins/ties/losses, and Holm-corrected p-values with more than two runs (--pairs: every pair)."""
     from rankscope.evaluate.compare import compare, format_table
     from rankscope.evaluate.power import format_power, power_table
 
@@ -92,7 +100,9 @@ def compare_cmd(
     if names and len(set(names)) != len(names):
         raise InputError(f"run names must differ: {list(names)}", "--name")
     groups = [run_group(r) for r in runs]
-    result = compare(groups, qrels, measures or None, names=names or None, n_boot=bootstrap, seed=seed)
+    result = compare(
+        groups, qrels, measures or None, names=names or None, n_boot=bootstrap, seed=seed, pairs=pairs
+    )
     rows = power_table(result) if power else []
     if as_json:
         out = result.to_json()

@@ -3,7 +3,9 @@
 For each measure and each run against the first (the baseline): both means, the delta, a paired two-sided
 t-test over queries (scipy's `ttest_rel`), a seeded percentile-bootstrap 95% CI of the mean delta, and
 wins/ties/losses; with more than one run compared, Holm-corrected p-values over the comparisons of each
-measure. A query judged in the qrels and missing from a run scores 0 there (`metrics.per_query`).
+measure. With `pairs`, every run is compared with every earlier one instead (the thirds of a layer study
+against each other), Holm over all the pairs of each measure. A query judged in the qrels and missing from
+a run scores 0 there (`metrics.per_query`).
 
 A run may be a group of runs (the seeds of one configuration; on the command line, files joined by
 commas): each query's value is then the mean over the group, so the test is over queries with the seed
@@ -97,9 +99,10 @@ class CompareResult:
     def to_json(self) -> dict[str, Any]:
         return {"comparisons": [c.to_json() for c in self.comparisons]}
 
-    def deltas(self, run: str, measure: str) -> dict[str, float]:
-        """Per-query run minus baseline, by query id."""
-        base, other = self.values[self.names[0]][measure], self.values[run][measure]
+    def deltas(self, run: str, measure: str, baseline: str | None = None) -> dict[str, float]:
+        """Per-query run minus baseline (the first run unless named), by query id."""
+        base = self.values[baseline or self.names[0]][measure]
+        other = self.values[run][measure]
         return {q: other[q] - base[q] for q in base}
 
 
@@ -260,10 +263,20 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return out
 
 
+def _pairs(n: int, pairs: bool) -> list[tuple[int, int]]:
+    """(baseline, run) indices: each run against the first, or with `pairs` against each earlier run."""
+    return [(i, j) for j in range(1, n) for i in (range(j) if pairs else [0])]
+
+
 def compare_values(
-    values: Sequence[PerQuery], names: Sequence[str], n_boot: int = 10000, seed: int = 0
+    values: Sequence[PerQuery],
+    names: Sequence[str],
+    n_boot: int = 10000,
+    seed: int = 0,
+    pairs: bool = False,
 ) -> CompareResult:
-    """Compare per-query values (one `measure -> query -> value` table per run, the first the baseline).
+    """Compare per-query values (one `measure -> query -> value` table per run, the first the baseline;
+    with `pairs`, each run against each earlier run).
 
     Every table must hold the same measures and, per measure, the same queries: tables computed against
     one qrels (as `metrics.per_query` makes them) do."""
@@ -280,12 +293,13 @@ def compare_values(
     comparisons: list[Comparison] = []
     for m in measures:
         qids = sorted(values[0][m])
-        base = np.array([values[0][m][q] for q in qids], dtype=np.float64)
-        rows = []
         for n, v in zip(names[1:], values[1:], strict=True):
             if set(v[m]) != set(qids):
                 raise InputError(f"run '{n}' is judged on other queries than the baseline for {m}", n)
-            run = np.array([v[m][q] for q in qids], dtype=np.float64)
+        arrays = [np.array([v[m][q] for q in qids], dtype=np.float64) for v in values]
+        rows = []
+        for i, j in _pairs(len(values), pairs):
+            base, run = arrays[i], arrays[j]
             diff = run - base
             lo, hi = bootstrap_ci(diff, n_boot, seed)
             wins = int((diff > TIE_TOL).sum())
@@ -293,8 +307,8 @@ def compare_values(
             rows.append(
                 dict(
                     measure=m,
-                    baseline=names[0],
-                    run=n,
+                    baseline=names[i],
+                    run=names[j],
                     mean_baseline=float(base.mean()) if len(base) else math.nan,
                     mean_run=float(run.mean()) if len(run) else math.nan,
                     delta=float(diff.mean()) if len(diff) else math.nan,
@@ -321,8 +335,10 @@ def compare(
     names: Sequence[str] | None = None,
     n_boot: int = 10000,
     seed: int = 0,
+    pairs: bool = False,
 ) -> CompareResult:
-    """Compare each run with the first (the baseline) on every judged query of `qrels`.
+    """Compare each run with the first (the baseline), or with `pairs` each run with each earlier one, on
+    every judged query of `qrels`.
 
     Runs are dicts `{qid: {docid: score}}` or paths of TREC run files (or candidates jsonl(.gz)), or
     lists of them (seeds: each query's value is the group's mean); `measures` default to
@@ -346,20 +362,21 @@ def compare(
             warn_missing(run, judged, label)
     ms = ms or [str(p) for p in parse_measures(default_measures(judged))]  # on the qrels compared
     tables = [average_values([per_query(run, judged, ms) for run in group]) for group in loaded]
-    return compare_values(tables, labels, n_boot, seed)
+    return compare_values(tables, labels, n_boot, seed, pairs)
 
 
 def format_table(result: CompareResult, alpha: float = ALPHA) -> str:
     """A plain-text table, one line per comparison, for a terminal."""
     holm_col = any(c.p_holm is not None for c in result.comparisons)
-    head = ["measure", "run", "baseline", "mean", "delta", "95% CI", "p"]
+    several = len({c.baseline for c in result.comparisons}) > 1  # pairs: each row names its baseline
+    head = ["measure", "run vs baseline" if several else "run", "baseline", "mean", "delta", "95% CI", "p"]
     head += ["p_holm"] if holm_col else []
     head += ["W/T/L", "reading"]
     rows = [head]
     for c in result.comparisons:
         row = [
             c.measure,
-            c.run,
+            f"{c.run} vs {c.baseline}" if several else c.run,
             f"{c.mean_baseline:.4f}",
             f"{c.mean_run:.4f}",
             f"{c.delta:+.4f}",
@@ -375,9 +392,8 @@ def format_table(result: CompareResult, alpha: float = ALPHA) -> str:
         for r in rows
     ]
     lines.insert(1, "-" * len(lines[0]))
-    return (
-        "\n".join(line.rstrip() for line in lines) + f"\nbaseline: {result.names[0]}; finding = p < {alpha:g}"
-    )
+    base = "each run against each earlier one" if several else f"baseline: {result.names[0]}"
+    return "\n".join(line.rstrip() for line in lines) + f"\n{base}; finding = p < {alpha:g}"
 
 
 def _fmt_p(p: float | None) -> str:

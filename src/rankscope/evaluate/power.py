@@ -103,7 +103,7 @@ def power_table(result: CompareResult, alpha: float = ALPHA, power: float = POWE
     """The sensitivity of every comparison of a `compare` result, in its order."""
     out = []
     for c in result.comparisons:
-        deltas = list(result.deltas(c.run, c.measure).values())
+        deltas = list(result.deltas(c.run, c.measure, c.baseline).values())
         sd, smallest, needed = sensitivity(deltas, alpha, power)
         out.append(Power(c.measure, c.baseline, c.run, len(deltas), c.delta, sd, smallest, needed))
     return out
@@ -112,6 +112,7 @@ def power_table(result: CompareResult, alpha: float = ALPHA, power: float = POWE
 def format_power(rows: Sequence[Power], alpha: float = ALPHA, power: float = POWER) -> str:
     """Plain-text lines under `compare`'s table."""
     lines = [f"sensitivity (paired t-test, alpha {alpha:g}, power {power:g}):"]
+    several = len({r.baseline for r in rows}) > 1  # pairs: each line names its baseline
     for r in rows:
         if r.queries_needed is not None:
             need = f"{r.queries_needed:,} queries"
@@ -119,8 +120,9 @@ def format_power(rows: Sequence[Power], alpha: float = ALPHA, power: float = POW
             need = "more than one query to tell"
         else:
             need = "no number of queries (delta 0)" if r.delta == 0 else f"over {MAX_QUERIES:,} queries"
+        name = f"{r.run} vs {r.baseline}" if several else r.run
         lines.append(
-            f"  {r.measure} {r.run}: per-query sd {r.sd_delta:.4f}; a finding with these {r.queries} queries "
+            f"  {r.measure} {name}: per-query sd {r.sd_delta:.4f}; a finding with these {r.queries} queries "
             f"needs |delta| >= {r.min_detectable:.4f}; the observed {r.delta:+.4f} needs {need}"
         )
     return "\n".join(lines)

@@ -19,7 +19,7 @@ def delta_strips(result: CompareResult, measure: str, seed: int = 0) -> Figure:
     ax = fig.subplots()
     rng = np.random.default_rng(seed)  # fixed jitter: the same figure each time
     for i, c in enumerate(comps):
-        d = np.array(list(result.deltas(c.run, measure).values()))
+        d = np.array(list(result.deltas(c.run, measure, c.baseline).values()))
         colours = np.where(d > 0, POS, np.where(d < 0, NEG, TIE))
         ax.scatter(i + rng.uniform(-0.28, 0.28, len(d)), d, s=12, c=colours, alpha=0.7, linewidths=0)
         ax.errorbar(

@@ -17,10 +17,8 @@ $RS compare runs/dev-ql/run.trec $L0 $L1 $L2 --name zero-shot-ql --name lora-0-9
 echo "== against all 30 layers (3-seed means)"
 $RS compare $ALL $L0 $L1 $L2 --name lora-all --name lora-0-9 --name lora-10-19 --name lora-20-29 \
   --qrels $Q -m RR@10 -m nDCG@10
-echo "== the thirds against each other (3-seed means; three pairs, Holm by hand over the three RR@10 p-values)"
-$RS compare $L0 $L1 --name lora-0-9 --name lora-10-19 --qrels $Q -m RR@10 -m nDCG@10
-$RS compare $L0 $L2 --name lora-0-9 --name lora-20-29 --qrels $Q -m RR@10 -m nDCG@10
-$RS compare $L1 $L2 --name lora-10-19 --name lora-20-29 --qrels $Q -m RR@10 -m nDCG@10
+echo "== the thirds against each other (3-seed means; three pairs, Holm over them)"
+$RS compare $L0 $L1 $L2 --name lora-0-9 --name lora-10-19 --name lora-20-29 --qrels $Q -m RR@10 -m nDCG@10 --pairs
 echo "== each seed against zero-shot query likelihood"
 for f in ${L0//,/ } ${L1//,/ } ${L2//,/ }; do
   echo "-- $f"; $RS compare runs/dev-ql/run.trec $f --qrels $Q -m RR@10 | grep "^RR@10"

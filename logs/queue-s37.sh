@@ -3,3 +3,4 @@
 cd "$(dirname "$0")/.."
 while pgrep -f "logs/layers-s36.sh" > /dev/null; do sleep 60; done
 bash logs/freeze-s37.sh
+bash logs/dl19-study-s37.sh

@@ -32,10 +32,13 @@ def delta_strips(result: CompareResult, measure: str, seed: int = 0) -> Figure:
             capsize=3,
         )
     ax.axhline(0, color="black", linewidth=0.8)
-    labels = [f"{plain(c.run)}\n{c.wins}/{c.ties}/{c.losses} · {verdict(c)}" for c in comps]
+    several = len({c.baseline for c in comps}) > 1  # compare(pairs=True): each column names its baseline
+    names = [f"{plain(c.run)} − {plain(c.baseline)}" if several else plain(c.run) for c in comps]
+    labels = [f"{n}\n{c.wins}/{c.ties}/{c.losses} · {verdict(c)}" for n, c in zip(names, comps, strict=True)]
     ax.set_xticks(range(len(comps)), labels, rotation=20 if len(comps) > 3 else 0, ha="center", fontsize=8)
     ax.set_xlim(-0.6, len(comps) - 0.3)
-    ax.set_ylabel(f"{measure}: run − {plain(result.names[0])}")
-    ax.set_title(f"Per-query {measure} deltas against {plain(result.names[0])} (◆ mean, 95% CI)", fontsize=10)
+    against = "between pairs of runs" if several else f"against {plain(result.names[0])}"
+    ax.set_ylabel(f"{measure}: run − " + ("baseline" if several else plain(result.names[0])))
+    ax.set_title(f"Per-query {measure} deltas {against} (◆ mean, 95% CI)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -19,7 +19,7 @@ for f in ${FR//,/ }; do
 done
 echo "== trainable parameters and health"
 grep -h "trainable parameters" runs/study-smollm2-freeze/runs/*_seed-0/train.log
-grep -h "health" runs/study-smollm2-freeze/runs/*/train.log | cut -c 25- | sort | uniq -c
+grep -h "INFO health:" runs/study-smollm2-freeze/runs/*/train.log | cut -c 25- | sort | uniq -c
 echo "== the mean training loss over the first and last 10 steps of each run"
 for f in runs/study-smollm2-freeze/runs/*/loss.jsonl; do
   .venv/bin/python -c "

@@ -26,7 +26,7 @@ done
 echo "== trainable parameters"
 grep -h "trainable parameters" runs/study-smollm2-layers/runs/*_seed-0/train.log
 echo "== health"
-grep -h "health" runs/study-smollm2-layers/runs/*/train.log | cut -c 25- | sort | uniq -c
+grep -h "INFO health:" runs/study-smollm2-layers/runs/*/train.log | cut -c 25- | sort | uniq -c
 echo "== the mean training loss over the first and last 10 steps of each run"
 for f in runs/study-smollm2-layers/runs/*/loss.jsonl; do
   .venv/bin/python -c "

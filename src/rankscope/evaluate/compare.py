@@ -263,6 +263,12 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return out
 
 
+def several_baselines(rows: Sequence[Any]) -> bool:
+    """True when comparisons (or rows with a `baseline`) have more than one baseline, as `pairs` gives:
+    each row must then name its own."""
+    return len({r.baseline for r in rows}) > 1
+
+
 def _pairs(n: int, pairs: bool) -> list[tuple[int, int]]:
     """(baseline, run) indices: each run against the first, or with `pairs` against each earlier run."""
     return [(i, j) for j in range(1, n) for i in (range(j) if pairs else [0])]
@@ -368,7 +374,7 @@ def compare(
 def format_table(result: CompareResult, alpha: float = ALPHA) -> str:
     """A plain-text table, one line per comparison, for a terminal."""
     holm_col = any(c.p_holm is not None for c in result.comparisons)
-    several = len({c.baseline for c in result.comparisons}) > 1  # pairs: each row names its baseline
+    several = several_baselines(result.comparisons)
     head = ["measure", "run vs baseline" if several else "run", "baseline", "mean", "delta", "95% CI", "p"]
     head += ["p_holm"] if holm_col else []
     head += ["W/T/L", "reading"]

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import stats
 
 from rankscope.errors import InputError
-from rankscope.evaluate.compare import ALPHA, TIE_TOL, CompareResult
+from rankscope.evaluate.compare import ALPHA, TIE_TOL, CompareResult, several_baselines
 
 POWER = 0.8
 MAX_QUERIES = 10_000_000
@@ -112,7 +112,7 @@ def power_table(result: CompareResult, alpha: float = ALPHA, power: float = POWE
 def format_power(rows: Sequence[Power], alpha: float = ALPHA, power: float = POWER) -> str:
     """Plain-text lines under `compare`'s table."""
     lines = [f"sensitivity (paired t-test, alpha {alpha:g}, power {power:g}):"]
-    several = len({r.baseline for r in rows}) > 1  # pairs: each line names its baseline
+    several = several_baselines(rows)
     for r in rows:
         if r.queries_needed is not None:
             need = f"{r.queries_needed:,} queries"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from rankscope.evaluate.compare import CompareResult, verdict
+from rankscope.evaluate.compare import CompareResult, several_baselines, verdict
 from rankscope.report.figures import plain
 
 POS, NEG, TIE = "#1b9e77", "#d95f02", "#999999"
@@ -32,7 +32,7 @@ def delta_strips(result: CompareResult, measure: str, seed: int = 0) -> Figure:
             capsize=3,
         )
     ax.axhline(0, color="black", linewidth=0.8)
-    several = len({c.baseline for c in comps}) > 1  # compare(pairs=True): each column names its baseline
+    several = several_baselines(comps)
     names = [f"{plain(c.run)} − {plain(c.baseline)}" if several else plain(c.run) for c in comps]
     labels = [f"{n}\n{c.wins}/{c.ties}/{c.losses} · {verdict(c)}" for n, c in zip(names, comps, strict=True)]
     ax.set_xticks(range(len(comps)), labels, rotation=20 if len(comps) > 3 else 0, ha="center", fontsize=8)

@@ -72,7 +72,7 @@ def _as_disk_full(exc: BaseException, tmp: Path, out: Path) -> DiskFullError | N
     return DiskFullError(out)
 
 
-def _host_prefix(name: str) -> str:
+def host_prefix(name: str) -> str:
     """The start of this host's temporary copies of NAME: .NAME.tmp-HOST-"""
     return f".{name}.tmp-{socket.gethostname()}-"
 
@@ -80,7 +80,7 @@ def _host_prefix(name: str) -> str:
 def _tmp_prefix(name: str) -> str:
     """Temporary copies are named .NAME.tmp-HOST-PID-random, so that a later command can tell the ones
     a killed process left behind (same host, that process gone) and remove them."""
-    return f"{_host_prefix(name)}{os.getpid()}-"
+    return f"{host_prefix(name)}{os.getpid()}-"
 
 
 def _umask() -> int:
@@ -102,7 +102,7 @@ def _alive(pid: int) -> bool:
 def _dead_copies(target: Path) -> Iterator[tuple[Path, str]]:
     """The temporary copies of `target` beside it whose process (of this host) is gone, each with the rest
     of its name after HOST-PID- ('old-HEX' for atomic_dir's earlier output, set aside)."""
-    prefix = _host_prefix(target.name)
+    prefix = host_prefix(target.name)
     for p in target.parent.glob(glob.escape(prefix) + "*"):
         pid, _, rest = p.name[len(prefix) :].partition("-")
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):

@@ -3,13 +3,14 @@ paths (never for claims about ranking quality): what the test suite's fixtures a
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import BertConfig, BertModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from rankscope.io import host_prefix
 
 CHAT = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -28,7 +29,7 @@ TEXT = [
 def killed_copy(target: Path, rest: str = "abcd") -> Path:
     """The name of a temporary copy of `target` that a killed process of this host left beside it
     (`rankscope.io` names them .NAME.tmp-HOST-PID-REST; PID 999999 is no running process here)."""
-    return target.parent / f".{target.name}.tmp-{socket.gethostname()}-999999-{rest}"
+    return target.parent / f"{host_prefix(target.name)}999999-{rest}"
 
 
 def make_tokenizer() -> PreTrainedTokenizerFast:

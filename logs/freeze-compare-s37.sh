@@ -3,9 +3,8 @@
 # frozen), 3 seeds as one run (each query's mean over the seeds), on the 139 dev-part queries, against zero-shot
 # query likelihood, and against LoRA r=8 in layers 20-29 and in all layers (Holm over the two); each seed; --power.
 cd "$(dirname "$0")/.."
-RS=.venv/bin/rankscope
+source logs/study.sh
 Q=runs/dev600-dev.qrels
-seeds() { ls $1 | paste -sd, -; }
 ALL=$(seeds "runs/study-smollm2-rank/runs/rank-8_seed-*/dev_runs/step-50.trec")
 L2=$(seeds "runs/study-smollm2-layers/runs/layers-20-29_seed-*/dev_runs/step-50.trec")
 FR=$(seeds "runs/study-smollm2-freeze/runs/layers-20-29_seed-*/dev_runs/step-50.trec")
@@ -21,12 +20,6 @@ echo "== trainable parameters and health"
 grep -h "trainable parameters" runs/study-smollm2-freeze/runs/*_seed-0/train.log
 grep -h "INFO health:" runs/study-smollm2-freeze/runs/*/train.log | cut -c 25- | sort | uniq -c
 echo "== the mean training loss over the first and last 10 steps of each run"
-for f in runs/study-smollm2-freeze/runs/*/loss.jsonl; do
-  .venv/bin/python -c "
-import json
-rows = [json.loads(l) for l in open('$f')]
-loss = [r['loss'] for r in rows if 'loss' in r]
-print('$f', f'first 10 {sum(loss[:10]) / 10:.2f}', f'last 10 {sum(loss[-10:]) / 10:.2f}')"
-done
+mean_losses runs/study-smollm2-freeze/runs/*/loss.jsonl
 echo "== with --power"
 $RS compare $FR $L2 $ALL --name freeze-20-29 --name lora-20-29 --name lora-all --qrels $Q -m RR@10 --power

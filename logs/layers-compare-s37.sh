@@ -4,9 +4,8 @@
 # the seeds), on the 139 dev-part queries: each third against zero-shot query likelihood (Holm over the three),
 # against all layers (Holm over the three), the thirds against each other; then each seed; --power.
 cd "$(dirname "$0")/.."
-RS=.venv/bin/rankscope
+source logs/study.sh
 Q=runs/dev600-dev.qrels
-seeds() { ls $1 | paste -sd, -; }
 ALL=$(seeds "runs/study-smollm2-rank/runs/rank-8_seed-*/dev_runs/step-50.trec")
 L0=$(seeds "runs/study-smollm2-layers/runs/layers-0-9_seed-*/dev_runs/step-50.trec")
 L1=$(seeds "runs/study-smollm2-layers/runs/layers-10-19_seed-*/dev_runs/step-50.trec")
@@ -28,13 +27,7 @@ grep -h "trainable parameters" runs/study-smollm2-layers/runs/*_seed-0/train.log
 echo "== health"
 grep -h "INFO health:" runs/study-smollm2-layers/runs/*/train.log | cut -c 25- | sort | uniq -c
 echo "== the mean training loss over the first and last 10 steps of each run"
-for f in runs/study-smollm2-layers/runs/*/loss.jsonl; do
-  .venv/bin/python -c "
-import json
-rows = [json.loads(l) for l in open('$f')]
-loss = [r['loss'] for r in rows if 'loss' in r]
-print('$f', f'first 10 {sum(loss[:10]) / 10:.2f}', f'last 10 {sum(loss[-10:]) / 10:.2f}')"
-done
+mean_losses runs/study-smollm2-layers/runs/*/loss.jsonl
 echo "== against all 30 layers, with --power"
 $RS compare $ALL $L0 $L1 $L2 --name lora-all --name lora-0-9 --name lora-10-19 --name lora-20-29 \
   --qrels $Q -m RR@10 --power

@@ -2,10 +2,5 @@
 # Session 36: LoRA in layers 0-9 / 10-19 / 20-29 on SmolLM2 (logs/layers-s36.yaml), seed-major, resumable: rerun after a kill.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RS=.venv/bin/rankscope
-export RANKSCOPE_MMAP_THRESHOLD=0
-date
-for s in 0 1 2; do
-  $RS sweep logs/layers-s36.yaml --out runs/study-smollm2-layers --only "$s/3" --resume; date
-done
-echo done
+source logs/study.sh
+seed_sweep logs/layers-s36.yaml runs/study-smollm2-layers

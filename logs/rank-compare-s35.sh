@@ -4,9 +4,8 @@
 # 139 dev-part queries, against zero-shot query likelihood (Holm over the ranks) and against r=2; then each
 # seed; the mean training loss; --power.
 cd "$(dirname "$0")/.."
-RS=.venv/bin/rankscope
+source logs/study.sh
 Q=runs/dev600-dev.qrels
-seeds() { ls $1 | paste -sd, -; }
 R2=$(seeds "runs/study-smollm2-qpeft-lora/runs/rank-2_seed-*/dev_runs/step-50.trec")
 R8=$(seeds "runs/study-smollm2-rank/runs/rank-8_seed-*/dev_runs/step-50.trec")
 R32=$(seeds "runs/study-smollm2-rank/runs/rank-32_seed-*/dev_runs/step-50.trec")
@@ -22,12 +21,6 @@ for f in ${R8//,/ } ${R32//,/ }; do
   echo "-- $f"; $RS compare runs/dev-ql/run.trec $f --qrels $Q -m RR@10 | grep "^RR@10"
 done
 echo "== the mean training loss over the first and last 10 steps of each run"
-for f in runs/study-smollm2-rank/runs/*/loss.jsonl; do
-  .venv/bin/python -c "
-import json
-rows = [json.loads(l) for l in open('$f')]
-loss = [r['loss'] for r in rows if 'loss' in r]
-print('$f', f'first 10 {sum(loss[:10]) / 10:.2f}', f'last 10 {sum(loss[-10:]) / 10:.2f}')"
-done
+mean_losses runs/study-smollm2-rank/runs/*/loss.jsonl
 echo "== against LoRA r=2, with --power"
 $RS compare $R2 $R8 $R32 --name lora-r2 --name lora-r8 --name lora-r32 --qrels $Q -m RR@10 --power

@@ -2,9 +2,8 @@
 # Session 36: LoRA rank 1 on SmolLM2 (logs/rank1-s36.yaml) with the rank study's ranks 2 / 8 / 32 (logs/rank-s35.sh,
 # logs/qpeft-r-s34.sh for r=2): each rank's 3 seeds as one run (each query's mean over the seeds), 139 dev-part queries.
 cd "$(dirname "$0")/.."
-RS=.venv/bin/rankscope
+source logs/study.sh
 Q=runs/dev600-dev.qrels
-seeds() { ls $1 | paste -sd, -; }
 R1=$(seeds "runs/study-smollm2-rank1/runs/rank-1_seed-*/dev_runs/step-50.trec")
 R2=$(seeds "runs/study-smollm2-qpeft-lora/runs/rank-2_seed-*/dev_runs/step-50.trec")
 R8=$(seeds "runs/study-smollm2-rank/runs/rank-8_seed-*/dev_runs/step-50.trec")
@@ -21,12 +20,6 @@ done
 echo "== trainable parameters"
 grep -h "trainable parameters" runs/study-smollm2-rank1/runs/rank-1_seed-0/train.log
 echo "== the mean training loss over the first and last 10 steps of each run"
-for f in runs/study-smollm2-rank1/runs/*/loss.jsonl; do
-  .venv/bin/python -c "
-import json
-rows = [json.loads(l) for l in open('$f')]
-loss = [r['loss'] for r in rows if 'loss' in r]
-print('$f', f'first 10 {sum(loss[:10]) / 10:.2f}', f'last 10 {sum(loss[-10:]) / 10:.2f}')"
-done
+mean_losses runs/study-smollm2-rank1/runs/*/loss.jsonl
 echo "== against LoRA r=1, with --power"
 $RS compare $R1 $R2 $R8 $R32 --name lora-r1 --name lora-r2 --name lora-r8 --name lora-r32 --qrels $Q -m RR@10 --power

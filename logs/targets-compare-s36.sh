@@ -4,9 +4,8 @@
 # mean over the seeds), on the 139 dev-part queries, against zero-shot query likelihood (Holm over the arms)
 # and against attention + MLP; then each seed; the mean training loss; --power.
 cd "$(dirname "$0")/.."
-RS=.venv/bin/rankscope
+source logs/study.sh
 Q=runs/dev600-dev.qrels
-seeds() { ls $1 | paste -sd, -; }
 BOTH=$(seeds "runs/study-smollm2-rank/runs/rank-8_seed-*/dev_runs/step-50.trec")
 ATTN=$(seeds "runs/study-smollm2-targets/runs/targets-attn_seed-*/dev_runs/step-50.trec")
 MLP=$(seeds "runs/study-smollm2-targets/runs/targets-mlp_seed-*/dev_runs/step-50.trec")
@@ -24,12 +23,6 @@ done
 echo "== trainable parameters"
 grep -h "trainable parameters" runs/study-smollm2-targets/runs/*_seed-0/train.log runs/study-smollm2-rank/runs/rank-8_seed-0/train.log
 echo "== the mean training loss over the first and last 10 steps of each run"
-for f in runs/study-smollm2-targets/runs/*/loss.jsonl; do
-  .venv/bin/python -c "
-import json
-rows = [json.loads(l) for l in open('$f')]
-loss = [r['loss'] for r in rows if 'loss' in r]
-print('$f', f'first 10 {sum(loss[:10]) / 10:.2f}', f'last 10 {sum(loss[-10:]) / 10:.2f}')"
-done
+mean_losses runs/study-smollm2-targets/runs/*/loss.jsonl
 echo "== against attention + MLP, with --power"
 $RS compare $BOTH $ATTN $MLP --name lora-attn+mlp --name lora-attn --name lora-mlp --qrels $Q -m RR@10 --power

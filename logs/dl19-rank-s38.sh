@@ -9,7 +9,9 @@ source logs/study.sh
 export RANKSCOPE_MMAP_THRESHOLD=0
 while pgrep -f dl19-targets-s38.sh > /dev/null; do sleep 30; done
 OUT=runs/dl19-study
+restore_runs $OUT  # the committed DL19 runs: on a new machine a scored seed is not trained again
 for s in 0 1 2; do
+  [ -f $OUT/rank-1_seed-$s/run.trec ] && [ -f $OUT/rank-32_seed-$s/run.trec ] && continue
   date; $RS sweep logs/dl19-rank-s38.yaml --out runs/dl19-rank --only "$s/3" --resume
   for d in runs/dl19-rank/runs/*_seed-$s; do
     name=$(basename "$d")

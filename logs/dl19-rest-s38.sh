@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 source logs/study.sh
 export RANKSCOPE_MMAP_THRESHOLD=0
 OUT=runs/dl19-study
+restore_runs $OUT  # zero-shot QL and the targets / rank runs the paired tests compare with
 SPECS=runs/dl19-specs
 mkdir -p $SPECS
 declare -A SRC=([layers]=logs/layers-s36.yaml [freeze]=logs/freeze-s37.yaml

@@ -22,3 +22,12 @@ loss = [r['loss'] for r in rows if 'loss' in r]
 print('$f', f'first 10 {sum(loss[:10]) / 10:.2f}', f'last 10 {sum(loss[-10:]) / 10:.2f}')"
   done
 }
+
+restore_runs() {  # DIR: put each committed DL19 run file (logs/runs-dl19-s38/NAME.trec.gz) back at DIR/NAME/run.trec
+  local f name
+  for f in logs/runs-dl19-s38/*.trec.gz; do
+    name=$(basename "$f" .trec.gz)
+    [ -f "$1/$name/run.trec" ] && continue
+    mkdir -p "$1/$name" && gzip -dc "$f" > "$1/$name/run.trec.tmp" && mv "$1/$name/run.trec.tmp" "$1/$name/run.trec"
+  done
+}

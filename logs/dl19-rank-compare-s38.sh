@@ -6,13 +6,8 @@
 # losses, --power.
 cd "$(dirname "$0")/.."
 source logs/study.sh
-Q=../shared/data/trec-dl-2019-passage/qrels.txt
-D=runs/dl19-study
-restore_runs $D  # the committed DL19 runs, where runs/ is gone
-M=(-m nDCG@10 -m "RR(rel=2)@10")
-[ -f runs/dl19-minilm/run.trec ] || [ ! -f $D/zero-shot-minilm/run.trec ] || { mkdir -p runs/dl19-minilm; cp $D/zero-shot-minilm/run.trec runs/dl19-minilm/; }
-[ -f runs/dl19-minilm/run.trec ] || $RS rerank --dataset dl19 --candidates bm25 --model minilm-l6 --scorer bi-encoder \
-  --depth 100 --out runs/dl19-minilm > /dev/null
+dl19_tests
+dl19_minilm
 R1=$(seeds "$D/rank-1_seed-*/run.trec")
 R8=$(seeds "$D/targets-attn+mlp_seed-*/run.trec")
 R32=$(seeds "$D/rank-32_seed-*/run.trec")

@@ -13,11 +13,6 @@ restore_runs $OUT  # the committed DL19 runs: on a new machine a scored seed is 
 for s in 0 1 2; do
   [ -f $OUT/rank-1_seed-$s/run.trec ] && [ -f $OUT/rank-32_seed-$s/run.trec ] && continue
   date; $RS sweep logs/dl19-rank-s38.yaml --out runs/dl19-rank --only "$s/3" --resume
-  for d in runs/dl19-rank/runs/*_seed-$s; do
-    name=$(basename "$d")
-    [ -f "$OUT/$name/run.trec" ] && continue
-    date; echo "== $name"
-    $RS rerank --dataset dl19 --candidates bm25 --depth 100 --out "$OUT/$name" --run "$d" || echo "FAILED $name"
-  done
+  for d in runs/dl19-rank/runs/*_seed-$s; do dl19_rerank "$(basename "$d")" --run "$d"; done
 done
 date; echo done

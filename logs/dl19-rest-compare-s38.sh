@@ -7,10 +7,7 @@
 # (Holm over the arms).
 cd "$(dirname "$0")/.."
 source logs/study.sh
-Q=../shared/data/trec-dl-2019-passage/qrels.txt
-D=runs/dl19-study
-restore_runs $D  # the committed DL19 runs, where runs/ is gone
-M=(-m nDCG@10 -m "RR(rel=2)@10")
+dl19_tests
 ALL=$(seeds "$D/targets-attn+mlp_seed-*/run.trec")
 L09=$(seeds "$D/layers/layers-0-9_seed-*/run.trec")
 L1019=$(seeds "$D/layers/layers-10-19_seed-*/run.trec")

@@ -25,12 +25,7 @@ done
 for s in 0 1 2; do
   for study in layers freeze qpeft qpeft-lora; do
     date; $RS sweep $SPECS/$study.yaml --out runs/dl19-$study --only "$s/3" --resume
-    for d in runs/dl19-$study/runs/*_seed-$s; do
-      name=$(basename "$d")
-      [ -f "$OUT/$study/$name/run.trec" ] && continue
-      date; echo "== $study/$name"
-      $RS rerank --dataset dl19 --candidates bm25 --depth 100 --out "$OUT/$study/$name" --run "$d" || echo "FAILED $name"
-    done
+    for d in runs/dl19-$study/runs/*_seed-$s; do dl19_rerank "$study/$(basename "$d")" --run "$d"; done
   done
 done
 date; echo done

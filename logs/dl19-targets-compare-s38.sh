@@ -7,13 +7,8 @@
 # dev-part runs' in logs/rank-compare-s35.log and logs/targets-compare-s36.log); --power.
 cd "$(dirname "$0")/.."
 source logs/study.sh
-Q=../shared/data/trec-dl-2019-passage/qrels.txt
-D=runs/dl19-study
-restore_runs $D  # the committed DL19 runs, where runs/ is gone
-M=(-m nDCG@10 -m "RR(rel=2)@10")
-[ -f runs/dl19-minilm/run.trec ] || [ ! -f $D/zero-shot-minilm/run.trec ] || { mkdir -p runs/dl19-minilm; cp $D/zero-shot-minilm/run.trec runs/dl19-minilm/; }
-[ -f runs/dl19-minilm/run.trec ] || $RS rerank --dataset dl19 --candidates bm25 --model minilm-l6 --scorer bi-encoder \
-  --depth 100 --out runs/dl19-minilm > /dev/null
+dl19_tests
+dl19_minilm
 BOTH=$(seeds "$D/targets-attn+mlp_seed-*/run.trec")
 ATTN=$(seeds "$D/targets-attn_seed-*/run.trec")
 MLP=$(seeds "$D/targets-mlp_seed-*/run.trec")

@@ -7,17 +7,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source logs/study.sh
 export RANKSCOPE_MMAP_THRESHOLD=0
-OUT=runs/dl19-study
-mkdir -p $OUT
-one() {  # NAME ARGS...: rerank DL19 into $OUT/NAME unless it is there
-  local name=$1; shift
-  [ -f "$OUT/$name/run.trec" ] && return 0
-  date; echo "== $name"
-  $RS rerank --dataset dl19 --candidates bm25 --depth 100 --out "$OUT/$name" "$@" || echo "FAILED $name"
-}
-one zero-shot-ql-128 --model smollm2-135m --scorer query-likelihood --max-doc-tokens 128
+dl19_rerank zero-shot-ql-128 --model smollm2-135m --scorer query-likelihood --max-doc-tokens 128
 for s in 0 1 2; do
   date; $RS sweep logs/dl19-targets-s38.yaml --out runs/dl19-targets --only "$s/3" --resume
-  for d in runs/dl19-targets/runs/*_seed-$s; do one "$(basename "$d")" --run "$d"; done
+  for d in runs/dl19-targets/runs/*_seed-$s; do dl19_rerank "$(basename "$d")" --run "$d"; done
 done
 date; echo done

@@ -31,3 +31,25 @@ restore_runs() {  # DIR: put each committed DL19 run file (logs/runs-dl19-s38/NA
     mkdir -p "$1/$name" && gzip -dc "$f" > "$1/$name/run.trec.tmp" && mv "$1/$name/run.trec.tmp" "$1/$name/run.trec"
   done
 }
+
+dl19_rerank() {  # NAME ARGS...: rerank DL19's BM25 top-100 into runs/dl19-study/NAME unless it is there
+  local name=$1; shift
+  [ -f "runs/dl19-study/$name/run.trec" ] && return 0
+  date; echo "== $name"
+  $RS rerank --dataset dl19 --candidates bm25 --depth 100 --out "runs/dl19-study/$name" "$@" || echo "FAILED $name"
+}
+
+dl19_tests() {  # the DL19 paired tests' settings (Q, D, M), with the committed run files put back
+  Q=../shared/data/trec-dl-2019-passage/qrels.txt
+  D=runs/dl19-study
+  M=(-m nDCG@10 -m "RR(rel=2)@10")
+  restore_runs $D
+}
+
+dl19_minilm() {  # runs/dl19-minilm/run.trec, zero-shot MiniLM: the committed copy, else scored
+  [ -f runs/dl19-minilm/run.trec ] && return 0
+  mkdir -p runs/dl19-minilm
+  if [ -f $D/zero-shot-minilm/run.trec ]; then cp $D/zero-shot-minilm/run.trec runs/dl19-minilm/; return 0; fi
+  $RS rerank --dataset dl19 --candidates bm25 --model minilm-l6 --scorer bi-encoder --depth 100 \
+    --out runs/dl19-minilm > /dev/null
+}

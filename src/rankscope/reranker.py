@@ -131,17 +131,20 @@ class Reranker:
         dtype: str = "auto",
         max_query_tokens: int | None = None,
         max_doc_tokens: int | None = None,
+        merge: bool = False,
     ) -> Reranker:
         """The fine-tuned reranker of a training run: its best checkpoint, or `checkpoint` ("final",
         "best", a step, a checkpoint name under RUN/checkpoints, or a folder). The token budgets are
-        the run's own unless given (e.g. documents longer than the run trained on)."""
+        the run's own unless given (e.g. documents longer than the run trained on). `merge` writes LoRA
+        adapters into the weights first: faster, and in bf16 the scores move a little (load_run_scorer)."""
         from rankscope.runtime import pick_device, pick_dtype
         from rankscope.trained import load_run_scorer
 
         dev = pick_device(device)
         adapter = None if checkpoint is None else str(checkpoint)
         budgets = dict(max_query_tokens=max_query_tokens, max_doc_tokens=max_doc_tokens)
-        sc, spec = load_run_scorer(run_dir, adapter, device=dev, dtype=pick_dtype(dtype, dev), **budgets)
+        dt = pick_dtype(dtype, dev)
+        sc, spec = load_run_scorer(run_dir, adapter, device=dev, dtype=dt, merge=merge, **budgets)
         return cls(sc, spec.model, spec.scorer, Path(run_dir))
 
     @classmethod

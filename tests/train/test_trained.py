@@ -88,3 +88,33 @@ def test_rerank_never_replaces_a_checkpoint_or_base_model_it_reads(
         assert invoke(*args, "--out", str(out), "--overwrite") == 2
         assert "would replace or lie inside the input" in capsys.readouterr().err
     assert (kept / "step").is_dir() and (llama_dir / "config.json").is_file()
+
+
+def test_merged_adapters_score_as_the_unmerged_ones(make_spec, tmp_path: Path, invoke, capsys) -> None:
+    """`merge` writes the LoRA adapters into the weights (no PEFT layers left) and, in float32, scores as
+    the unmerged adapters do; `rerank --merge` records it and needs --run."""
+    import yaml
+
+    from rankscope.reranker import Reranker
+
+    run = tmp_path / "run"
+    train(make_spec(method={"name": "lora", "rank": 4, "alpha": 8}), run)
+    pairs = [*PAIRS, Pair("do cats sleep", "passage: cats sleep a lot"), Pair("why", "dogs bark loudly")]
+    unmerged = Reranker.from_run(run, device="cpu", dtype="float32")
+    merged = Reranker.from_run(run, device="cpu", dtype="float32", merge=True)
+    assert any("lora_" in n for n, _ in unmerged.scorer.model.named_parameters())
+    assert not any("lora_" in n for n, _ in merged.scorer.model.named_parameters())
+    with unmerged.scorer.model.disable_adapter():
+        base = unmerged.scorer.score(pairs)
+    want = unmerged.scorer.score(pairs)
+    assert max(abs(a - b) for a, b in zip(base, want, strict=True)) > 1e-3  # the adapter does something
+    assert merged.scorer.score(pairs) == pytest.approx(want, abs=1e-4)
+    cands = tmp_path / "c.jsonl"
+    cands.write_text('{"qid": "q1", "query": "flea", "hits": [{"docid": "a", "score": 1, "content": "x"}]}\n')
+    args = ["rerank", "--candidates", str(cands), "--dtype", "float32"]
+    assert invoke(*args, "--run", str(run), "--merge", "--out", str(tmp_path / "out")) == 0
+    assert yaml.safe_load((tmp_path / "out" / "config.yaml").read_text())["merge"] is True
+    assert invoke(*args, "--run", str(run), "--merge", "--stream", "--out", str(tmp_path / "s")) == 0
+    capsys.readouterr()
+    assert invoke(*args, "--model", "x", "--scorer", "yes-no", "--merge", "--out", str(tmp_path / "m")) == 2
+    assert "--merge" in capsys.readouterr().err and not (tmp_path / "m").exists()

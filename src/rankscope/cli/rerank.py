@@ -89,6 +89,13 @@ def rerank(
             "--checkpoint", "--adapter", help="with --run: best (default), final, a step or a folder"
         ),
     ] = None,
+    merge: Annotated[
+        bool,
+        typer.Option(
+            help="with --run: merge LoRA adapters into the weights before scoring (about 2x faster on "
+            "CPU; in bf16 the scores move a little)"
+        ),
+    ] = False,
     dataset: DatasetOpt = None,
     candidates: CandOpt = "bm25",
     queries: QueriesOpt = None,
@@ -161,6 +168,8 @@ def rerank(
         check_scorer(scorer)
     elif model or scorer:
         raise InputError("--run brings its own model and scorer: drop --model/--scorer", "--run")
+    if merge and run is None:
+        raise InputError("--merge merges a trained run's adapters: it needs --run", "--merge")
     if system_prompt is not None and (run is not None or stream):
         raise InputError(
             "--system-prompt applies to a zero-shot --model, without --run or --stream", "--system-prompt"
@@ -191,6 +200,7 @@ def rerank(
         "scorer": scorer,
         "run": str(run) if run else None,
         "adapter": adapter,
+        **({"merge": True} if merge else {}),
         "dataset": dataset,
         "candidates": candidates,
         "queries": queries,
@@ -215,7 +225,7 @@ def rerank(
         if fuse:
             raise InputError("--stream does not fuse with the first stage: drop --fuse", "--stream")
         load = dict(model=model, scorer=scorer, run=run, adapter=adapter, device=device, dtype=dtype)
-        load.update(budgets)
+        load.update(budgets, merge=merge)
         files = dict(dataset=dataset, candidates=candidates, queries=queries, qrels=qrels, corpus=corpus)
         sizes = dict(depth=depth, pairwise_top=pairwise_top, max_queries=max_queries, measures=measures)
         rerank_streaming(
@@ -240,7 +250,7 @@ def rerank(
         if note:  # before the model loads, and recorded in OUT/fusion.json
             logging.getLogger("rankscope.evaluate").warning("%s: %s", fuse_weight, note)
         if run is not None:
-            reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype, **budgets)
+            reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype, merge=merge, **budgets)
         else:
             assert model and scorer
             load = dict(device=device, dtype=dtype, trust_remote_code=trust_remote_code, backend=backend)

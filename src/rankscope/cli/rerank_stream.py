@@ -84,6 +84,7 @@ def rerank_streaming(out: Path, overwrite: bool, config: dict[str, Any], **kw: A
     model, scorer, run, adapter = kw.pop("model"), kw.pop("scorer"), kw.pop("run"), kw.pop("adapter")
     device, dtype, trust = kw.pop("device"), kw.pop("dtype"), kw.pop("trust_remote_code")
     budgets = {k: kw.pop(k) for k in ("max_query_tokens", "max_doc_tokens")}
+    merge = kw.pop("merge")
     from rankscope.data.registry import dataset_folder
     from rankscope.trained import run_inputs
 
@@ -91,7 +92,7 @@ def rerank_streaming(out: Path, overwrite: bool, config: dict[str, Any], **kw: A
     given += [model, dataset_folder(kw.get("dataset")), *run_inputs(run, adapter)]
     with atomic_dir(out, overwrite, given) as tmp:  # --overwrite never replaces an input's folder
         if run is not None:
-            reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype, **budgets)
+            reranker = Reranker.from_run(run, adapter, device=device, dtype=dtype, merge=merge, **budgets)
         else:
             load = dict(device=device, dtype=dtype, trust_remote_code=trust, **budgets)
             reranker = Reranker.load(model, scorer, **load)

@@ -98,10 +98,10 @@ def test_merged_adapters_score_as_the_unmerged_ones(make_spec, tmp_path: Path, i
     from rankscope.reranker import Reranker
 
     run = tmp_path / "run"
-    train(make_spec(method={"name": "lora", "rank": 4, "alpha": 8}), run)
+    result = train(make_spec(method={"name": "lora", "rank": 4, "alpha": 8}), run)
     pairs = [*PAIRS, Pair("do cats sleep", "passage: cats sleep a lot"), Pair("why", "dogs bark loudly")]
     unmerged = Reranker.from_run(run, device="cpu", dtype="float32")
-    merged = Reranker.from_run(run, device="cpu", dtype="float32", merge=True)
+    merged = result.reranker(device="cpu", dtype="float32", merge=True)  # Reranker.from_run(merge=True)
     assert any("lora_" in n for n, _ in unmerged.scorer.model.named_parameters())
     assert not any("lora_" in n for n, _ in merged.scorer.model.named_parameters())
     with unmerged.scorer.model.disable_adapter():

@@ -78,11 +78,18 @@ class TrainResult:
     best: BestCheckpoint | None = None
     """the best saved state by the dev measure (RUN/best), None without dev rows."""
 
-    def reranker(self, checkpoint: str | int | None = None, device: str = "auto", dtype: str = "auto") -> Any:
-        """The trained reranker (rankscope.Reranker) of this run, or of one of its checkpoints."""
+    def reranker(
+        self,
+        checkpoint: str | int | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        merge: bool = False,
+    ) -> Any:
+        """The trained reranker (rankscope.Reranker) of this run, or of one of its checkpoints; `merge`
+        as in Reranker.from_run."""
         from rankscope.reranker import Reranker
 
-        return Reranker.from_run(self.out, checkpoint, device=device, dtype=dtype)
+        return Reranker.from_run(self.out, checkpoint, device=device, dtype=dtype, merge=merge)
 
 
 def load_model(spec: ExperimentSpec, device: str, bf16: bool) -> Backbone:

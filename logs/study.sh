@@ -23,10 +23,10 @@ print('$f', f'first 10 {sum(loss[:10]) / 10:.2f}', f'last 10 {sum(loss[-10:]) / 
   done
 }
 
-restore_runs() {  # DIR: put each committed DL19 run file (logs/runs-dl19-s38/NAME.trec.gz) back at DIR/NAME/run.trec
-  local f name
-  for f in logs/runs-dl19-s38/*.trec.gz; do
-    name=$(basename "$f" .trec.gz)
+restore_runs() {  # DIR: put each committed DL19 run file (logs/runs-dl19-s38/[STUDY/]NAME.trec.gz) back at
+  local f name    # DIR/[STUDY/]NAME/run.trec
+  for f in $(find logs/runs-dl19-s38 -name '*.trec.gz' | sort); do
+    name=${f#logs/runs-dl19-s38/}; name=${name%.trec.gz}
     [ -f "$1/$name/run.trec" ] && continue
     mkdir -p "$1/$name" && gzip -dc "$f" > "$1/$name/run.trec.tmp" && mv "$1/$name/run.trec.tmp" "$1/$name/run.trec"
   done

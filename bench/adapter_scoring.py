@@ -4,7 +4,8 @@
 weights, then the adapter's two small matmuls in the adapter's own dtype, float32, and adds them). The
 named baseline is the same scorer with the adapters disabled, i.e. the base model zero-shot (the cost
 floor of this model and token budget). Two ways to remove the overhead are timed on the same pairs:
-- merged: PEFT's `merge_adapter()` (W + scale * B A written into the base weights, as `export` and `rerank --run --merge` do);
+- merged: PEFT's `merge_adapter()` (W + scale * B A written into the base weights, as `export` and
+  `rerank --run --merge` do);
 - adapters in the model's dtype: lora_A / lora_B cast to the base weights' dtype (bf16 where the CPU has
   native bf16), so no float32 round trip per layer.
 Each prints pairs/s and its ratio to the baseline, and how far its scores are from the unmerged ones

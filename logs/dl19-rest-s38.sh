@@ -7,6 +7,8 @@
 # retrained unchanged except its dev evaluation, cut to 5 queries (the 139-query dev figures are in
 # docs/results.md; with one checkpoint the dev set picks nothing), then reranks DL19's BM25 top-100 into
 # runs/dl19-study/STUDY/NAME/. Seed-major; resumable: finished trainings and outputs are skipped.
+# Session 39: a study's seed whose arms are all scored (run files restored from logs/runs-dl19-s38/ count)
+# is not trained again, so a machine without runs/ does not retrain the scored seeds first.
 # Its paired tests: logs/dl19-rest-compare-s38.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,12 +20,15 @@ SPECS=runs/dl19-specs
 mkdir -p $SPECS
 declare -A SRC=([layers]=logs/layers-s36.yaml [freeze]=logs/freeze-s37.yaml
   [qpeft]=examples/study/smollm2-qpeft.yaml [qpeft-lora]=examples/study/smollm2-qpeft-lora.yaml)
+declare -A ARMS=([layers]=3 [freeze]=1 [qpeft]=2 [qpeft-lora]=1)  # grid points per seed
 for study in layers freeze qpeft qpeft-lora; do
   sed 's/max_queries: null/max_queries: 5/' "${SRC[$study]}" > $SPECS/$study.yaml
   grep -q "max_queries: 5" $SPECS/$study.yaml || { echo "no dev max_queries in ${SRC[$study]}"; exit 1; }
 done
 for s in 0 1 2; do
   for study in layers freeze qpeft qpeft-lora; do
+    scored=$(find $OUT/$study -path "*_seed-$s/run.trec" 2>/dev/null | wc -l)
+    [ "$scored" -ge "${ARMS[$study]}" ] && continue
     date; $RS sweep $SPECS/$study.yaml --out runs/dl19-$study --only "$s/3" --resume
     for d in runs/dl19-$study/runs/*_seed-$s; do dl19_rerank "$study/$(basename "$d")" --run "$d"; done
   done

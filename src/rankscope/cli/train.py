@@ -28,12 +28,13 @@ def train_cmd(
     resume: Annotated[bool, typer.Option(help="continue the run in --out from its last checkpoint")] = False,
 ) -> None:
     """Fine-tune a reranker as a spec says, reranking the dev set at every checkpoint."""
-    from rankscope.train.run import console_log, train
+    from rankscope.train.run import console_log, end_distributed, train
 
     if spec is None and not resume:
         raise InputError("give a SPEC file (or --resume to continue the run in --out)")
     with console_log():
         res = train(spec, out, resume=resume)
+    end_distributed()  # every rank has finished: summary.json is written
     if res.metrics:
         rows = [{k: v for k, v in r.items() if k != "health"} for r in res.metrics]
         console.print(metrics_table(rows, "dev set per checkpoint"))

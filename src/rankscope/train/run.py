@@ -158,6 +158,16 @@ def main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def end_distributed() -> None:
+    """Under `accelerate launch`/torchrun, after a run: wait until every rank is done (rank 0 writes the
+    summary after the others have finished training), then tear the process group down. Left to the
+    interpreter's exit, gloo's threads can abort a rank (SIGABRT) and fail the whole launch. A no-op
+    in a single process."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
 def _prepare_out(spec: ExperimentSpec | None, out: Path, resume: bool) -> ExperimentSpec:
     """Refuse to overwrite a run; on --resume, read (and check) the spec stored in it."""
     stored = out / "spec.yaml"

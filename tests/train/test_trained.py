@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
+from rankscope.errors import InputError
+from rankscope.reranker import Reranker
 from rankscope.scorers.base import Pair
 from rankscope.train.run import train
 from rankscope.trained import load_run_scorer
@@ -27,8 +30,6 @@ def test_a_budget_keeps_the_method_of_a_full_weight_run(make_spec, tmp_path: Pat
 
 
 def test_a_damaged_run_is_one_line_naming_the_file(make_spec, tmp_path: Path) -> None:
-    from rankscope.errors import InputError
-    from rankscope.reranker import Reranker
     from rankscope.train.export import export
 
     run = tmp_path / "run"
@@ -46,10 +47,7 @@ def test_a_damaged_run_is_one_line_naming_the_file(make_spec, tmp_path: Path) ->
 
 
 def test_a_run_trained_with_custom_names_loads_without_them(make_spec, tmp_path: Path) -> None:
-    import yaml
-
     from rankscope.config import read_yaml, spec_from_dict
-    from rankscope.errors import InputError
 
     run = tmp_path / "run"
     train(make_spec(), run)
@@ -93,10 +91,6 @@ def test_rerank_never_replaces_a_checkpoint_or_base_model_it_reads(
 def test_merged_adapters_score_as_the_unmerged_ones(make_spec, tmp_path: Path, invoke, capsys) -> None:
     """`merge` writes the LoRA adapters into the weights (no PEFT layers left) and, in float32, scores as
     the unmerged adapters do; `rerank --merge` records it and needs --run."""
-    import yaml
-
-    from rankscope.reranker import Reranker
-
     run = tmp_path / "run"
     result = train(make_spec(method={"name": "lora", "rank": 4, "alpha": 8}), run)
     pairs = [*PAIRS, Pair("do cats sleep", "passage: cats sleep a lot"), Pair("why", "dogs bark loudly")]
